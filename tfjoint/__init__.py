@@ -1,0 +1,88 @@
+"""tfjoint: shapes, batching and compiled inference for TFP joint distributions.
+
+The front door. Every public name is listed here and in `__all__`; each is
+imported from its private module on first use, so `import tfjoint` (and the
+command line's usage errors) stay fast, and TensorFlow loads only when needed.
+
+Examples:
+  >>> import tfjoint
+  >>> import tensorflow as tf, tensorflow_probability as tfp
+  >>> tfd = tfp.distributions
+  >>> X = tf.range(7.)
+  >>> jd = tfd.JointDistributionSequentialAutoBatched([
+  ...     tfd.Normal(0., 1.), tfd.Normal(0., 1.),
+  ...     lambda b, m: tfd.Normal(m * X + b, 1., name="Y")])
+  >>> tfjoint.check(jd, sample_shape=(5, 3), seed=0).ok
+  True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_EXPORTS = {
+    # shapes of joint models
+    "check": "tfjoint._shapes",
+    "ShapeReport": "tfjoint._shapes",
+    "Finding": "tfjoint._shapes",
+    "debug": "tfjoint._debug",
+    "PointReport": "tfjoint._debug",
+    # writing and reading models
+    "model": "tfjoint._builders",
+    "condition": "tfjoint._model",
+    "normalize": "tfjoint._model",
+    # batching variants
+    "variants": "tfjoint._variants",
+    "compare_variants": "tfjoint._variants",
+    "VariantComparison": "tfjoint._variants",
+    "sample": "tfjoint._autobatch",
+    "log_prob": "tfjoint._autobatch",
+    # bijectors and graphs
+    "trace_bijector": "tfjoint._bijectors",
+    "BijectorTrace": "tfjoint._bijectors",
+    "graph": "tfjoint._graph",
+    # lifting and compiling
+    "vectorize": "tfjoint._vectorize",
+    "jit": "tfjoint._compile",
+    "xla_consistency": "tfjoint._compile",
+    # errors
+    "TfjointError": "tfjoint._errors",
+    "ShapeError": "tfjoint._errors",
+}
+_SUBPACKAGES = ("errors", "infer", "models")
+
+__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"tfjoint.{name}")
+    else:
+        raise AttributeError(f"module 'tfjoint' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
+    from tfjoint import errors, infer, models  # noqa: F401
+    from tfjoint._autobatch import log_prob, sample  # noqa: F401
+    from tfjoint._bijectors import BijectorTrace, trace_bijector  # noqa: F401
+    from tfjoint._builders import model  # noqa: F401
+    from tfjoint._compile import jit, xla_consistency  # noqa: F401
+    from tfjoint._debug import PointReport, debug  # noqa: F401
+    from tfjoint._errors import ShapeError, TfjointError  # noqa: F401
+    from tfjoint._graph import graph  # noqa: F401
+    from tfjoint._model import condition, normalize  # noqa: F401
+    from tfjoint._shapes import Finding, ShapeReport, check  # noqa: F401
+    from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401
+    from tfjoint._vectorize import vectorize  # noqa: F401

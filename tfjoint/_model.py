@@ -1,0 +1,737 @@
+"""The node model: any joint-distribution input, read as named nodes with parents.
+
+tfjoint accepts a list (Sequential style), a dict (Named style), a generator
+function (Coroutine style) or any `tfd.JointDistribution*`, AutoBatched or not,
+pinned or not. `normalize` reads each into a `ModelSpec`: the plain TFP joint
+distribution, its nodes in execution order with their names and parents, and
+the observed (pinned) values. Everything else in tfjoint works on a `ModelSpec`.
+
+`execute` runs a joint model node by node, the way TFP's `_execute_model` does
+(same seed splitting, so the same numbers), but it stops at the first node that
+fails and says which one it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import samplers
+
+from tfjoint import _errors
+from tfjoint import _types
+
+tfd = tfp.distributions
+
+__all__ = [
+    "Node",
+    "ModelSpec",
+    "NodeRun",
+    "Execution",
+    "normalize",
+    "as_joint",
+    "condition",
+    "execute",
+    "is_autobatched",
+]
+
+Style = Literal["sequential", "named", "coroutine"]
+
+_AUTOBATCHED = (
+    tfd.JointDistributionSequentialAutoBatched,
+    tfd.JointDistributionNamedAutoBatched,
+    tfd.JointDistributionCoroutineAutoBatched,
+)
+_PINNED = tfp.experimental.distributions.JointDistributionPinned
+_ROOT = tfd.JointDistributionCoroutine.Root
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """One node of a joint model.
+
+    Attributes:
+      name: the node's name (dict key, lambda argument name, `name=`, or TFP's
+        generated name).
+      index: position in execution order.
+      parents: names of the nodes its distribution depends on, nearest first
+        for Sequential models; `None` if they could not be determined.
+      observed: whether the node is pinned to data.
+    """
+
+    name: str
+    index: int
+    parents: Optional[Tuple[str, ...]]
+    observed: bool = False
+
+    def __post_init__(self):
+        if not self.name:
+            raise ValueError("Node name must be non-empty.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A joint model read as nodes.
+
+    Attributes:
+      joint: the plain TFP joint distribution (unpinned).
+      nodes: the nodes in execution order.
+      style: "sequential", "named" or "coroutine".
+      autobatched: whether `joint` is an AutoBatched joint distribution.
+      pins: observed values by node name (empty for an unpinned model).
+      tfp_names: TFP's own name for each node (used for pinning by name).
+    """
+
+    joint: tfd.JointDistribution
+    nodes: Tuple[Node, ...]
+    style: Style
+    autobatched: bool
+    pins: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    tfp_names: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        names = [n.name for n in self.nodes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Node names must be unique, got {names}.")
+        unknown = set(self.pins) - set(names)
+        if unknown:
+            raise ValueError(f"Pins name unknown nodes {sorted(unknown)}.")
+
+    @property
+    def names(self) -> Tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+    @property
+    def observed_names(self) -> Tuple[str, ...]:
+        return tuple(n.name for n in self.nodes if n.observed)
+
+    @property
+    def free_names(self) -> Tuple[str, ...]:
+        return tuple(n.name for n in self.nodes if not n.observed)
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def model(self):
+        """The model as the user would use it: pinned if it has pins."""
+        if not self.pins:
+            return self.joint
+        return self.joint.experimental_pin(**{self.tfp_names[self.node(k).index]: v for k, v in self.pins.items()})
+
+    def flat_value(self, value: Any) -> List[Any]:
+        """Read a (possibly partial) value structure as a list by node index.
+
+        Accepts a list/tuple in node order, a dict keyed by node name (or TFP
+        name), or a StructTuple/namedtuple. Missing nodes are `None`.
+        """
+        n = len(self.nodes)
+        if value is None:
+            return [None] * n
+        if hasattr(value, "_asdict"):
+            value = value._asdict()
+        if isinstance(value, Mapping):
+            lookup = {}
+            for node, tfp_name in zip(self.nodes, self.tfp_names):
+                lookup[node.name] = node.index
+                lookup.setdefault(tfp_name, node.index)
+            unknown = [k for k in value if k not in lookup]
+            if unknown:
+                raise _errors.ArgumentError(
+                    argument="value",
+                    expected="keys among node names " + ", ".join(repr(x) for x in self.names),
+                    found="unknown keys " + ", ".join(repr(k) for k in unknown),
+                    fix="use the node names listed above.",
+                )
+            flat = [None] * n
+            for k, v in value.items():
+                flat[lookup[k]] = v
+            return flat
+        if isinstance(value, (list, tuple)):
+            if len(value) > n:
+                raise _errors.ArgumentError(
+                    argument="value",
+                    expected=f"at most {n} parts (one per node: {', '.join(self.names)})",
+                    found=f"{len(value)} parts",
+                    fix="pass one value per node, in node order, or a dict keyed by node name.",
+                )
+            return list(value) + [None] * (n - len(value))
+        if n == 1:
+            return [value]
+        raise _errors.ArgumentError(
+            argument="value",
+            expected="a list in node order or a dict keyed by node name",
+            found=type(value).__name__,
+            fix="pass e.g. {" + ", ".join(f"'{x}': ..." for x in self.names[:2]) + "}.",
+        )
+
+    def structure(self, flat: Sequence[Any]) -> Dict[str, Any]:
+        """A flat list by node index, as a dict keyed by node name."""
+        return {node.name: v for node, v in zip(self.nodes, flat)}
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRun:
+    """One node, as met during a node-by-node execution of the model."""
+
+    name: str
+    distribution: Any
+    value: Any
+    is_root: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """The outcome of `execute`: the nodes that ran, and the first failure.
+
+    Attributes:
+      runs: the nodes that were built and sampled, in order.
+      failed_node: name of the node that failed, or None.
+      stage: "build" if the node's distribution could not be made (its factory
+        or constructor raised), "sample" if sampling it raised.
+      error: the exception raised, or None.
+    """
+
+    runs: Tuple[NodeRun, ...]
+    failed_node: Optional[str] = None
+    stage: Optional[Literal["build", "sample"]] = None
+    error: Optional[BaseException] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_node is None
+
+    def value(self, name: str) -> Any:
+        for run in self.runs:
+            if run.name == name:
+                return run.value
+        raise KeyError(name)
+
+    def distribution(self, name: str) -> Any:
+        for run in self.runs:
+            if run.name == name:
+                return run.distribution
+        raise KeyError(name)
+
+
+def is_autobatched(joint: Any) -> bool:
+    """Whether `joint` (or the model under a pinned one) is AutoBatched."""
+    if isinstance(joint, _PINNED):
+        joint = joint.distribution
+    return isinstance(joint, _AUTOBATCHED)
+
+
+def _style(joint: tfd.JointDistribution) -> Style:
+    if isinstance(joint, tfd.JointDistributionNamed):
+        return "named"
+    if isinstance(joint, tfd.JointDistributionSequential):
+        return "sequential"
+    return "coroutine"
+
+
+def _describe(obj: Any) -> str:
+    text = repr(obj)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{type(obj).__name__}: {text}"
+
+
+_FIX_NOT_A_MODEL = (
+    "pass one of:\n"
+    "  [tfd.Normal(0., 1.), lambda m: tfd.Normal(m, 1.)]         # list, Sequential style\n"
+    "  dict(m=tfd.Normal(0., 1.), y=lambda m: tfd.Normal(m, 1.)) # dict, Named style\n"
+    "  a generator function that yields distributions             # Coroutine style\n"
+    "  any tfd.JointDistribution* instance, pinned or not"
+)
+
+
+def _is_generator_function(obj: Any) -> bool:
+    return inspect.isgeneratorfunction(obj) or inspect.isgeneratorfunction(getattr(obj, "__call__", None))
+
+
+def _uses_root(fn: Callable) -> bool:
+    gen = fn()
+    try:
+        first = next(gen)
+    except StopIteration:
+        return False
+    except Exception as e:  # noqa: BLE001
+        raise _errors.NodeError(
+            f"The generator raised before yielding its first distribution: {type(e).__name__}: {e}",
+            node="<first node>",
+            fix="make the generator's first statement `x = yield tfd.SomeDistribution(...)`.",
+        ) from e
+    finally:
+        gen.close()
+    return isinstance(first, _ROOT)
+
+
+def _check_parent_names(model: Mapping[str, Any]) -> None:
+    names = list(model)
+    for name, maker in model.items():
+        if isinstance(maker, tfd.Distribution) or not callable(maker):
+            continue
+        try:
+            params = inspect.signature(maker).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if p.name not in model:
+                raise _errors.UnknownParentError(
+                    f"Its factory `{_factory_source(maker)}` asks for '{p.name}'.",
+                    node=name,
+                    expected="argument names among the nodes: " + ", ".join(repr(n) for n in names),
+                    found=repr(p.name),
+                    fix=f"rename the argument to the node it means, or add a node named '{p.name}'.",
+                )
+
+
+def _factory_source(fn: Callable) -> str:
+    try:
+        src = inspect.getsource(fn).strip()
+    except (OSError, TypeError):
+        return getattr(fn, "__name__", repr(fn))
+    match = re.search(r"lambda[^:]*:.*", src)
+    text = match.group(0) if match else src.splitlines()[0]
+    return text.rstrip(",) ]") if len(text) < 100 else text[:97] + "..."
+
+
+def as_joint(model: Any) -> tfd.JointDistribution:
+    """Return `model` as a plain TFP joint distribution (pins are kept).
+
+    Args:
+      model: a list, a dict, a generator function or a `tfd.JointDistribution*`
+        (possibly pinned).
+
+    Returns:
+      The `tfd.JointDistribution*` (or `JointDistributionPinned`) the input
+      denotes: a list becomes `JointDistributionSequential`, a dict
+      `JointDistributionNamed`, a generator function
+      `JointDistributionCoroutine` (or the AutoBatched form when it yields no
+      `Root`). Joint distributions are returned as they are.
+
+    Raises:
+      ModelInputError: if `model` is none of those.
+      UnknownParentError: if a dict entry's lambda names a node that does not exist.
+
+    Examples:
+      >>> import tensorflow_probability as tfp; tfd = tfp.distributions
+      >>> jd = as_joint([tfd.Normal(0., 1.), lambda m: tfd.Normal(m, 1.)])
+      >>> type(jd).__name__
+      'JointDistributionSequential'
+    """
+    if isinstance(model, (tfd.JointDistribution, _PINNED)):
+        return model
+    if isinstance(model, tfd.Distribution):
+        raise _errors.ModelInputError(
+            "A single distribution is not a joint model.",
+            expected="a joint distribution (several named nodes)",
+            found=_describe(model),
+            fix="wrap it: tfd.JointDistributionNamed(dict(x=dist)), or pass [dist].",
+        )
+    if isinstance(model, (list, tuple)):
+        if not model:
+            raise _errors.ModelInputError(expected="at least one node", found="an empty list", fix=_FIX_NOT_A_MODEL)
+        for i, part in enumerate(model):
+            if not (isinstance(part, tfd.Distribution) or callable(part)):
+                raise _errors.ModelInputError(
+                    f"List entry {i} is neither a distribution nor a callable that returns one.",
+                    expected="a tfd.Distribution or a lambda",
+                    found=_describe(part),
+                    fix=_FIX_NOT_A_MODEL,
+                )
+        return tfd.JointDistributionSequential(list(model))
+    if isinstance(model, Mapping):
+        if not model:
+            raise _errors.ModelInputError(expected="at least one node", found="an empty dict", fix=_FIX_NOT_A_MODEL)
+        for key, part in model.items():
+            if not (isinstance(part, tfd.Distribution) or callable(part)):
+                raise _errors.ModelInputError(
+                    f"Dict entry '{key}' is neither a distribution nor a callable that returns one.",
+                    expected="a tfd.Distribution or a lambda",
+                    found=_describe(part),
+                    fix=_FIX_NOT_A_MODEL,
+                )
+        _check_parent_names(model)
+        return tfd.JointDistributionNamed(dict(model))
+    if _is_generator_function(model):
+        if _uses_root(model):
+            return tfd.JointDistributionCoroutine(model)
+        return tfd.JointDistributionCoroutineAutoBatched(model)
+    raise _errors.ModelInputError(expected="a joint model", found=_describe(model), fix=_FIX_NOT_A_MODEL)
+
+
+def _tfp_names(joint: tfd.JointDistribution) -> Tuple[str, ...]:
+    return tuple(joint._flat_resolve_names())  # pylint: disable=protected-access
+
+
+def _is_default_name(dist: Any) -> bool:
+    name = getattr(dist, "name", None)
+    if not name:
+        return True
+    cls = type(dist).__name__
+    # TFP uniquifies names in graph mode ("Normal_1"); both are defaults.
+    return name == cls or re.fullmatch(re.escape(cls) + r"_\d+", name) is not None
+
+
+def _sequential_names(joint: tfd.JointDistributionSequential, dists: Sequence[Any]) -> Tuple[str, ...]:
+    """Names for a Sequential model: lambda args, then `name=`, then TFP's."""
+    fn_args = joint._dist_fn_args  # pylint: disable=protected-access
+    n = len(fn_args)
+    names: List[Optional[str]] = [None] * n
+    for i in range(n - 1, -1, -1):
+        for j, arg in enumerate(fn_args[i] or ()):
+            if arg and arg != "_" and names[i - j - 1] is None:
+                names[i - j - 1] = arg
+    tfp_names = _tfp_names(joint)
+    out = []
+    for i in range(n):
+        name = names[i]
+        if name is None and i < len(dists) and dists[i] is not None and not _is_default_name(dists[i]):
+            name = dists[i].name
+        if name is None or name in out:
+            name = tfp_names[i]
+        out.append(name)
+    return tuple(out)
+
+
+def _sequential_parents(joint: tfd.JointDistributionSequential, names: Sequence[str]) -> Tuple[Tuple[str, ...], ...]:
+    fn_args = joint._dist_fn_args  # pylint: disable=protected-access
+    parents = []
+    for i, args in enumerate(fn_args):
+        args = args or ()
+        parents.append(tuple(names[i - j - 1] for j in range(len(args)) if i - j - 1 >= 0))
+    return tuple(parents)
+
+
+def _coroutine_parents(joint: tfd.JointDistribution, runs: Sequence[NodeRun], names: Sequence[str]):
+    """Find each node's parents by data flow: which upstream values reach its parameters.
+
+    The model is re-run in a scratch graph with a placeholder for each node's
+    value; a node's parents are the placeholders its distribution's tensors
+    depend on. Returns None if the model cannot be traced symbolically.
+    """
+    values = [r.value for r in runs]
+    if len(values) != len(names):
+        return None
+    specs = tf.nest.map_structure(lambda v: tf.TensorSpec(v.shape, v.dtype), values)
+    parents: List[Tuple[str, ...]] = []
+
+    def trace(*node_values):
+        placeholder_ops: Dict[str, int] = {}
+        for i, v in enumerate(node_values):
+            for t in tf.nest.flatten(v):
+                placeholder_ops[t.op.name] = i
+        gen = joint._model_coroutine()  # pylint: disable=protected-access
+        d = next(gen)
+        for i in range(len(node_values)):
+            dist = d.distribution if isinstance(d, _ROOT) else d
+            tensors = [t for t in tf.nest.flatten(dist, expand_composites=True) if tf.is_tensor(t)]
+            reached = _reachable_placeholders(tensors, placeholder_ops)
+            parents.append(tuple(names[k] for k in sorted(reached, reverse=True)))
+            try:
+                d = gen.send(node_values[i])
+            except StopIteration:
+                break
+        return tf.constant(0.0)
+
+    try:
+        tf.function(trace, autograph=False).get_concrete_function(*specs)
+    except Exception:  # noqa: BLE001 - symbolic tracing is best effort
+        return None
+    return tuple(parents) if len(parents) == len(names) else None
+
+
+def _reachable_placeholders(tensors: Sequence[tf.Tensor], placeholder_ops: Mapping[str, int]) -> set:
+    seen = set()
+    found = set()
+    stack = [t.op for t in tensors if hasattr(t, "op")]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        if op.name in placeholder_ops:
+            found.add(placeholder_ops[op.name])
+            continue
+        stack.extend(inp.op for inp in op.inputs)
+        stack.extend(op.control_inputs)
+    return found
+
+
+def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
+    """Read any joint-model input as named nodes with parents.
+
+    Args:
+      model: a list, a dict, a generator function, or any
+        `tfd.JointDistribution*` (Sequential, Named or Coroutine; AutoBatched or
+        not; pinned or not).
+      seed: stateless seed for the one prior draw used to learn node names
+        given by `name=` inside lambdas, and coroutine parents.
+
+    Returns:
+      A `ModelSpec`.
+
+    Raises:
+      ModelInputError: if `model` is not a joint model.
+      UnknownParentError: if a lambda asks for a parent that does not exist.
+      NodeError: if a node's distribution cannot be built at a prior draw.
+
+    Examples:
+      >>> import tensorflow as tf, tensorflow_probability as tfp
+      >>> tfd = tfp.distributions
+      >>> X = tf.range(7.)
+      >>> spec = normalize([
+      ...     tfd.Normal(0., 1.),                                  # m
+      ...     tfd.Normal(0., 1.),                                  # b
+      ...     lambda b, m: tfd.Normal(m * X + b, 1., name="Y"),
+      ... ])
+      >>> [(n.name, n.parents) for n in spec.nodes]
+      [('m', ()), ('b', ()), ('Y', ('b', 'm'))]
+    """
+    joint = as_joint(model)
+    pins: Dict[str, Any] = {}
+    if isinstance(joint, _PINNED):
+        pinned_tfp = dict(joint.pins)
+        joint = joint.distribution
+    else:
+        pinned_tfp = {}
+    if isinstance(joint, _PINNED):  # doubly pinned
+        raise _errors.ModelInputError(found="a pinned model of a pinned model", fix="pin all observed nodes in one call.")
+    tfp_names = _tfp_names(joint)
+    flat_pins = [pinned_tfp.get(n) for n in tfp_names]
+    run = execute(joint, seed=seed, value=flat_pins, names=tfp_names)
+    if not run.ok:
+        raise _errors.NodeError(
+            f"Building the model at a prior draw failed: {type(run.error).__name__}: {_first_line(run.error)}",
+            node=run.failed_node,
+            fix="check the node's lambda or generator step; `tfjoint.debug(model, value)` shows parameters.",
+        ) from run.error
+    dists = [r.distribution for r in run.runs]
+    style = _style(joint)
+    if style == "sequential":
+        names = _sequential_names(joint, dists)
+        parents: Optional[Tuple] = _sequential_parents(joint, names)
+    elif style == "named":
+        names = tfp_names
+        graph = joint.resolve_graph()
+        parents = tuple(tuple(p) for _, p in graph)
+    else:
+        names = tfp_names
+        parents = _coroutine_parents(joint, run.runs, names)
+    if parents is None:
+        parents = (None,) * len(names)
+    pins = {names[tfp_names.index(k)]: v for k, v in pinned_tfp.items()}
+    nodes = tuple(
+        Node(name=name, index=i, parents=parents[i], observed=name in pins) for i, name in enumerate(names)
+    )
+    return ModelSpec(
+        joint=joint,
+        nodes=nodes,
+        style=style,
+        autobatched=is_autobatched(joint),
+        pins=pins,
+        tfp_names=tfp_names,
+    )
+
+
+def _first_line(error: Optional[BaseException]) -> str:
+    if error is None:
+        return ""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def execute(
+    joint: tfd.JointDistribution,
+    *,
+    sample_shape: Sequence[int] = (),
+    seed: _types.Seed = 0,
+    value: Optional[Sequence[Any]] = None,
+    names: Optional[Sequence[str]] = None,
+) -> Execution:
+    """Run a joint model node by node, stopping at the first node that fails.
+
+    Roots are drawn with `sample_shape`; other nodes are drawn once, their sample
+    dimensions coming from their parents, exactly as TFP's joint `sample` does.
+    Seeds are split as TFP splits them, so for a non-AutoBatched model the draws
+    equal `joint.sample(sample_shape, seed=seed)`.
+
+    Args:
+      joint: an unpinned `tfd.JointDistribution*`.
+      sample_shape: the sample shape for root nodes.
+      seed: a stateless seed.
+      value: optional list by node index; non-None entries are used instead of
+        sampling.
+      names: node names by index (defaults to TFP's names).
+
+    Returns:
+      An `Execution`.
+    """
+    names = tuple(names) if names is not None else _tfp_names(joint)
+    seed = samplers.sanitize_seed(_types.as_seed(seed), salt="JointDistribution")
+    runs: List[NodeRun] = []
+    gen = joint._model_coroutine()  # pylint: disable=protected-access
+    index = 0
+
+    def name_at(i: int) -> str:
+        return names[i] if i < len(names) else f"<node {i}>"
+
+    try:
+        d = next(gen)
+    except StopIteration:
+        return Execution(runs=())
+    except Exception as e:  # noqa: BLE001
+        return Execution(runs=(), failed_node=name_at(0), stage="build", error=e)
+    while True:
+        is_root = isinstance(d, _ROOT)
+        dist = d.distribution if is_root else d
+        node_seed, seed = samplers.split_seed(seed)
+        given = value[index] if value is not None and index < len(value) else None
+        try:
+            if not isinstance(dist, tfd.Distribution):
+                raise TypeError(f"expected a tfd.Distribution, got {_describe(dist)}")
+            if given is not None:
+                x = tf.nest.map_structure(
+                    lambda v, dt: tf.convert_to_tensor(v, dtype_hint=dt), given, dist.dtype
+                )
+            else:
+                x = dist.sample(sample_shape if (is_root or joint_is_autobatched(joint)) else (), seed=node_seed)
+        except Exception as e:  # noqa: BLE001
+            stage = "build" if not isinstance(dist, tfd.Distribution) else "sample"
+            return Execution(runs=tuple(runs), failed_node=name_at(index), stage=stage, error=e)
+        runs.append(NodeRun(name=name_at(index), distribution=dist, value=x, is_root=is_root))
+        index += 1
+        try:
+            d = gen.send(x)
+        except StopIteration:
+            return Execution(runs=tuple(runs))
+        except Exception as e:  # noqa: BLE001
+            return Execution(runs=tuple(runs), failed_node=name_at(index), stage="build", error=e)
+
+
+def joint_is_autobatched(joint: Any) -> bool:
+    return isinstance(joint, _AUTOBATCHED)
+
+
+def condition(model: Any, observed: Optional[Mapping[str, Any]] = None, **observed_kwargs: Any):
+    """Pin observed nodes to data, after checking names, dtypes and shapes.
+
+    This is `experimental_pin` with errors a person can act on: an unknown node
+    name lists the valid names, and data of the wrong shape or dtype names the
+    node and the shape it needs.
+
+    Args:
+      model: any joint-model input (see `normalize`).
+      observed: dict from node name to data; data shapes must equal the node's
+        `batch_shape + event_shape`.
+      **observed_kwargs: the same, as keyword arguments.
+
+    Returns:
+      A plain `tfp.experimental.distributions.JointDistributionPinned`.
+
+    Raises:
+      ObservedError: for an unknown node name, or data of the wrong shape or dtype.
+
+    Examples:
+      >>> import tensorflow as tf, tensorflow_probability as tfp
+      >>> tfd = tfp.distributions
+      >>> pinned = condition(dict(m=tfd.Normal(0., 1.), y=lambda m: tfd.Normal(m, 1.)), y=0.5)
+      >>> type(pinned).__name__, pinned.pins
+      ('JointDistributionPinned', {'y': <tf.Tensor: shape=(), dtype=float32, numpy=0.5>})
+    """
+    data = dict(observed or {})
+    overlap = set(data) & set(observed_kwargs)
+    if overlap:
+        raise _errors.ArgumentError(
+            argument="observed", found=f"{sorted(overlap)} given twice", fix="pass each node once."
+        )
+    data.update(observed_kwargs)
+    spec = normalize(model)
+    if spec.pins:
+        raise _errors.ObservedError(
+            "The model is already pinned.",
+            found="pinned nodes " + ", ".join(repr(k) for k in spec.pins),
+            fix="condition the unpinned model: tfjoint.condition(pinned.distribution, {...}).",
+        )
+    if not data:
+        raise _errors.ObservedError(
+            expected="at least one observed node", found="none", fix="pass e.g. observed={'y': y_data}."
+        )
+    for key in data:
+        if key not in spec.names:
+            raise _errors.ObservedError(
+                f"'{key}' is not a node of the model.",
+                argument="observed",
+                expected="node names: " + ", ".join(repr(n) for n in spec.names),
+                found=repr(key),
+                fix="use one of the node names above.",
+            )
+    flat = [None] * len(spec.nodes)
+    converted: Dict[str, tf.Tensor] = {}
+    prior = execute(spec.joint, seed=0, names=spec.names)
+    for key, v in data.items():
+        node = spec.node(key)
+        if prior.ok or node.index < len(prior.runs):
+            dtype = prior.runs[node.index].distribution.dtype
+        else:
+            dtype = None
+        converted[key] = _convert_observed(key, v, dtype)
+        flat[node.index] = converted[key]
+    run = execute(spec.joint, seed=0, value=flat, names=spec.names)
+    if not run.ok:
+        raise _errors.ObservedError(
+            f"The model fails with this data: {type(run.error).__name__}: {_first_line(run.error)}",
+            node=run.failed_node,
+            fix="check the data's shape against the node's parameters.",
+        ) from run.error
+    for key, v in converted.items():
+        dist = run.distribution(key)
+        expected = dist.batch_shape + dist.event_shape if not isinstance(dist.event_shape, (list, tuple, dict)) else None
+        if expected is not None and expected.is_fully_defined() and v.shape != expected:
+            raise _errors.ObservedError(
+                node=key,
+                node_kind=type(dist).__name__,
+                expected=f"shape {_types.shape_str(expected)} "
+                f"(batch_shape {_types.shape_str(dist.batch_shape)} + event_shape {_types.shape_str(dist.event_shape)})",
+                found=f"shape {_types.shape_str(v.shape)}",
+                fix=f"reshape the data to {_types.shape_str(expected)}, or change the node's parameters to match the data.",
+            )
+    return spec.joint.experimental_pin(**{spec.tfp_names[spec.node(k).index]: v for k, v in converted.items()})
+
+
+def _convert_observed(key: str, value: Any, dtype: Any) -> tf.Tensor:
+    if dtype is None or isinstance(dtype, (list, tuple, dict)):
+        return tf.nest.map_structure(tf.convert_to_tensor, value)
+    dtype = tf.as_dtype(dtype)
+    if tf.is_tensor(value):
+        if value.dtype != dtype:
+            raise _errors.ObservedError(
+                node=key,
+                expected=f"dtype {dtype.name}",
+                found=f"dtype {value.dtype.name}",
+                fix=f"tf.cast(data, tf.{dtype.name}).",
+            )
+        return value
+    array = np.asarray(value)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise _errors.ObservedError(node=key, expected=f"numeric data of dtype {dtype.name}", found=f"{array.dtype}", fix="pass a numeric array.")
+    if dtype.is_integer and not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.equal(np.mod(array, 1), 0)):
+            raise _errors.ObservedError(
+                node=key,
+                expected=f"integer data (dtype {dtype.name})",
+                found=f"non-integer values of dtype {array.dtype}",
+                fix="pass integer counts or labels.",
+            )
+    return tf.convert_to_tensor(array.astype(dtype.as_numpy_dtype))

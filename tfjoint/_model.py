@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequen
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.distributions import joint_distribution_named as _jdn_module
+from tensorflow_probability.python.distributions import joint_distribution_sequential as _jds_module
 from tensorflow_probability.python.internal import samplers
 
 from tfjoint import _errors
@@ -229,10 +231,16 @@ def is_autobatched(joint: Any) -> bool:
     return isinstance(joint, _AUTOBATCHED)
 
 
+# TFP's AutoBatched classes derive from these private bases, not from the public
+# JointDistributionSequential/Named, so style is read from the private bases.
+_SEQUENTIAL_BASE = _jds_module._JointDistributionSequential  # pylint: disable=protected-access
+_NAMED_BASE = _jdn_module._JointDistributionNamed  # pylint: disable=protected-access
+
+
 def _style(joint: tfd.JointDistribution) -> Style:
-    if isinstance(joint, tfd.JointDistributionNamed):
+    if isinstance(joint, _NAMED_BASE):
         return "named"
-    if isinstance(joint, tfd.JointDistributionSequential):
+    if isinstance(joint, _SEQUENTIAL_BASE):
         return "sequential"
     return "coroutine"
 
@@ -372,7 +380,25 @@ def as_joint(model: Any) -> tfd.JointDistribution:
 
 
 def _tfp_names(joint: tfd.JointDistribution) -> Tuple[str, ...]:
-    return tuple(joint._flat_resolve_names())  # pylint: disable=protected-access
+    """TFP's node names; if TFP must run a failing factory to get them, names that need no run."""
+    try:
+        return tuple(joint._flat_resolve_names())  # pylint: disable=protected-access
+    except Exception:  # noqa: BLE001 - a factory raised; the caller reports which one
+        pass
+    if isinstance(joint, _NAMED_BASE):
+        return tuple(joint.model)
+    if isinstance(joint, _SEQUENTIAL_BASE):
+        fn_args = joint._dist_fn_args  # pylint: disable=protected-access
+        names: List[Optional[str]] = [None] * len(fn_args)
+        for i in range(len(fn_args) - 1, -1, -1):
+            for j, arg in enumerate(fn_args[i] or ()):
+                if arg and arg != "_" and names[i - j - 1] is None:
+                    names[i - j - 1] = arg
+        out: List[str] = []
+        for i, name in enumerate(names):
+            out.append(name if name and name not in out else (f"x{i}" if "x" in out or "x" in names else "x"))
+        return tuple(out)
+    return tuple(f"var{i}" for i in range(64))
 
 
 def _is_default_name(dist: Any) -> bool:

@@ -255,7 +255,7 @@ def _expected_batch(spec: _model.ModelSpec, dists: Sequence[Any], batch_shape: A
 def _log_prob_parts(joint: tfd.JointDistribution, values: Sequence[Any]) -> List[tf.Tensor]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_STATELESS_AUTOBATCH_WARNING)
-        return list(tf.nest.flatten(joint.log_prob_parts(joint._model_unflatten(values)), expand_composites=False))  # pylint: disable=protected-access
+        return list(joint._model_flatten(joint.log_prob_parts(joint._model_unflatten(values))))  # pylint: disable=protected-access
 
 
 def _joint_sample(joint: tfd.JointDistribution, sample_shape: Tuple[int, ...], seed: tf.Tensor, value):
@@ -435,10 +435,12 @@ class _Checker:
         culprit = None
         if spec.autobatched:
             try:
-                batched = _joint_sample(spec.joint, sample_shape, self.seeds[1], self._pins_structure())
+                batched = list(_joint_sample(spec.joint, sample_shape, self.seeds[1], self._pins_structure()))
             except Exception as e:  # noqa: BLE001
                 error = e
                 culprit = spec.names[0]
+            else:  # TFP broadcasts pinned values to sample_shape; the data itself is unbatched
+                batched = [p if p is not None else x for p, x in zip(self.flat_pins, batched)]
         else:
             run = _model.execute(spec.joint, sample_shape=sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names)
             for node, r, single_value in zip(spec.nodes, run.runs, values):
@@ -571,6 +573,14 @@ class _Checker:
                 for f in self.findings
             ]
 
+    def _distribution_at(self, name: str, batched: Optional[Sequence[Any]]) -> Any:
+        """The node's distribution at the batched draws (if it can be built there), else at one draw."""
+        if batched is not None and not self.spec.autobatched:
+            run = _model.execute(self.spec.joint, seed=self.seeds[2], value=list(batched), names=self.spec.names)
+            if run.ok:
+                return run.distribution(name)
+        return self.single.distribution(name)
+
     # -- finite_log_prob ---------------------------------------------------------
     def _finite(self, values, parts, batched, batched_parts):
         spec = self.spec
@@ -588,22 +598,41 @@ class _Checker:
             else:
                 self.status["finite_log_prob"] = ("pass", "log_prob is finite at prior draws")
             return
-        seen = set()
+        culprits: Dict[str, List[str]] = {}
         for node, where, count, size in bad:
-            if node.name in seen:
+            upstream = [p for p in (node.parents or ()) if p in culprits]
+            if upstream:  # caused upstream: report it at the parent, not here
+                culprits[upstream[0]].append(node.name)
                 continue
-            seen.add(node.name)
-            dist = self.single.distribution(node.name)
-            hint = _bad_parameters(dist)
+            if node.name in culprits:
+                continue
+            culprits[node.name] = []
+        for node, where, count, size in bad:
+            if node.name not in culprits or node.name in {f.node for f in self.findings if f.check == "finite_log_prob"}:
+                continue
+            hint = _bad_parameters(self._distribution_at(node.name, batched if where != "sample()" else None))
+            downstream = culprits[node.name]
+            if hint:
+                fix = (
+                    f"a parameter of '{node.name}' is outside its support: give the parents that feed it a prior "
+                    "with the right support (e.g. HalfNormal for a scale) or transform them (tf.nn.softplus).\n"
+                    f"tfjoint.debug(model, value) shows the parameters at any point."
+                )
+            else:
+                fix = (
+                    f"'{node.name}''s own draws are outside its support. If the model is AutoBatched, compare "
+                    "with the non-AutoBatched form: a pfor conversion of its sampler may be wrong.\n"
+                    "tfjoint.debug(model, value) shows the parameters at any point."
+                )
             self.fail(
                 "finite_log_prob",
                 Finding(
                     node=node.name,
                     check="finite_log_prob",
                     message=f"log_prob part is not finite at {where}: {count} of {size} entries."
-                    + (f"\n{hint}" if hint else ""),
-                    fix=f"run tfjoint.debug(model, value) to see the parameters of '{node.name}'; "
-                    "give parents that feed a positive parameter a positive prior (e.g. HalfNormal) or a softplus.",
+                    + (f"\n{hint}" if hint else "")
+                    + (f"\ndownstream nodes non-finite because of it: {', '.join(downstream)}" if downstream else ""),
+                    fix=fix,
                 ),
                 f"non-finite at '{node.name}'",
             )

@@ -1,0 +1,38 @@
+"""Shared fixtures: the tutorial models, and quiet TensorFlow."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+
+from tfjoint import _examples  # noqa: E402
+
+tfd = tfp.distributions
+
+
+@pytest.fixture
+def X():
+    return _examples.tutorial_x()
+
+
+@pytest.fixture
+def naive():
+    return _examples.tutorial_naive()
+
+
+@pytest.fixture
+def independent():
+    return _examples.tutorial_independent()
+
+
+@pytest.fixture
+def hand_broadcast():
+    return _examples.tutorial_hand_broadcast()
+
+
+@pytest.fixture
+def autobatched():
+    return _examples.tutorial_autobatched()

@@ -44,6 +44,7 @@ _EXPORTS = {
     # bijectors and graphs
     "trace_bijector": "tfjoint._bijectors",
     "BijectorTrace": "tfjoint._bijectors",
+    "trace_joint_bijector": "tfjoint._joint_bijectors",
     "graph": "tfjoint._graph",
     # lifting and compiling
     "vectorize": "tfjoint._vectorize",
@@ -82,6 +83,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint._debug import PointReport, debug  # noqa: F401
     from tfjoint._errors import ShapeError, TfjointError  # noqa: F401
     from tfjoint._graph import graph  # noqa: F401
+    from tfjoint._joint_bijectors import trace_joint_bijector  # noqa: F401
     from tfjoint._model import condition, normalize  # noqa: F401
     from tfjoint._shapes import Finding, ShapeReport, check  # noqa: F401
     from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401

@@ -329,7 +329,13 @@ def _measure(named, draws, sample_shape, seed, modes, repeats):
     errors = {}
     fallbacks: Dict[str, Tuple[Tuple[str, str], ...]] = {}
     for k, v in named.items():
-        fallbacks[k] = _autobatch.fallbacks(v, sample_shape)
+        found = []
+        for method in ("sample", "log_prob"):
+            try:
+                found.extend(_autobatch.find_fallbacks(v, sample_shape, method=method, implementation="tfjoint"))
+            except Exception:  # noqa: BLE001 - a variant that cannot trace has no fallbacks to show
+                pass
+        fallbacks[k] = tuple((f.op, f.reason) for f in found)
         for op in ("sample", "log_prob"):
             if op == "sample":
                 base = lambda s, v=v: _autobatch.sample(v, sample_shape, seed=s)  # noqa: E731

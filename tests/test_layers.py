@@ -36,7 +36,8 @@ def _modules():
 
 
 def _imports(path):
-    tree = ast.parse(open(path).read())
+    with open(path) as f:
+        tree = ast.parse(f.read())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and (node.module == "tfjoint" or node.module.startswith("tfjoint.")):
             if node.module == "tfjoint":

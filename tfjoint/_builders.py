@@ -122,6 +122,8 @@ class ModelBuilder:
 
     def _check_names(self, joint: tfd.JointDistribution) -> None:
         run = _model.execute(joint, seed=0, names=None)
+        if not run.ok and isinstance(run.error, _errors.TfjointError):
+            raise run.error  # the builder's own argument checks already say what is wrong
         if not run.ok:
             raise _errors.NodeError(
                 f"{self.fn.__name__}: building the model at a prior draw failed: "

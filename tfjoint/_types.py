@@ -101,6 +101,8 @@ def as_seed(seed: Any, argument: str = "seed") -> tf.Tensor:
     Examples:
       >>> as_seed(0).shape
       TensorShape([2])
+      >>> bool((as_seed(7) == as_seed(7)).numpy().all())  # the same int is the same seed
+      True
     """
     fix = f"pass an explicit stateless seed, e.g. {argument}=0 or {argument}=(1, 2)."
     if seed is None:
@@ -123,6 +125,12 @@ def as_seed(seed: Any, argument: str = "seed") -> tf.Tensor:
             )
         if not np.issubdtype(array.dtype, np.integer):
             raise _errors.ArgumentError(argument=argument, expected="integers", found=repr(seed), fix=fix)
+    if not tf.is_tensor(seed) and np.ndim(seed) == 0:
+        # tfp.random.sanitize_seed turns an int into a pair with a *stateful* op,
+        # so the same int would give a new stream on every call. Build the pair
+        # directly instead: the same int is always the same seed.
+        value = int(seed)
+        return tf.constant([(value >> 31) % 2**31, value % 2**31], tf.int32)
     return tfp.random.sanitize_seed(seed)
 
 

@@ -1,0 +1,113 @@
+"""Tests for tfjoint.infer._map: multi-start (L-)BFGS under XLA against known optima."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfjoint import _errors
+from tfjoint.infer import _map
+
+tfd = tfp.distributions
+
+# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
+# GPUs; which test triggers it depends on test order. Not about tfjoint.
+pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
+
+# The "TFP on JAX" quadratic bowl: minimum at [1, 1], scales [2, 3], start [0.6, 0.8].
+MINIMUM = np.array([1.0, 1.0])
+SCALES = np.array([2.0, 3.0])
+
+
+def _bowl(x):
+    return tf.reduce_sum(SCALES * tf.square(x - MINIMUM), axis=-1)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", pytest.param("bfgs", marks=pytest.mark.slow)])  # ~10 s XLA compile each
+def test_minimize__quadratic_bowl_from_seed_start_and_10_random_starts(method):
+    starts = np.concatenate([[[0.6, 0.8]], np.random.default_rng(0).normal(scale=3.0, size=(10, 2))])
+    result = _map.minimize(_bowl, tf.constant(starts), method=method, tolerance=1e-8)
+    assert result.position.shape == (11, 2)
+    assert result.converged.numpy().all() and not result.failed.numpy().any()
+    # float64 quadratic: the line search lands on the exact minimum to ~1e-8 (the tolerance).
+    np.testing.assert_allclose(result.position.numpy(), np.broadcast_to(MINIMUM, (11, 2)), atol=1e-6)
+    np.testing.assert_allclose(result.objective_value.numpy(), 0.0, atol=1e-10)
+
+
+def _regression(seed=0, n=20, d=3, noise_scale=1.0, prior_scale=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X @ np.array([1.0, -0.5, 0.3]) + noise_scale * rng.normal(size=n)).astype(np.float32)
+    model = dict(
+        w=tfd.Sample(tfd.Normal(0.0, prior_scale), d),
+        y=lambda w: tfd.Independent(tfd.Normal(tf.linalg.matvec(X, w), noise_scale), 1),
+    )
+    Xd = X.astype(np.float64)
+    precision = Xd.T @ Xd / noise_scale**2 + np.eye(d) / prior_scale**2
+    mean = np.linalg.solve(precision, Xd.T @ y.astype(np.float64) / noise_scale**2)
+    return model, y, mean
+
+
+@pytest.fixture(scope="module")
+def regression_fit():
+    model, y, mean = _regression()
+    return _map.map_estimate(model, observed={"y": y}, num_starts=5, seed=(0, 1)), mean
+
+
+def test_map_estimate__conjugate_regression_is_the_analytic_mode(regression_fit):
+    fit, mean = regression_fit
+    # Gaussian posterior: the mode is the mean. float32 objective with gradient tolerance
+    # 1e-6 and a condition number ~3: position error ~1e-6; 1e-4 leaves room for float32 rounding.
+    np.testing.assert_allclose(fit.params["w"], mean, atol=1e-4)
+    assert fit.converged.all() and not fit.failed.any()
+    assert fit.positions.shape == (5, 3) and fit.objective_values.shape == (5,)
+    assert fit.start_params["w"].shape == (5, 3)
+    # Every start reaches the same optimum (the log-density is concave).
+    np.testing.assert_allclose(fit.start_params["w"], np.broadcast_to(mean, (5, 3)), atol=1e-4)
+    assert fit.objective_value == pytest.approx(fit.objective_values.min())
+    assert fit.log_prob == -fit.objective_value
+    assert fit.method == "lbfgs" and fit.jacobian is False and fit.seed == (0, 1)
+
+
+def test_map_estimate__renders(regression_fit):
+    fit, _ = regression_fit
+    text = str(fit)
+    assert text.startswith("MAP estimate (lbfgs, 5 starts)")
+    assert "w     [3]" in text and "Converged: 5 of 5" in text and "(best)" in text
+    assert fit.to_markdown().startswith("### MAP estimate")
+    assert "<table>" in fit._repr_html_()
+
+
+def _softplus_mode_of_gamma_3_2():
+    """Root of d/dsigma [log Gamma(sigma; 3, 2) + log sigmoid(softplus^-1(sigma))] by bisection, float64."""
+    derivative = lambda s: 2.0 / s - 2.0 + 1.0 / np.expm1(s)  # noqa: E731
+    low, high = 0.5, 3.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        low, high = (mid, high) if derivative(mid) > 0 else (low, mid)
+    return low
+
+
+def test_map_estimate__jacobian_choice_on_a_positive_node():
+    # sigma ~ Gamma(3, 2): its density's mode is (3 - 1) / 2 = 1.0 (jacobian=False). With the
+    # Jacobian of TFP's default Softplus bijector the mode moves to the root of
+    # 2 / s - 2 + 1 / (e^s - 1) (about 1.2508). x ~ N(0, 1) is an unrelated observed node.
+    # Run without XLA: this also covers the jit_compile=False path (and saves two compiles).
+    f64 = lambda v: tf.constant(v, tf.float64)  # noqa: E731
+    model = dict(sigma=tfd.Gamma(f64(3.0), f64(2.0)), x=tfd.Normal(f64(0.0), 1.0))
+    plain = _map.map_estimate(model, observed={"x": 0.0}, num_starts=3, seed=(0, 2), jit_compile=False)
+    jac = _map.map_estimate(model, observed={"x": 0.0}, num_starts=3, seed=(0, 2), jacobian=True, jit_compile=False)
+    # float64, gradient tolerance 1e-6 and curvature ~2: position error ~1e-6.
+    assert float(plain.params["sigma"]) == pytest.approx(1.0, abs=1e-5)
+    assert float(jac.params["sigma"]) == pytest.approx(_softplus_mode_of_gamma_3_2(), abs=1e-5)
+    assert "no Jacobian" in str(plain) and "with log-det-Jacobian" in str(jac)
+
+
+def test_map_estimate__argument_errors():
+    model, y, _ = _regression()
+    with pytest.raises(_errors.ArgumentError, match="'lbfgs', 'bfgs'"):
+        _map.map_estimate(model, observed={"y": y}, method="adam")
+    with pytest.raises(_errors.ArgumentError, match="num_starts"):
+        _map.map_estimate(model, observed={"y": y}, num_starts=0)
+    with pytest.raises(_errors.ObservedError, match="'nope'"):
+        _map.map_estimate(model, observed={"nope": y})

@@ -257,3 +257,10 @@ def test_report__renders_text_markdown_html(naive):
     assert md.startswith("### Shape report") and "| node |" in md
     html = report._repr_html_()
     assert "<table>" in html and "Incompatible shapes" in html
+
+
+def test_check__parts_that_do_not_broadcast_are_a_finding_not_a_crash():
+    model = dict(a=tfd.Normal(tf.zeros(3), 1.0), c=tfd.Independent(tfd.Normal(tf.zeros([2, 3]), 1.0), 1))
+    report = _shapes.check(model, seed=0)
+    assert {f.node for f in report.findings_for("scalar_log_prob")} == {"a", "c"}
+    assert "do not broadcast" in report.check("scalar_log_prob").detail

@@ -10,15 +10,18 @@ worked.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import re
 import warnings
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfjoint import _autobatch
 from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _model
@@ -233,7 +236,8 @@ def _translate(error: BaseException) -> str:
     match = re.search(r"Dimensions must be equal[^\n]*", text)
     if match:
         return match.group(0)
-    return f"{type(error).__name__}: {_first_line(error)}"
+    line = f"{type(error).__name__}: {_first_line(error)}"
+    return line if len(line) <= 160 else line[:157] + "..."
 
 
 def _model_label(spec: _model.ModelSpec) -> str:
@@ -252,16 +256,42 @@ def _expected_batch(spec: _model.ModelSpec, dists: Sequence[Any], batch_shape: A
     return ()
 
 
+@contextlib.contextmanager
+def _quiet_retracing_log():
+    """Hide TF's "triggered tf.function retracing" log while TFP's AutoBatched
+    `log_prob_parts` rebuilds its vectorized function (it does on every eager call)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _log_prob_parts(joint: tfd.JointDistribution, values: Sequence[Any]) -> List[tf.Tensor]:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_retracing_log():
         warnings.filterwarnings("ignore", message=_STATELESS_AUTOBATCH_WARNING)
         return list(joint._model_flatten(joint.log_prob_parts(joint._model_unflatten(values))))  # pylint: disable=protected-access
 
 
-def _joint_sample(joint: tfd.JointDistribution, sample_shape: Tuple[int, ...], seed: tf.Tensor, value):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_STATELESS_AUTOBATCH_WARNING)
-        return joint._model_flatten(joint.sample(sample_shape, seed=seed, value=value))  # pylint: disable=protected-access
+def _joint_sample(joint: tfd.JointDistribution, sample_shape: Tuple[int, ...], seed: tf.Tensor, pins: Optional[Mapping[str, Any]]):
+    """Draw `sample_shape` samples: TFP's way, or for AutoBatched joints tfjoint's fast path.
+
+    tfjoint's AutoBatched sampler builds each node's batched distribution under
+    `tf.vectorized_map` and samples it once, instead of TFP's per-draw loop
+    (see `_autobatch`). Pinned nodes keep their (unbatched) data.
+    """
+    model = joint.experimental_pin(**pins) if pins else joint
+    draws = _autobatch.sample(model, sample_shape, seed=seed, on_fallback="ignore")
+    if pins:
+        names = joint._flat_resolve_names()  # pylint: disable=protected-access
+        if hasattr(draws, "_asdict"):
+            draws = draws._asdict()
+        elif not isinstance(draws, Mapping):  # a list of the free nodes, in order
+            draws = dict(zip([n for n in names if n not in pins], draws))
+        return [pins.get(n, draws.get(n)) for n in names]
+    return list(joint._model_flatten(draws))  # pylint: disable=protected-access
 
 
 def _newaxis_fix(spec: _model.ModelSpec, node: str, node_rank: int, single: _model.Execution) -> str:
@@ -387,7 +417,7 @@ class _Checker:
                             "or build the model with the AutoBatched form of its joint distribution."
                         ),
                     ),
-                    f"joint log_prob has shape {_types.shape_str(np.broadcast_shapes(*[tuple(p.shape) for p in parts]) if _broadcastable(parts) else '?')}, expected {_types.shape_str(expected)}",
+                    f"joint log_prob has shape {_joint_shape_str(parts)}, expected {_types.shape_str(expected)}",
                 )
             else:
                 self.fail(
@@ -439,8 +469,7 @@ class _Checker:
             except Exception as e:  # noqa: BLE001
                 error = e
                 culprit = spec.names[0]
-            else:  # TFP broadcasts pinned values to sample_shape; the data itself is unbatched
-                batched = [p if p is not None else x for p, x in zip(self.flat_pins, batched)]
+
         else:
             run = _model.execute(spec.joint, sample_shape=sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names)
             for node, r, single_value in zip(spec.nodes, run.runs, values):
@@ -505,10 +534,11 @@ class _Checker:
         batched_parts = self._batched_log_prob(batched)
         return batched, batched_parts
 
-    def _pins_structure(self):
+    def _pins_structure(self) -> Optional[Dict[str, Any]]:
+        """Pins keyed by TFP's node names (what `experimental_pin` takes)."""
         if not self.spec.pins:
             return None
-        return self.spec.joint._model_unflatten(self.flat_pins)  # pylint: disable=protected-access
+        return {self.spec.tfp_names[self.spec.node(k).index]: v for k, v in self.spec.pins.items()}
 
     def _batched_log_prob(self, batched):
         spec = self.spec
@@ -516,9 +546,7 @@ class _Checker:
         expected = tuple(self.sample_shape) + self.batch
         try:
             parts = _log_prob_parts(spec.joint, batched)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_STATELESS_AUTOBATCH_WARNING)
-                total = spec.joint.log_prob(spec.joint._model_unflatten(batched))  # pylint: disable=protected-access
+            total = _autobatch.log_prob(spec.joint, spec.joint._model_unflatten(batched), on_fallback="ignore")  # pylint: disable=protected-access
         except Exception as e:  # noqa: BLE001
             self.fail(
                 "batched_log_prob",
@@ -558,9 +586,7 @@ class _Checker:
         try:
             joint = _rebuild.to_autobatched(self.spec)
             batched = _joint_sample(joint, self.sample_shape, self.seeds[1], self._pins_structure())
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_STATELESS_AUTOBATCH_WARNING)
-                lp = joint.log_prob(joint._model_unflatten(batched))  # pylint: disable=protected-access
+            lp = _autobatch.log_prob(joint, joint._model_unflatten(batched), on_fallback="ignore")  # pylint: disable=protected-access
             ok = tuple(lp.shape.as_list()) == tuple(self.sample_shape) + tuple(joint.batch_shape.as_list())
         except Exception:  # noqa: BLE001
             ok = False
@@ -638,12 +664,12 @@ class _Checker:
             )
 
 
-def _broadcastable(parts) -> bool:
+def _joint_shape_str(parts) -> str:
+    """The joint log_prob's shape (the broadcast of the parts), or why there is none."""
     try:
-        np.broadcast_shapes(*[tuple(p.shape) for p in parts])
-        return True
+        return _types.shape_str(np.broadcast_shapes(*[tuple(p.shape) for p in parts]))
     except ValueError:
-        return False
+        return "none (the parts " + ", ".join(_types.shape_str(tuple(p.shape)) for p in parts) + " do not broadcast)"
 
 
 def _bad_parameters(dist: Any) -> str:

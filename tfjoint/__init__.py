@@ -48,6 +48,7 @@ _EXPORTS = {
     "graph": "tfjoint._graph",
     # lifting and compiling
     "vectorize": "tfjoint._vectorize",
+    "check_batched": "tfjoint._vectorize",
     "jit": "tfjoint._compile",
     "xla_consistency": "tfjoint._compile",
     # errors
@@ -87,4 +88,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint._model import condition, normalize  # noqa: F401
     from tfjoint._shapes import Finding, ShapeReport, check  # noqa: F401
     from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401
-    from tfjoint._vectorize import vectorize  # noqa: F401
+    from tfjoint._vectorize import check_batched, vectorize  # noqa: F401

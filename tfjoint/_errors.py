@@ -40,6 +40,9 @@ class TfjointError(Exception):
     """
 
     headline = "tfjoint could not complete the request."
+    # Let the error out of a user's AutoGraph-converted tf.function unchanged
+    # (instead of wrapped in a StagingError that hides the message).
+    ag_pass_through = True
 
     def __init__(
         self,

@@ -44,7 +44,9 @@ def to_autobatched(spec: _model.ModelSpec, batch_ndims: int = 0) -> tfd.JointDis
 def _independent(dist: Any, ndims: int) -> Any:
     if not ndims:
         return dist
-    return tfd.Independent(dist, reinterpreted_batch_ndims=ndims, name=dist.name)
+    # Keep the node's name: an explicit name= carries over, a default one stays default.
+    name = "Independent" if _model._is_default_name(dist) else dist.name  # pylint: disable=protected-access
+    return tfd.Independent(dist, reinterpreted_batch_ndims=ndims, name=name)
 
 
 def _wrap_factory(fn: Callable, ndims: int) -> Callable:

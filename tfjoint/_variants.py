@@ -207,11 +207,12 @@ def _batch_shape_str(joint: Any) -> str:
 
 def _signature(spec: _model.ModelSpec) -> Tuple:
     run = _model.execute(spec.joint, seed=0, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
-    shapes = tuple(
-        (r.name, str(tf.nest.map_structure(lambda t: tuple(t.shape), r.value)), str(tf.nest.map_structure(lambda t: t.dtype.name, r.value)))
+    # Value shapes and dtypes by position: names may differ between hand-written
+    # variants (an unnamed leaf is 'x' in one and 'Y' in another).
+    return tuple(
+        (str(tf.nest.map_structure(lambda t: tuple(t.shape), r.value)), str(tf.nest.map_structure(lambda t: t.dtype.name, r.value)))
         for r in run.runs
     )
-    return shapes
 
 
 def _timed(fn, *args) -> Tuple[float, Any]:
@@ -281,9 +282,9 @@ def compare_variants(
             raise _errors.ArgumentError(
                 f"Variant '{k}' is not a variant of the same model as '{first}'.",
                 argument="model_or_variants",
-                expected=f"nodes (name, value shape, dtype) {sig}",
+                expected=f"node value (shape, dtype) in order: {sig}",
                 found=f"{other}",
-                fix="compare only forms of one model: same node names, value shapes and dtypes.",
+                fix="compare only forms of one model: the same nodes, in order, with the same value shapes and dtypes.",
             )
     reports = {k: _shapes.check(v, sample_shape, seed=seed) for k, v in named.items()}
     batch_shapes = {k: _batch_shape_str(v) for k, v in named.items()}

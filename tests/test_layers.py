@@ -14,7 +14,7 @@ LAYERS = [
     {"_variants", "_compile"},
     {"infer"},
     {"models"},
-    {"_fit", "_cli", "__main__", "__init__", "errors"},
+    {"_fit", "_cli", "__main__", "__init__", "errors"},  # the front door
 ]
 
 

@@ -1,0 +1,424 @@
+"""Tests for tfjoint.infer._nuts (with _warmup, _chunks, _posterior): NUTS/HMC against known truth.
+
+Compiling NUTS is the expensive part (seconds per program), so the tests share a few
+programs: the compiled functions are cached per model object and settings, so every test
+that uses `MODEL` with the same settings reuses one compile.
+"""
+
+import io
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfjoint import _errors
+from tfjoint import models
+from tfjoint.infer import _chunks
+from tfjoint.infer import _nuts
+from tfjoint.infer import _posterior
+from tfjoint.infer import _target
+from tfjoint.infer import _warmup
+
+tfd = tfp.distributions
+
+# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
+# GPUs; which test triggers it depends on test order. Not about tfjoint.
+pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
+
+# -- a conjugate model: Bayesian linear regression with known noise --------------------------
+
+NUM_EXAMPLES, NUM_FEATURES = 20, 3
+PRIOR_SCALE, NOISE_SCALE = 1.0, 0.5
+_rng = np.random.default_rng(0)
+X = _rng.normal(size=(NUM_EXAMPLES, NUM_FEATURES)).astype(np.float32)
+TRUE_W = np.array([1.0, -0.5, 0.25], np.float32)
+Y = (X @ TRUE_W + NOISE_SCALE * _rng.normal(size=NUM_EXAMPLES)).astype(np.float32)
+Y2 = (X @ -TRUE_W + NOISE_SCALE * _rng.normal(size=NUM_EXAMPLES)).astype(np.float32)
+
+# Plain TFP, written inline. One object for the whole module, so compiled programs are shared.
+MODEL = tfd.JointDistributionNamedAutoBatched(
+    dict(
+        w=tfd.Normal(tf.zeros([NUM_FEATURES]), PRIOR_SCALE),
+        y=lambda w: tfd.Normal(tf.linalg.matvec(X, w), NOISE_SCALE),
+    )
+)
+
+
+def posterior_truth(y):
+    """Analytic posterior of w (float64): precision = I / prior^2 + X'X / noise^2."""
+    x = X.astype(np.float64)
+    precision = np.eye(NUM_FEATURES) / PRIOR_SCALE**2 + x.T @ x / NOISE_SCALE**2
+    cov = np.linalg.inv(precision)
+    mean = cov @ x.T @ y.astype(np.float64) / NOISE_SCALE**2
+    return mean, cov
+
+
+def ess(draws):
+    """Cross-chain ESS per coordinate, draws [chain, draw, ...]."""
+    return tfp.mcmc.effective_sample_size(np.swapaxes(draws, 0, 1), cross_chain_dims=1).numpy()
+
+
+# Settings shared by the graph-mode (jit_compile=False) tests: 60 warmup iterations give one
+# metric window (Stan's 15% / 75% / 10% split: iterations 9..53), and chunks of 7 cut through
+# that window and through the warmup/sampling boundary.
+GRAPH = dict(num_chains=2, num_warmup=60, num_results=30, seed=11, chunk_size=7, jit_compile=False, progress=False)
+# Settings shared by the XLA tests.
+XLA = dict(num_chains=4, num_warmup=200, num_results=250, chunk_size=100, jit_compile=True, progress=False)
+
+
+def programs_of(model, jit_compile):
+    return [p for p in _nuts._CACHE.values() if p.keepalive is model and p.sampler.jit_compile == jit_compile]
+
+
+@pytest.fixture(scope="module")
+def graph_run():
+    return _nuts.nuts(MODEL, observed={"y": Y}, **GRAPH)
+
+
+@pytest.fixture(scope="module")
+def xla_run():
+    return _nuts.nuts(MODEL, observed={"y": Y}, seed=3, **XLA)
+
+
+def assert_same_run(a, b):
+    assert a.draws.keys() == b.draws.keys() and a.sample_stats.keys() == b.sample_stats.keys()
+    for k in a.draws:
+        np.testing.assert_array_equal(a.draws[k], b.draws[k])
+    for k in a.sample_stats:
+        np.testing.assert_array_equal(a.sample_stats[k], b.sample_stats[k])
+
+
+# -- truth ------------------------------------------------------------------------------------
+
+
+def _check_truth(post, sd_tolerance):
+    mean, cov = posterior_truth(Y)
+    sd = np.sqrt(np.diag(cov))
+    w = post.draws["w"].astype(np.float64)
+    assert w.shape == (post.num_chains, post.num_draws, NUM_FEATURES)
+    e = ess(w)
+    mcse = sd / np.sqrt(e)
+    # Means: |error| < 4 MCSE (a 4-sigma band for each of 3 coordinates).
+    np.testing.assert_array_less(np.abs(w.mean(axis=(0, 1)) - mean), 4 * mcse)
+    # Sds: the relative error of an sd estimate is about 1 / sqrt(2 ESS).
+    np.testing.assert_allclose(w.std(axis=(0, 1)), sd, rtol=sd_tolerance)
+    return e
+
+
+def test_nuts__conjugate_linear_regression_truth(xla_run):
+    # 4 x 250 draws give ESS ~ 1000 per coordinate; 1 / sqrt(2 * 500) ~ 3%, so the 12%
+    # tolerance on sds holds with margin even if the ESS is half that (4 sigma).
+    e = _check_truth(xla_run, sd_tolerance=0.12)
+    assert e.min() > 500
+    assert xla_run.num_divergences == 0
+
+
+@pytest.mark.slow
+def test_nuts__conjugate_linear_regression_truth_long():
+    post = _nuts.nuts(MODEL, observed={"y": Y}, num_chains=4, num_warmup=1000, num_results=2000, seed=5, progress=False)
+    # ESS ~ 8000: sd relative error ~ 0.8%; the issue's 10% is > 10 sigma.
+    _check_truth(post, sd_tolerance=0.10)
+
+
+def test_nuts__adapted_metric_matches_posterior_variance(xla_run):
+    # The diagonal inverse metric estimates the posterior variance in unconstrained space
+    # (w is unconstrained): pooled over 4 chains in the last window (200 iterations ->
+    # window 30..179 of Stan's 15/75/10 split), a rough estimate: within a factor 2.
+    _, cov = posterior_truth(Y)
+    ratio = xla_run.settings["inverse_metric"] / np.diag(cov)
+    assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
+
+
+def test_hmc__conjugate_linear_regression_truth():
+    # Few leapfrog steps: with an adapted metric the posterior is near-isotropic, and a
+    # trajectory near a full period (e.g. 8 steps of ~0.9) barely moves some coordinates.
+    post = _nuts.hmc(MODEL, observed={"y": Y}, num_leapfrog_steps=3, num_chains=2, num_warmup=100,
+                     num_results=200, seed=1, chunk_size=100, jit_compile=False, progress=False)
+    mean, cov = posterior_truth(Y)
+    w = post.draws["w"].astype(np.float64)
+    mcse = np.sqrt(np.diag(cov)) / np.sqrt(ess(w))
+    np.testing.assert_array_less(np.abs(w.mean(axis=(0, 1)) - mean), 4 * mcse)
+    assert list(post.sample_stats) == ["diverging", "step_size", "n_steps", "acceptance_rate", "lp"]
+    np.testing.assert_array_equal(post.sample_stats["n_steps"], 3)
+    assert post.method == "hmc" and post.settings["num_leapfrog_steps"] == 3
+
+
+def test_nuts__simplex_node_truth():
+    # a ~ Dirichlet(1, 1, 1), counts ~ Multinomial(20, a): posterior Dirichlet(1 + counts).
+    counts = np.array([5.0, 7.0, 8.0], np.float32)
+    model = dict(a=tfd.Dirichlet(tf.ones(3)), counts=lambda a: tfd.Multinomial(20.0, probs=a))
+    post = _nuts.nuts(model, observed={"counts": counts}, num_chains=2, num_warmup=100, num_results=150,
+                      seed=2, chunk_size=50, jit_compile=False, progress=False)
+    a = post.draws["a"].astype(np.float64)
+    assert a.shape == (2, 150, 3)
+    np.testing.assert_allclose(a.sum(-1), 1.0, rtol=1e-5)
+    alpha = 1.0 + counts
+    mean = alpha / alpha.sum()
+    sd = np.sqrt(mean * (1 - mean) / (alpha.sum() + 1))
+    # 4 MCSE band, as above.
+    np.testing.assert_array_less(np.abs(a.mean(axis=(0, 1)) - mean), 4 * sd / np.sqrt(ess(a)))
+
+
+# -- determinism, chunking, checkpoints, retracing ---------------------------------------------
+
+
+def test_nuts__same_seed_same_draws__graph(graph_run):
+    assert_same_run(graph_run, _nuts.nuts(MODEL, observed={"y": Y}, **GRAPH))
+
+
+def test_nuts__same_seed_same_draws__xla(xla_run):
+    again = _nuts.nuts(MODEL, observed={"y": Y}, seed=3, **XLA)
+    assert_same_run(xla_run, again)
+    other = _nuts.nuts(MODEL, observed={"y": Y}, seed=4, **XLA)
+    assert not np.array_equal(other.draws["w"], xla_run.draws["w"])
+
+
+def test_nuts__chunking_does_not_change_draws(graph_run):
+    # chunk_size 7 (reference) against one chunk per phase: seeds come from the global
+    # iteration index, and the state is carried whole between chunks.
+    whole = _nuts.nuts(MODEL, observed={"y": Y}, **{**GRAPH, "chunk_size": 1000})
+    assert_same_run(graph_run, whole)
+    assert whole.settings["step_size"] == graph_run.settings["step_size"]
+
+
+@pytest.mark.slow
+def test_nuts__chunking_does_not_change_draws__xla(xla_run):
+    # Under XLA, a different chunk_size is a different compiled program (its buffers differ).
+    chunked = _nuts.nuts(MODEL, observed={"y": Y}, seed=3, **{**XLA, "chunk_size": 37})
+    assert_same_run(xla_run, chunked)
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kill_after_chunk", [3, 10])  # 3: inside the metric window; 10: first sampling chunk
+def test_nuts__checkpoint_resume_is_identical(graph_run, tmp_path, monkeypatch, kill_after_chunk):
+    seen = []
+
+    def kill(phase, done):
+        seen.append((phase, done))
+        if len(seen) == kill_after_chunk:
+            raise _Killed()
+
+    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", kill)
+    with pytest.raises(_Killed):
+        _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **GRAPH)
+    assert seen[-1] == (("warmup", 21) if kill_after_chunk == 3 else ("sampling", 7))
+    assert (tmp_path / "nuts_checkpoint.npz").exists()
+    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", None)
+    resumed = _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **GRAPH)
+    assert_same_run(graph_run, resumed)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp_")]  # no half-written files
+
+
+def test_nuts__checkpoint_of_finished_run_and_of_another_run(graph_run, tmp_path):
+    _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **GRAPH)
+    # A finished run's checkpoint holds every draw: asking again returns the same draws.
+    assert_same_run(graph_run, _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **GRAPH))
+    with pytest.raises(_errors.ArgumentError, match="(?s)checkpoint_dir.*other settings, seed or data"):
+        _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **{**GRAPH, "seed": 12})
+    with pytest.raises(_errors.ArgumentError, match="other settings, seed or data"):
+        _nuts.nuts(MODEL, observed={"y": Y2}, checkpoint_dir=str(tmp_path), **GRAPH)
+
+
+def test_nuts__new_observed_data_does_not_retrace(xla_run):
+    (program,) = programs_of(MODEL, jit_compile=True)
+    counts = program.tracing_counts()
+    post = _nuts.nuts(MODEL, observed={"y": Y2}, seed=3, **XLA)
+    assert program.tracing_counts() == counts == {"start": 1, "chunk": 1}
+    # New data, new posterior: w flips sign with the data.
+    assert np.all(np.sign(post.draws["w"].mean(axis=(0, 1))) == -np.sign(TRUE_W))
+
+
+def _hlo_parameters(function, *args):
+    """Number of parameters of the XLA computation; arguments XLA folds as constants are missing."""
+    hlo = function.experimental_get_compiler_ir(*args)(stage="hlo")
+    entry = hlo[hlo.index("ENTRY") :]
+    entry = entry[: entry.index("\n}")]
+    return len(re.findall(r"parameter\(\d+\)", entry))
+
+
+def test_nuts__data_is_not_an_xla_compile_time_constant(xla_run):
+    # No retrace is not enough: XLA keys its compilation cache on the values of arguments it
+    # treats as compile-time constants, and then new data recompiles without retracing. That
+    # happens when a gradient crosses the function call tf.vectorized_map makes (TFP's
+    # AutoBatched log-prob); FlatTarget avoids it. Check that every input (state, data,
+    # captures) stays an HLO parameter.
+    (program,) = programs_of(MODEL, jit_compile=True)
+    target = _target.make_target(MODEL, {"y": Y2})
+    data = _nuts._data_arguments(target)[0]
+    state = program.start(target.initial_state(4, 0), tf.constant(1.0), data)
+    args = (state, tf.constant(0), *_warmup.stan_schedule(200).as_tensors(), tf.constant([0, 1]), data)
+    for function, call in [(program.start, (state.z, tf.constant(1.0), data)), (program.chunk, args)]:
+        concrete = function.get_concrete_function(*call)
+        assert _hlo_parameters(function, *call) == len(concrete.inputs)
+
+
+def test_nuts__new_builder_data_does_not_retrace():
+    # A builder's data arguments (here the features) are tensor arguments too.
+    settings = dict(num_chains=2, num_warmup=20, num_results=10, seed=0, chunk_size=10, jit_compile=False, progress=False)
+    first = _nuts.nuts(models.linear_regression(X), observed={"y": Y}, **settings)
+    (program,) = [p for p in _nuts._CACHE.values() if p.keepalive is models.linear_regression and not p.sampler.jit_compile]
+    second = _nuts.nuts(models.linear_regression(2.0 * X), observed={"y": Y}, **settings)
+    assert program.tracing_counts() == {"start": 1, "chunk": 1}
+    assert not np.array_equal(first.draws["w"], second.draws["w"])
+    # Data of another shape changes the free node's shape: a new program, not a wrong layout.
+    third = _nuts.nuts(models.linear_regression(X[:, :2]), observed={"y": Y}, **settings)
+    assert third.draws["w"].shape == (2, 10, 2)
+    assert program.tracing_counts() == {"start": 1, "chunk": 1}
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+def test_posterior__layout_and_stats(graph_run):
+    post = graph_run
+    assert isinstance(post, _posterior.Posterior)
+    assert post.draws["w"].shape == (2, 30, NUM_FEATURES)
+    assert list(post.sample_stats) == ["diverging", "step_size", "n_steps", "tree_depth", "acceptance_rate", "lp", "energy"]
+    for v in post.sample_stats.values():
+        assert v.shape == (2, 30)
+    n, depth = post.sample_stats["n_steps"], post.sample_stats["tree_depth"]
+    # A tree of depth d takes between 2**(d-1) and 2**d - 1 leapfrog steps.
+    assert np.all((2 ** (depth - 1) <= n) & (n <= 2**depth - 1))
+    np.testing.assert_array_equal(post.observed["y"], Y)
+    assert post.seed == (0, 11)
+    assert post.settings["num_warmup"] == 60 and post.settings["chunk_size"] == 7
+    assert set(post.timings) == {"setup", "trace_compile", "warmup", "sampling", "total"}
+    assert post.settings["leapfrog_steps"] >= n.max(axis=0).sum()
+
+
+def test_posterior__lp_is_the_target_log_density(graph_run):
+    # lp is the log-density in unconstrained space; w is unconstrained, so lp is the
+    # pinned model's log-prob at the draw.
+    post = graph_run
+    lp = post.model.unnormalized_log_prob(w=post.draws["w"])
+    np.testing.assert_allclose(post.sample_stats["lp"], lp, rtol=1e-5)
+
+
+def test_posterior__nested_node_values_get_one_entry_per_part():
+    value = {"a": np.zeros((2, 3)), "b": [np.ones((2, 3, 4)), np.ones((2, 3))]}
+    labels = [label for label, _ in _nuts._nested_items("q", value)]
+    assert labels == ["q.a", "q.b.0", "q.b.1"]
+    assert [label for label, _ in _nuts._nested_items("w", np.zeros((2, 3)))] == ["w"]
+
+
+def test_posterior__summary_and_rendering(graph_run):
+    summary = graph_run.summary(warn=False)
+    assert summary.names == ("w[0]", "w[1]", "w[2]")
+    text = str(graph_run)
+    assert "NUTS posterior: 2 chains x 30 draws" in text and "[2, 30, 3]" in text
+    assert graph_run.to_markdown().startswith("### NUTS posterior")
+    assert "<table>" in graph_run._repr_html_()
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+
+def test_nuts__progress_lines(capsys):
+    _nuts.nuts(MODEL, observed={"y": Y}, **{**GRAPH, "progress": True})
+    err = capsys.readouterr().err.splitlines()
+    # Not a terminal under pytest: plain lines, one per chunk (9 warmup + 5 sampling chunks).
+    assert len(err) == 14
+    assert err[0].startswith("nuts warmup    7/60  |  ") and "compiled in" in err[0]
+    assert err[8].startswith("nuts warmup   60/60")
+    assert err[-1].startswith("nuts sampling 30/30  |  ") and "divergences" in err[-1]
+    assert "compiled in" not in "".join(err[1:])
+
+
+def test_progress__terminal_rewrites_one_line():
+    out = io.StringIO()
+    progress = _chunks.Progress("nuts", stream=out, carriage_return=True)
+    progress.update("warmup", 5, 10, rate=10.0, divergences=0, compile_seconds=1.0)
+    progress.update("warmup", 10, 10, rate=10.0, divergences=2)
+    progress.update("sampling", 10, 10, rate=10.0, divergences=0)
+    text = out.getvalue()
+    assert text.count("\r") == 3 and text.count("\n") == 2 and text.endswith("\n")
+    assert "ETA 0.5s" in text and "divergences 2" in text
+
+
+def test_progress__notebook_prints_plain_lines(monkeypatch, capsys):
+    monkeypatch.setattr(_chunks, "in_notebook", lambda: True)
+    progress = _chunks.Progress("hmc")
+    progress.update("sampling", 3, 10, rate=3.0, divergences=0)
+    out = capsys.readouterr().out
+    assert out == "hmc sampling  3/10  |  3 it/s  |  ETA 2.3s  |  divergences 0\n"
+
+
+def test_progress__disabled_prints_nothing(capsys):
+    progress = _chunks.Progress("nuts", enabled=False)
+    progress.update("warmup", 1, 2, rate=1.0, divergences=0)
+    progress.close()
+    assert capsys.readouterr() == ("", "")
+
+
+# -- warmup schedule ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "num_warmup, ends",
+    [
+        (0, ()),
+        (19, ()),  # Stan: no metric adaptation below 20
+        (100, (89,)),  # 15% / 75% / 10%
+        (150, (99,)),
+        (500, (99, 149, 249, 449)),  # Stan's default 75 / 25 doubling / 50
+        (1000, (99, 149, 249, 449, 949)),
+        (2000, (99, 149, 249, 449, 849, 1949)),
+    ],
+)
+def test_stan_schedule__windows(num_warmup, ends):
+    assert _warmup.stan_schedule(num_warmup).window_ends == ends
+
+
+def test_welford__pooled_variance_matches_numpy():
+    rng = np.random.default_rng(1)
+    draws = rng.normal(size=(7, 4, 3)) * [1.0, 2.0, 3.0]
+    acc = _warmup.welford_zeros(3, tf.float64)
+    for x in draws:
+        acc = _warmup.welford_add(acc, tf.constant(x))
+    flat = draws.reshape(-1, 3)
+    n = flat.shape[0]
+    np.testing.assert_allclose(acc.mean, flat.mean(0), rtol=1e-12)
+    expected = n / (n + 5.0) * flat.var(0, ddof=1) + 1e-3 * 5.0 / (n + 5.0)  # Stan's regularisation
+    np.testing.assert_allclose(_warmup.regularized_variance(acc), expected, rtol=1e-12)
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(num_chains=0), _errors.ArgumentError, r"(?s)num_chains.*>= 1.*Found: 0"),
+        (dict(num_chains=-2), _errors.ArgumentError, r"(?s)num_chains.*Found: -2"),
+        (dict(num_results=10.0), _errors.ArgumentError, r"(?s)num_results.*Python int.*float 10.0"),
+        (dict(num_results="10"), _errors.ArgumentError, r"(?s)num_results.*str '10'"),
+        (dict(num_warmup=True), _errors.ArgumentError, r"num_warmup"),
+        (dict(seed=None), _errors.ArgumentError, r"(?s)seed.*explicit stateless seed"),
+        (dict(target_accept_prob=1.5), _errors.ArgumentError, r"target_accept_prob"),
+        (dict(observed={"nope": Y}), _errors.ObservedError, r"'nope' is not a node"),
+        (dict(observed={"y": Y[:5]}), _errors.ObservedError, r"(?s)Node: 'y'.*shape \[20\]"),
+        (dict(observed={"y": tf.constant(Y, tf.float64)}), _errors.ObservedError, r"(?s)Node: 'y'.*float32"),
+    ],
+)
+def test_nuts__bad_input(kwargs, error, match):
+    call = dict(observed={"y": Y}, num_chains=2, num_warmup=10, num_results=10, seed=0, progress=False)
+    call.update(kwargs)
+    observed = call.pop("observed")
+    with pytest.raises(error, match=match):
+        _nuts.nuts(MODEL, observed, **call)
+
+
+def test_nuts__log_prob_minus_inf_everywhere_names_the_node():
+    model = dict(s=tfd.LogNormal(0.0, 1.0), y=lambda s: tfd.Uniform(0.0, s))
+    with pytest.raises(_errors.NonFiniteLogProbError, match=r"(?s)Node: 'y' \(Uniform\).*initial point"):
+        _nuts.nuts(model, observed={"y": 100.0}, num_chains=2, seed=0, progress=False)
+
+
+def test_hmc__bad_num_leapfrog_steps():
+    with pytest.raises(_errors.ArgumentError, match="num_leapfrog_steps"):
+        _nuts.hmc(MODEL, observed={"y": Y}, num_leapfrog_steps=0, seed=0, progress=False)

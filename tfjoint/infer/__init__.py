@@ -1,0 +1,50 @@
+"""Compiled inference for joint models: NUTS/HMC, VI, MAP, predictive and diagnostics.
+
+Every entry point takes any tfjoint model input (a list, dict, generator,
+`@tfjoint.model` builder output, or `tfd.JointDistribution*`, pinned or not)
+plus `observed=` data, samples or optimises one flat unconstrained vector per
+chain (through TFP's default event-space bijector), and returns a `Posterior`
+with draws laid out `[chain, draw, *event_shape]` per node.
+"""
+
+from tfjoint.infer._arviz import to_arviz
+from tfjoint.infer._diagnostics import (
+    ConvergenceWarning,
+    Summary,
+    ess_bulk,
+    ess_mean,
+    ess_tail,
+    mcse_mean,
+    rhat,
+    summarize,
+)
+from tfjoint.infer._map import MapEstimate, map_estimate, minimize
+from tfjoint.infer._nuts import hmc, nuts
+from tfjoint.infer._posterior import Posterior
+from tfjoint.infer._predictive import predict_proba, predictive
+from tfjoint.infer._target import FlatTarget, make_target
+from tfjoint.infer._vi import VIFit, vi
+
+__all__ = [
+    "nuts",
+    "hmc",
+    "vi",
+    "map_estimate",
+    "minimize",
+    "predictive",
+    "predict_proba",
+    "Posterior",
+    "VIFit",
+    "MapEstimate",
+    "Summary",
+    "summarize",
+    "ConvergenceWarning",
+    "rhat",
+    "ess_bulk",
+    "ess_tail",
+    "ess_mean",
+    "mcse_mean",
+    "to_arviz",
+    "make_target",
+    "FlatTarget",
+]

@@ -1,0 +1,610 @@
+"""The flat target: a pinned joint model as one log-density on a flat unconstrained vector.
+
+Samplers want one `Tensor` of shape `[..., dim]` per chain. `make_target` pins
+the observed nodes (through `tfjoint._model.condition`, so bad data gets a
+clear error) and chains TFP's default event-space bijector of the pinned model
+with a split-and-reshape, so every free node, whatever its structure (dict or
+tuple values of nested joint distributions) and event shape (scalar, vector,
+matrix, simplex, Cholesky factor), lives in one slice of the flat vector:
+
+    x [..., dim] --Split/Reshape--> unconstrained parts --default bijector-->
+        constrained parts --Restructure--> {node name: value [..., *event_shape]}
+
+`FlatTarget.log_prob(x)` is the pinned model's unnormalized log-prob at the
+constrained point plus the log-det-Jacobian of that map, i.e. the density
+Stan samples in unconstrained space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfjoint import _errors
+from tfjoint import _model
+from tfjoint import _types
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+__all__ = ["FlatTarget", "make_target", "stateless_seed"]
+
+_PINNED = tfp.experimental.distributions.JointDistributionPinned
+_INIT_RADIUS = 2.0  # Stan's default: uniform(-2, 2) in unconstrained space.
+_INIT_ATTEMPTS = 100  # Stan tries 100 times per chain.
+
+
+def stateless_seed(seed: _types.Seed) -> tf.Tensor:
+    """Return a stateless seed `int32 [2]`; a Python int `n` maps to `[0, n mod 2**31]`.
+
+    `tfp.random.sanitize_seed(int)` draws the pair with a *stateful* op, so the
+    same int gives different seeds within one process; this mapping does not.
+
+    Examples:
+      >>> stateless_seed(7).numpy().tolist(), stateless_seed((1, 2)).numpy().tolist()
+      ([0, 7], [1, 2])
+    """
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        return _types.as_seed(np.array([0, int(seed) % 2**31], np.int32))
+    return _types.as_seed(seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """Where each free node lives in the flat vector (static, model-independent of data)."""
+
+    names: Tuple[str, ...]  # free node names, model order
+    tfp_names: Tuple[str, ...]  # TFP's names of the same nodes
+    tokens: Tuple[Any, ...]  # per node: its leaves' indices, in the node value's structure
+    leaf_shapes: Tuple[Tuple[int, ...], ...]  # unconstrained shape per leaf
+    leaf_sizes: Tuple[int, ...]
+    pinned_kind: str  # "mapping" or "sequence": how the pinned model structures its free parts
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatTarget:
+    """A pinned joint model as a log-density on a flat unconstrained vector.
+
+    Attributes:
+      spec: the normalized model (`tfjoint._model.ModelSpec`).
+      pinned: the plain-TFP pinned model (or the joint itself when nothing is
+        observed, to sample the prior).
+      names: free (unobserved) node names, in model order.
+      event_shapes: constrained event shape per free node (a structure of
+        `tf.TensorShape`s for a node whose value is a structure).
+      unconstrained_shapes: the same in unconstrained space.
+      dim: total flat unconstrained dimension.
+      dtype: the free nodes' float dtype.
+      bijector: flat unconstrained `[..., dim]` -> `{name: constrained [..., *event_shape]}`.
+
+    Examples:
+      >>> import tensorflow_probability as tfp; tfd = tfp.distributions
+      >>> target = make_target(
+      ...     dict(s=tfd.HalfNormal(1.), y=lambda s: tfd.Normal(0., s)), observed={"y": 0.5})
+      >>> target.names, target.dim
+      (('s',), 1)
+      >>> float(target.constrain([0.])["s"])  # HalfNormal's bijector is Softplus: log(2)
+      0.6931...
+    """
+
+    spec: _model.ModelSpec
+    pinned: Any
+    names: Tuple[str, ...]
+    event_shapes: Mapping[str, Any]
+    unconstrained_shapes: Mapping[str, Any]
+    dim: int
+    dtype: tf.DType
+    bijector: tfb.Bijector
+    _layout: _Layout = dataclasses.field(repr=False, compare=False, default=None)
+    _space_bijector: Any = dataclasses.field(repr=False, compare=False, default=None)
+    _per_draw: bool = dataclasses.field(repr=False, compare=False, default=False)
+
+    def __post_init__(self):
+        if self.dim != sum(self._layout.leaf_sizes):
+            raise ValueError(f"dim {self.dim} != sum of leaf sizes {self._layout.leaf_sizes}.")
+        if tuple(self.names) != self._layout.names:
+            raise ValueError("names must match the layout.")
+
+    # -- the map between the flat vector and node values ----------------------
+
+    def _split(self, x: tf.Tensor) -> List[tf.Tensor]:
+        """[..., dim] -> unconstrained leaves [..., *leaf_shape], in layout order."""
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        batch = tf.shape(x)[:-1]
+        parts = tf.split(x, list(self._layout.leaf_sizes), axis=-1) if len(self._layout.leaf_sizes) > 1 else [x]
+        return [tf.reshape(p, tf.concat([batch, list(s)], 0)) for p, s in zip(parts, self._layout.leaf_shapes)]
+
+    def _to_pinned_structure(self, per_node: Sequence[Any]) -> Any:
+        if self._layout.pinned_kind == "mapping":
+            return dict(zip(self._layout.tfp_names, per_node))
+        if self._layout.pinned_kind == "single":
+            return per_node[0]
+        template = self.pinned.event_shape
+        if hasattr(template, "_fields"):
+            return type(template)(*per_node)
+        return list(per_node)
+
+    def _per_node(self, leaves: Sequence[tf.Tensor]) -> List[Any]:
+        return [tf.nest.map_structure(lambda i: leaves[i], tok) for tok in self._layout.tokens]
+
+    def _from_pinned_structure(self, values: Any) -> List[Any]:
+        if self._layout.pinned_kind == "mapping":
+            return [values[k] for k in self._layout.tfp_names]
+        if self._layout.pinned_kind == "single":
+            return [values]
+        return list(values)
+
+    def _unconstrained_point(self, x: tf.Tensor) -> Any:
+        return self._to_pinned_structure(self._per_node(self._split(x)))
+
+    def log_prob(self, x: Any) -> tf.Tensor:
+        """Return the log-density of flat unconstrained points, Jacobian included.
+
+        For an AutoBatched model and batched `x`, each point's value and
+        gradient are computed inside one `tf.vectorized_map` (the gradient
+        is attached with `tf.custom_gradient`). Differentiating TFP's own
+        vectorized log-prob instead sends the gradient through the function
+        call `tf.vectorized_map` makes under XLA, which turns every argument
+        of the compiled function (the data, the initial state) into an XLA
+        compile-time constant: new data would recompile.
+
+        Args:
+          x: `Tensor` of shape `[..., dim]`.
+
+        Returns:
+          `Tensor` of shape `[...]`: `pinned.unnormalized_log_prob(constrained)`
+          plus the log-det-Jacobian of the default event-space bijector.
+        """
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        if not self._per_draw or x.shape.rank == 1:
+            return self._log_prob_direct(x)
+        return _vectorized_log_prob(self._log_prob_direct, x)
+
+    def _log_prob_direct(self, x: tf.Tensor) -> tf.Tensor:
+        unconstrained = self._unconstrained_point(x)
+        constrained = self._space_bijector.forward(unconstrained)
+        ldj = self._space_bijector.forward_log_det_jacobian(unconstrained)
+        return self.pinned.unnormalized_log_prob(constrained) + ldj
+
+    def constrain(self, x: Any) -> Dict[str, Any]:
+        """Map flat unconstrained points `[..., dim]` to `{name: value [..., *event_shape]}`."""
+        values = self._space_bijector.forward(self._unconstrained_point(x))
+        return dict(zip(self.names, self._from_pinned_structure(values)))
+
+    def unconstrain(self, values: Mapping[str, Any]) -> tf.Tensor:
+        """Map `{name: value [..., *event_shape]}` to flat unconstrained points `[..., dim]`."""
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise _errors.ArgumentError(
+                argument="values",
+                expected="a value for every free node: " + ", ".join(repr(n) for n in self.names),
+                found="missing " + ", ".join(repr(n) for n in missing),
+                fix="pass a dict with one entry per free node.",
+            )
+        per_node = [tf.nest.map_structure(lambda v: tf.convert_to_tensor(v, self.dtype), values[n]) for n in self.names]
+        unconstrained = self._from_pinned_structure(self._space_bijector.inverse(self._to_pinned_structure(per_node)))
+        leaves: List[Any] = [None] * len(self._layout.leaf_sizes)
+        for tok, part in zip(self._layout.tokens, unconstrained):
+            for i, leaf in zip(tf.nest.flatten(tok), tf.nest.flatten(part)):
+                leaves[i] = leaf
+        flat = []
+        for leaf, shape, size in zip(leaves, self._layout.leaf_shapes, self._layout.leaf_sizes):
+            batch = tf.shape(leaf)[: tf.rank(leaf) - len(shape)]
+            flat.append(tf.reshape(leaf, tf.concat([batch, [size]], 0)))
+        return tf.concat(flat, axis=-1) if len(flat) > 1 else flat[0]
+
+    def layout_key(self) -> Tuple[Any, ...]:
+        """A hashable summary of the layout: two targets with equal keys split `x` the same way."""
+        lay = self._layout
+        return (lay.names, lay.leaf_shapes, repr(lay.tokens), lay.pinned_kind, self.dtype.name)
+
+    def rebind(self, pinned: Any) -> "FlatTarget":
+        """Return the same layout on another pinned model of identical structure (e.g. new data)."""
+        space = pinned.experimental_default_event_space_bijector()
+        return dataclasses.replace(
+            self, pinned=pinned, _space_bijector=space, bijector=_flat_bijector(self._layout, pinned, space)
+        )
+
+    # -- initial points ----------------------------------------------------------
+
+    def initial_state(self, num_chains: int, seed: _types.Seed) -> tf.Tensor:
+        """Draw initial points uniform(-2, 2) in unconstrained space, as Stan does.
+
+        Points whose log-density is not finite are redrawn (up to 100 times per
+        chain, all attempts evaluated in one batched call).
+
+        Args:
+          num_chains: number of chains (a Python int >= 1).
+          seed: a stateless seed.
+
+        Returns:
+          `Tensor` of shape `[num_chains, dim]`.
+
+        Raises:
+          NonFiniteLogProbError: if some chain finds no finite point; the
+            message names the node whose log-prob part is not finite.
+        """
+        first_seed, retry_seed = tfp.random.split_seed(stateless_seed(seed), 2)
+        x = tf.random.stateless_uniform([num_chains, self.dim], first_seed, -_INIT_RADIUS, _INIT_RADIUS, self.dtype)
+        ok = np.isfinite(self._batched_log_prob(x).numpy())
+        if ok.all():
+            return x
+        candidates = tf.random.stateless_uniform(
+            [_INIT_ATTEMPTS, num_chains, self.dim], retry_seed, -_INIT_RADIUS, _INIT_RADIUS, self.dtype
+        )
+        finite = np.isfinite(self.log_prob(candidates).numpy())  # [attempts, chains]
+        if not finite.any(axis=0)[~ok].all():
+            raise self._non_finite_error(candidates[:, 0], num_points=finite.size)
+        first = np.argmax(finite, axis=0)
+        chosen = tf.gather(tf.transpose(candidates, [1, 0, 2]), first, batch_dims=1)
+        return tf.where(ok[:, None], x, chosen)
+
+    def _batched_log_prob(self, x: tf.Tensor) -> tf.Tensor:
+        try:
+            lp = self.log_prob(x)
+        except Exception as e:  # noqa: BLE001 - report the model's failure on a batch of chains
+            raise _errors.ShapeError(
+                "The log-prob of one draw works, but not of a batch of draws "
+                f"(shape {_types.shape_str(x.shape)}, one row per chain): {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+                expected="a model that broadcasts over leading sample dimensions",
+                found="a model written for a single draw only",
+                fix="write the parameters so a leading sample dimension broadcasts (e.g. m[..., None] * X),\n"
+                "or build the model AutoBatched (tfjoint.model / JointDistribution*AutoBatched).",
+            ) from e
+        if lp.shape != x.shape[:-1]:
+            raise _errors.ShapeError(
+                "The log-prob of a batch of draws has the wrong shape.",
+                expected=f"shape {_types.shape_str(x.shape[:-1])} (one value per chain)",
+                found=f"shape {_types.shape_str(lp.shape)}",
+                fix=_FIX_NOT_SCALAR,
+            )
+        return lp
+
+    def _non_finite_error(self, points: tf.Tensor, num_points: int) -> _errors.NonFiniteLogProbError:
+        """Name the node whose log-prob part is not finite at `points` [n, dim]."""
+        where = f"at all {num_points} initial points drawn uniform(-2, 2) in unconstrained space"
+        unconstrained = self._unconstrained_point(points)
+        try:
+            constrained = self._space_bijector.forward(unconstrained)
+            by_name = _parts_by_name(self, constrained)
+        except Exception as e:  # noqa: BLE001 - report, don't mask, the model's own failure
+            return _errors.NonFiniteLogProbError(
+                f"Evaluating the log-prob parts {where} raised {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+                fix="check the model with tfjoint.debug(model, value).",
+            )
+        values = dict(zip(self.names, self._from_pinned_structure(constrained)))
+        for node in self.spec.nodes:
+            part = by_name.get(node.name)
+            if part is None:
+                continue
+            part = np.asarray(tf.add_n([tf.cast(p, tf.float64) for p in tf.nest.flatten(part)]))
+            if np.isfinite(part).any():
+                continue
+            kind = self._node_kind(node.name, values)
+            found = f"log_prob part {part.reshape(-1)[0]} {where}"
+            if node.observed:
+                fix = (
+                    "the observed data lies outside the node's support for every parameter value tried, "
+                    "or a parameter is invalid (e.g. a negative scale);\n"
+                    "check the data and the node's parameters with tfjoint.debug(model, value)."
+                )
+            else:
+                fix = (
+                    "the node's value or parameters are invalid at these points (e.g. a scale that can be "
+                    "negative, or a support that depends on parents in a way the default bijector cannot map);\n"
+                    "give the node a distribution whose support matches its parameters."
+                )
+            return _errors.NonFiniteLogProbError(
+                "The model's log-prob is -inf or NaN at every initial point.",
+                node=node.name,
+                node_kind=kind,
+                expected="a finite log_prob part at some point",
+                found=found,
+                fix=fix,
+            )
+        for name in self.names:
+            leaf_values = [np.asarray(v) for v in tf.nest.flatten(values[name])]
+            if not any(np.isfinite(v).all() for v in leaf_values):
+                return _errors.NonFiniteLogProbError(
+                    "The default event-space bijector maps the initial points to non-finite values.",
+                    node=name,
+                    found=f"non-finite constrained values {where}",
+                    fix="the node's support overflows its dtype; use float64 or rescale the node.",
+                )
+        return _errors.NonFiniteLogProbError(
+            "Every node's log-prob part is finite somewhere, but their sum (with the log-det-Jacobian) is not.",
+            found=where,
+            fix="check the model with tfjoint.debug(model, value).",
+        )
+
+    def _node_kind(self, name: str, values: Mapping[str, Any]) -> Optional[str]:
+        flat = [None] * len(self.spec.nodes)
+        for n in self.spec.nodes:
+            if n.name in values:
+                flat[n.index] = tf.nest.map_structure(lambda v: v[0], values[n.name])
+            elif n.name in self.spec.pins:
+                flat[n.index] = self.spec.pins[n.name]
+        try:
+            run = _model.execute(self.spec.joint, value=flat, names=self.spec.names)
+            return type(run.distribution(name)).__name__
+        except Exception:  # noqa: BLE001 - the kind is a nicety
+            return None
+
+
+def _vectorized_log_prob(fn, x: tf.Tensor) -> tf.Tensor:
+    """`fn` on each point of `x` [..., dim], value and gradient computed inside one vectorized_map."""
+    dim = x.shape[-1]
+    batch = x.shape[:-1]
+    batch_dynamic = batch if batch.is_fully_defined() else tf.shape(x)[:-1]
+    flat = tf.reshape(x, [-1, dim])
+
+    @tf.custom_gradient
+    def log_prob(points):
+        values, grads = tf.vectorized_map(lambda p: tfp.math.value_and_gradient(fn, p), points)
+
+        def backward(upstream):
+            return upstream[:, tf.newaxis] * grads
+
+        return values, backward
+
+    return tf.reshape(log_prob(flat), batch_dynamic)
+
+
+def _flat_bijector(layout: _Layout, pinned: Any, space: tfb.Bijector) -> tfb.Bijector:
+    """Flat `[..., dim]` -> `{name: constrained value}`, as one plain TFP bijector."""
+    n_leaves = len(layout.leaf_sizes)
+    reshapes = [tfb.Reshape(event_shape_out=list(s), event_shape_in=[k]) for s, k in zip(layout.leaf_shapes, layout.leaf_sizes)]
+    if layout.pinned_kind == "mapping":
+        pinned_tokens: Any = dict(zip(layout.tfp_names, layout.tokens))
+    elif layout.pinned_kind == "single":
+        pinned_tokens = layout.tokens[0]
+    elif hasattr(pinned.event_shape, "_fields"):
+        pinned_tokens = type(pinned.event_shape)(*layout.tokens)
+    else:
+        pinned_tokens = list(layout.tokens)
+    steps = [
+        tfb.Restructure(dict(zip(layout.names, layout.tokens)), pinned_tokens),
+        space,
+        tfb.Restructure(pinned_tokens, list(range(n_leaves))),
+        tfb.JointMap(reshapes),
+    ]
+    if n_leaves > 1:
+        steps.append(tfb.Split(list(layout.leaf_sizes), axis=-1))
+    else:
+        steps.append(tfb.Restructure([0], 0))
+    return tfb.Chain(steps, name="flat_to_nodes")
+
+
+def _no_bijector_error(spec: _model.ModelSpec, error: BaseException) -> _errors.TfjointError:
+    """Name the free node TFP has no default event-space bijector for (discrete, usually)."""
+    flat = [spec.pins.get(n.name) for n in spec.nodes]
+    run = _model.execute(spec.joint, value=flat, names=spec.names)
+    for node in spec.nodes:
+        if node.observed or node.index >= len(run.runs):
+            continue
+        dist = run.runs[node.index].distribution
+        try:
+            missing = dist.experimental_default_event_space_bijector() is None
+        except Exception:  # noqa: BLE001
+            missing = True
+        if missing:
+            return _errors.NodeError(
+                "HMC and NUTS need continuous free nodes with a default event-space bijector; "
+                "this node has none (it is discrete, or TFP defines no bijector for it).",
+                node=node.name,
+                node_kind=type(dist).__name__,
+                expected="a continuous distribution",
+                found=f"{type(dist).__name__} (dtype {tf.as_dtype(dist.dtype).name})",
+                fix="observe the node, or marginalize it out of the model "
+                "(e.g. tfd.MixtureSameFamily instead of a Categorical assignment).",
+            )
+    return _errors.ModelInputError(
+        "TFP could not build the default event-space bijector of this model.",
+        found=f"{type(error).__name__}: {_model._first_line(error)}",  # pylint: disable=protected-access
+        fix="give every free node a distribution with a default event-space bijector.",
+    )
+
+
+def _pinned_model(model: Any, observed: Optional[Mapping[str, Any]]) -> Tuple[_model.ModelSpec, Any]:
+    if observed:
+        pinned = _model.condition(model, observed)
+        return _model.normalize(pinned), pinned
+    joint = _model.as_joint(model)
+    spec = _model.normalize(joint)
+    if isinstance(joint, _PINNED):
+        return spec, joint
+    if spec.pins:
+        return spec, spec.model
+    return spec, spec.joint
+
+
+def make_target(model: Any, observed: Optional[Mapping[str, Any]] = None) -> FlatTarget:
+    """Pin the observed nodes and flatten the free ones into one unconstrained vector.
+
+    Args:
+      model: any tfjoint model input: a list, dict, generator function or
+        `tfd.JointDistribution*` (pinned or not, AutoBatched or not).
+      observed: dict from node name to data of shape `batch_shape + event_shape`
+        (validated by `tfjoint._model.condition`). Without it, the model's own
+        pins are used; an unpinned model gives its prior as the target.
+
+    Returns:
+      A `FlatTarget`.
+
+    Raises:
+      ObservedError: for an unknown node name, or data of the wrong shape or dtype.
+      NodeError: if a free node is discrete (HMC needs continuous nodes).
+      ModelInputError: if the free nodes mix float dtypes.
+
+    Examples:
+      >>> import tensorflow as tf, tensorflow_probability as tfp; tfd = tfp.distributions
+      >>> target = make_target(
+      ...     dict(w=tfd.Sample(tfd.Normal(0., 1.), 3), s=tfd.HalfNormal(1.),
+      ...          y=lambda w, s: tfd.Normal(tf.reduce_sum(w), s)),
+      ...     observed={"y": 1.0})
+      >>> target.names, target.dim
+      (('w', 's'), 4)
+      >>> target.log_prob(tf.zeros([2, 4])).shape
+      TensorShape([2])
+    """
+    spec, pinned = _pinned_model(model, observed)
+    free = [n for n in spec.nodes if not n.observed]
+    if not free:
+        raise _errors.ObservedError(
+            "Every node is observed: there is nothing to sample.",
+            found="observed nodes " + ", ".join(repr(n.name) for n in spec.nodes),
+            fix="leave at least one node unobserved.",
+        )
+    dtypes = pinned.dtype
+    event = pinned.event_shape
+    if isinstance(event, Mapping):
+        kind = "mapping"
+    elif len(free) == 1 and not isinstance(event, (list, tuple)):
+        kind = "single"
+    else:
+        kind = "sequence"
+    names = tuple(n.name for n in free)
+    tfp_names = tuple(spec.tfp_names[n.index] for n in free)
+
+    def part(structure: Any, k: int) -> Any:
+        if kind == "mapping":
+            return structure[tfp_names[k]]
+        if kind == "single":
+            return structure
+        return structure[k]
+
+    dtype = None
+    for k, node in enumerate(free):
+        for dt in tf.nest.flatten(part(dtypes, k)):
+            dt = tf.as_dtype(dt)
+            if not dt.is_floating:
+                raise _errors.NodeError(
+                    "HMC and NUTS need continuous free nodes; this one is discrete.",
+                    node=node.name,
+                    expected="a float dtype",
+                    found=f"dtype {dt.name}",
+                    fix="observe the node, or marginalize it out of the model "
+                    "(e.g. tfd.MixtureSameFamily instead of a Categorical assignment).",
+                )
+            if dtype is None:
+                dtype = dt
+            elif dt != dtype:
+                raise _errors.ModelInputError(
+                    "The free nodes mix float dtypes; the flat vector needs one.",
+                    node=node.name,
+                    expected=f"dtype {dtype.name} (as the first free node)",
+                    found=f"dtype {dt.name}",
+                    fix="build every node with the same float dtype.",
+                )
+    try:
+        space = pinned.experimental_default_event_space_bijector()
+    except Exception as e:  # noqa: BLE001 - TFP raises AttributeError/NotImplementedError here
+        raise _no_bijector_error(spec, e) from e
+    unconstrained = space.inverse_event_shape(event)
+    tokens, leaf_shapes, leaf_sizes = [], [], []
+    for k, node in enumerate(free):
+        shapes = part(unconstrained, k)
+        flat_shapes = tf.nest.flatten(shapes)
+        start = len(leaf_shapes)
+        for s in flat_shapes:
+            s = tf.TensorShape(s)
+            if not s.is_fully_defined():
+                raise _errors.ShapeError(
+                    node=node.name,
+                    expected="a fully defined event shape",
+                    found=_types.shape_str(s),
+                    fix="give the node static parameter shapes.",
+                )
+            leaf_shapes.append(tuple(s.as_list()))
+            leaf_sizes.append(int(np.prod(s.as_list(), dtype=np.int64)))
+        if tf.nest.is_nested(shapes):
+            tokens.append(tf.nest.pack_sequence_as(shapes, list(range(start, len(leaf_shapes)))))
+        else:
+            tokens.append(start)
+    layout = _Layout(
+        names=names,
+        tfp_names=tfp_names,
+        tokens=tuple(tokens),
+        leaf_shapes=tuple(leaf_shapes),
+        leaf_sizes=tuple(leaf_sizes),
+        pinned_kind=kind,
+    )
+    target = FlatTarget(
+        spec=spec,
+        pinned=pinned,
+        names=names,
+        event_shapes={n: part(event, k) for k, n in enumerate(names)},
+        unconstrained_shapes={n: part(unconstrained, k) for k, n in enumerate(names)},
+        dim=sum(leaf_sizes),
+        dtype=dtype,
+        bijector=_flat_bijector(layout, pinned, space),
+        _layout=layout,
+        _space_bijector=space,
+        _per_draw=_model.is_autobatched(pinned),
+    )
+    _check_scalar_log_prob(target)
+    return target
+
+
+def _parts_by_name(target: FlatTarget, constrained: Any) -> Dict[str, Any]:
+    """The pinned model's log-prob parts at `constrained`, keyed by tfjoint node name."""
+    spec = target.spec
+    tfp_to_name = dict(zip(spec.tfp_names, spec.names))
+    if hasattr(target.pinned, "pins"):
+        parts = target.pinned.unnormalized_log_prob_parts(constrained)
+        observed = [spec.tfp_names[n.index] for n in spec.nodes if n.observed]
+        groups = [(parts.unpinned, list(target._layout.tfp_names)), (parts.pinned, observed)]  # pylint: disable=protected-access
+    else:
+        groups = [(target.pinned.unnormalized_log_prob_parts(constrained), list(spec.tfp_names))]
+    found: Dict[str, Any] = {}
+    for group, order in groups:
+        if hasattr(group, "_asdict"):
+            group = group._asdict()
+        items = group.items() if isinstance(group, Mapping) else zip(order, group)
+        for k, v in items:
+            found[tfp_to_name.get(k, k)] = v
+    return found
+
+
+_FIX_NOT_SCALAR = (
+    "make the node's log_prob a scalar per draw: wrap it as\n"
+    "tfd.Independent(dist, reinterpreted_batch_ndims=1) (one per batch dimension),\n"
+    "or build the model AutoBatched (tfjoint.model / JointDistribution*AutoBatched)."
+)
+
+
+def _check_scalar_log_prob(target: FlatTarget) -> None:
+    """The log-density of one point must be a scalar; name the node whose part is not."""
+    x = tf.zeros([target.dim], target.dtype)
+    try:
+        lp = target.log_prob(x)
+    except Exception as e:  # noqa: BLE001 - the model's own failure, reported with its node
+        raise _errors.NodeError(
+            f"The log-prob fails at the point x = 0 (unconstrained): {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+            fix="check the model with tfjoint.debug(model, value) or tfjoint.check(model).",
+        ) from e
+    if lp.shape.rank == 0:
+        return
+    constrained = target._space_bijector.forward(target._unconstrained_point(x))  # pylint: disable=protected-access
+    found = _parts_by_name(target, constrained)
+    for node in target.spec.nodes:
+        part = found.get(node.name)
+        if part is not None and any(t.shape.rank for t in tf.nest.flatten(part)):
+            shape = next(t.shape for t in tf.nest.flatten(part) if t.shape.rank)
+            raise _errors.ShapeError(
+                "The joint log-prob of one draw is not a scalar.",
+                node=node.name,
+                expected="log_prob part shape []",
+                found=f"log_prob part shape {_types.shape_str(shape)}",
+                fix=_FIX_NOT_SCALAR,
+            )
+    raise _errors.ShapeError(
+        "The joint log-prob of one draw is not a scalar.",
+        expected="shape []",
+        found=f"shape {_types.shape_str(lp.shape)}",
+        fix=_FIX_NOT_SCALAR,
+    )

@@ -110,7 +110,7 @@ class BijectorStep:
 
 
 @dataclasses.dataclass(frozen=True)
-class BijectorTrace:
+class BijectorTrace(_format.Report):
     """The shapes at every step of a bijector applied to a base distribution.
 
     Attributes:
@@ -170,17 +170,8 @@ class BijectorTrace:
         result = f"Result: event_shape {_shape(self.event_shape)}, batch_shape {_shape(self.batch_shape)}"
         return [result] + [str(f) for f in self.findings]
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), [self._table()], self._notes())
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), [self._table()], self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), [self._table()], self._notes())
-
-    def __str__(self) -> str:
-        return self.to_text()
+    def _parts(self):
+        return self._title(), [self._table()], self._notes()
 
 
 def _shape(shape: Shape) -> str:

@@ -461,7 +461,7 @@ class OutputDifference:
 
 
 @dataclasses.dataclass(frozen=True)
-class XlaConsistencyReport:
+class XlaConsistencyReport(_format.Report):
     """Per-output differences between `tf.function` with and without XLA.
 
     Examples:
@@ -497,17 +497,6 @@ class XlaConsistencyReport:
                    "yes" if o.within_tolerance else "NO") for o in self.outputs),
         )
         return title, [table], ["plain: tf.function(fn); xla: tf.function(fn, jit_compile=True)"]
-
-    def to_text(self) -> str:
-        return _format.text_block(*self._parts())
-
-    __str__ = to_text
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(*self._parts())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(*self._parts())
 
 
 def _difference(path: str, xla: np.ndarray, plain: np.ndarray, rtol: float, atol: float) -> OutputDifference:

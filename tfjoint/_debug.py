@@ -41,7 +41,7 @@ class NodePoint:
 
 
 @dataclasses.dataclass(frozen=True)
-class PointReport:
+class PointReport(_format.Report):
     """Per-node log-prob parts at one point; `bad_nodes` lists the non-finite ones."""
 
     nodes: Tuple[NodePoint, ...]
@@ -81,18 +81,6 @@ class PointReport:
             notes.append(f"The model stopped at '{self.failed_node}': {self.error}")
         title = "Point debug: all log-prob parts finite" if self.ok else f"Point debug: problems at {', '.join(self.bad_nodes) or self.failed_node}"
         return title, [table], notes
-
-    def to_text(self) -> str:
-        return _format.text_block(*self._parts())
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(*self._parts())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(*self._parts())
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 def _summary(x: Any) -> str:

@@ -11,7 +11,7 @@ import dataclasses
 import html
 from typing import Sequence, Tuple
 
-__all__ = ["Table", "text_block", "markdown_block", "html_block"]
+__all__ = ["Table", "Report", "text_block", "markdown_block", "html_block"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,3 +93,29 @@ def html_block(title: str, tables: Sequence[Table], notes: Sequence[str] = ()) -
         parts.append("<pre>" + html.escape("\n".join(notes)) + "</pre>")
     parts.append("</div>")
     return "".join(parts)
+
+
+class Report:
+    """Mixin for tfjoint's report types: text, markdown and HTML from one `_parts()`.
+
+    A report implements `_parts()`, returning `(title, tables, notes)`; this
+    mixin renders it as `str(report)` / `to_text()`, `to_markdown()`, and
+    `_repr_html_()` (which Colab and Jupyter call to show a table).
+    """
+
+    __slots__ = ()
+
+    def _parts(self) -> Tuple[str, Sequence[Table], Sequence[str]]:
+        raise NotImplementedError
+
+    def to_text(self) -> str:
+        return text_block(*self._parts())
+
+    def to_markdown(self) -> str:
+        return markdown_block(*self._parts())
+
+    def _repr_html_(self) -> str:
+        return html_block(*self._parts())
+
+    def __str__(self) -> str:
+        return self.to_text()

@@ -51,7 +51,7 @@ class GraphNode:
 
 
 @dataclasses.dataclass(frozen=True)
-class Graph:
+class Graph(_format.Report):
     """A joint model's graph: `.source` is the Graphviz DOT text (also `str(graph)`).
 
     In Jupyter or Colab it draws itself when the `graphviz` package is
@@ -99,12 +99,6 @@ class Graph:
             return ["Parents unknown for " + ", ".join(repr(n) for n in unknown) + ": no edges drawn into them."]
         return []
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), [self._table()], self._notes())
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), [self._table()], self._notes())
-
     def to_graphviz(self):
         """Return a `graphviz.Source` of the DOT text.
 
@@ -137,6 +131,9 @@ class Graph:
             + html.escape(self.source)
             + "</pre><p>Install <code>graphviz</code> (pip install 'tfjoint[graph]') to draw this graph.</p></div>"
         )
+
+    def _parts(self):
+        return self._title(), [self._table()], self._notes()
 
 
 def _edges(nodes: Tuple[GraphNode, ...]) -> List[Tuple[str, str]]:

@@ -71,7 +71,7 @@ class JointBijectorNode:
 
 
 @dataclasses.dataclass(frozen=True)
-class JointBijectorTrace:
+class JointBijectorTrace(_format.Report):
     """Constrained -> unconstrained shapes per node of a joint model.
 
     Attributes:
@@ -115,17 +115,8 @@ class JointBijectorTrace:
     def _notes(self) -> List[str]:
         return [f"Total unconstrained dimension: {self.total_dimension}"]
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), [self._table()], self._notes())
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), [self._table()], self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), [self._table()], self._notes())
-
-    def __str__(self) -> str:
-        return self.to_text()
+    def _parts(self):
+        return self._title(), [self._table()], self._notes()
 
 
 def _by_name(structure: Any, names: Sequence[str]) -> dict:

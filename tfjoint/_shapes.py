@@ -22,7 +22,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _autobatch
-from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _rebuild
@@ -114,7 +113,7 @@ def _shape_cell(shape: Any) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class ShapeReport:
+class ShapeReport(_format.Report):
     """Per-node shapes of a joint model, the joint checks, and findings with fixes.
 
     Render it with `str(report)` (text), `report.to_markdown()`, or let Colab
@@ -188,21 +187,12 @@ class ShapeReport:
     def _notes(self) -> List[str]:
         return [str(f) for f in self.findings]
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), self._tables(), self._notes())
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), self._tables(), self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), self._tables(), self._notes())
-
-    def __str__(self) -> str:
-        return self.to_text()
-
 
 # ---------------------------------------------------------------------------
 # Helpers
+
+    def _parts(self):
+        return self._title(), self._tables(), self._notes()
 
 
 def _static_shape(x: Any) -> Any:

@@ -120,7 +120,7 @@ class Cost:
 
 
 @dataclasses.dataclass(frozen=True)
-class VariantComparison:
+class VariantComparison(_format.Report):
     """How the batching variants of one model compare.
 
     Attributes:
@@ -184,18 +184,6 @@ class VariantComparison:
         if self.reference:
             notes.append(f"log_prob differences are against '{self.reference}' at its draws.")
         return title, [summary, cost] if self.costs else [summary], notes
-
-    def to_text(self) -> str:
-        return _format.text_block(*self._parts())
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(*self._parts())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(*self._parts())
-
-    def __str__(self) -> str:
-        return self.to_text()
 
 
 def _batch_shape_str(joint: Any) -> str:

@@ -88,7 +88,7 @@ class Fallback:
 
 
 @dataclasses.dataclass(frozen=True)
-class VectorizeReport:
+class VectorizeReport(_format.Report):
     """What one lifting (one trace of pfor) did: fallbacks and tfjoint's rewrites.
 
     Attributes:
@@ -131,17 +131,6 @@ class VectorizeReport:
         if self.fallbacks:
             notes.append("Fix: " + FALLBACK_FIX)
         return title, [table] if self.fallbacks else [], notes
-
-    def to_text(self) -> str:
-        return _format.text_block(*self._parts())
-
-    __str__ = to_text
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(*self._parts())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(*self._parts())
 
 
 # ---------------------------------------------------------------- pfor hooks

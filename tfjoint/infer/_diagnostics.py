@@ -334,7 +334,7 @@ def _percent(q: float) -> str:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Summary:
+class Summary(_format.Report):
     """Posterior summary: one row per scalar coordinate (`w[0, 1]`) of each node.
 
     Attributes:
@@ -437,17 +437,8 @@ class Summary:
         notes.extend("Warning: " + w for w in self.warnings)
         return notes
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), [self._table()], self._notes())
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), [self._table()], self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), [self._table()], self._notes())
+    def _parts(self):
+        return self._title(), [self._table()], self._notes()
 
 
 def _coordinate_names(name: str, event_shape: Sequence[int]) -> List[str]:

@@ -103,7 +103,7 @@ def _array_text(value: np.ndarray) -> str:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class MapEstimate:
+class MapEstimate(_format.Report):
     """The result of `map_estimate`: the best point and what every start found.
 
     Attributes:
@@ -183,17 +183,8 @@ class MapEstimate:
             notes.append("Warning: the best start did not converge; raise max_iterations.")
         return notes
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), self._tables(), self._notes())
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), self._tables(), self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), self._tables(), self._notes())
+    def _parts(self):
+        return self._title(), self._tables(), self._notes()
 
 
 def _is_xla_error(error: Exception) -> bool:

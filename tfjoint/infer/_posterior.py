@@ -28,7 +28,7 @@ def _frozen_arrays(values: Mapping[str, Any]) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class Posterior:
+class Posterior(_format.Report):
     """Draws of a sampler run, per free node, in `[chain, draw, *event_shape]` layout.
 
     Attributes:
@@ -143,14 +143,7 @@ class Posterior:
         notes.append(f"Seed: {self.seed}")
         return notes
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), [self._table()], self._notes())
+    def _parts(self):
+        return self._title(), [self._table()], self._notes()
 
-    def __str__(self) -> str:
-        return self.to_text()
 
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), [self._table()], self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), [self._table()], self._notes())

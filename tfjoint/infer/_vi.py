@@ -117,7 +117,7 @@ def _node_draws(values: Mapping[str, Any]) -> Dict[str, np.ndarray]:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class VIFit:
+class VIFit(_format.Report):
     """The result of `vi`: the fitted surrogate, the loss trace and draws.
 
     Attributes:
@@ -170,17 +170,8 @@ class VIFit:
     def _notes(self):
         return [f"ELBO (mean of the last 10% of steps): {self.elbo:.6g}", f"Draws: {self.posterior.num_draws} (as one chain)"]
 
-    def to_text(self) -> str:
-        return _format.text_block(self._title(), self._tables(), self._notes())
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def to_markdown(self) -> str:
-        return _format.markdown_block(self._title(), self._tables(), self._notes())
-
-    def _repr_html_(self) -> str:
-        return _format.html_block(self._title(), self._tables(), self._notes())
+    def _parts(self):
+        return self._title(), self._tables(), self._notes()
 
 
 def _check_positive_int(value: Any, argument: str, example: int) -> int:

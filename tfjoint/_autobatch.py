@@ -31,9 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import logging
 import math
-import re
 import warnings
 import weakref
 from typing import Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
@@ -44,6 +42,7 @@ from tensorflow_probability.python.internal import samplers
 
 from tfjoint import _errors
 from tfjoint import _model
+from tfjoint import _pfor
 from tfjoint import _types
 
 tfd = tfp.distributions
@@ -56,7 +55,6 @@ Implementation = Literal["tfjoint", "tfp"]
 
 _PINNED = tfp.experimental.distributions.JointDistributionPinned
 _ROOT = tfd.JointDistributionCoroutine.Root
-_FALLBACK_RE = re.compile(r"Using a while_loop for converting (\S+) cause (.*)", re.S)
 _MAX_CACHED_PER_JOINT = 16
 
 
@@ -85,38 +83,13 @@ class Fallback:
         return f"{self.op}{times}: {self.reason}"
 
 
-class _Capture(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.records: List[Tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = _FALLBACK_RE.search(record.getMessage())
-        if match:
-            self.records.append((match.group(1), match.group(2).strip()))
-
-
 @contextlib.contextmanager
 def _capture_fallbacks() -> Iterator[List[Tuple[str, str]]]:
-    """Collect pfor's "Using a while_loop for converting OP cause WHY" messages.
-
-    pfor logs some fallbacks at DEBUG level (its converters for the V1
-    stateless random ops), so the `tensorflow` logger is lowered to DEBUG for
-    the duration, with only the capturing handler attached (nothing is printed).
-    Not thread-safe: the logger is process-global.
-    """
-    logger = tf.get_logger()
-    capture = _Capture()
-    saved = (logger.level, list(logger.handlers), logger.propagate)
-    logger.handlers = [capture]
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield capture.records
-    finally:
-        logger.setLevel(saved[0])
-        logger.handlers = saved[1]
-        logger.propagate = saved[2]
+    """Collect pfor's fallbacks as `(op type, reason)` pairs (see `_pfor.capture`)."""
+    records: List[Tuple[str, str]] = []
+    with _pfor.capture() as found:
+        yield records
+    records.extend((f.op_type, f.reason) for f in found.fallbacks)
 
 
 def _summarize(records: Sequence[Tuple[str, str]]) -> Tuple[Fallback, ...]:

@@ -11,7 +11,7 @@ loop over the batch would return, stacked along `out_axes`. Underneath it is
   `vectorized.report`, as `fallback=` asks.
 * pfor lifts `tf.linalg.matvec(A, x)` with a per-example `x` into a
   `[k, B]` matmul framed by two transposes. tfjoint lifts it to the one
-  `[B, k] x [k, m]` matmul a person would write (see docs_vectorize.md).
+  `[B, k] x [k, m]` matmul a person would write (see scripts/README.md).
 
 `check_batched(fn, example_args, batch_shape)` is the companion check for hand
 batching: it says when a function's output on a batch is not
@@ -24,9 +24,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import logging
-import os
-import re
 import sys
 import threading
 import warnings
@@ -35,7 +32,7 @@ from typing import Any, Callable, List, Literal, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tfjoint import _errors, _format, _types
+from tfjoint import _errors, _format, _pfor, _types
 
 __all__ = [
     "FallbackMode",
@@ -51,14 +48,8 @@ __all__ = [
 
 FallbackMode = Literal["warn", "error", "allow"]
 
-_FALLBACK_RE = re.compile(r"Using a while_loop for converting (\S+) cause (.*)", re.S)
-_TF_PATHS = ("/tensorflow/", "/tensorflow_probability/", "/tf_keras/", "/keras/", "__autograph_generated")
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _is_internal(filename: str) -> bool:
-    """Whether a frame's file is TensorFlow's, AutoGraph's or tfjoint's own."""
-    return filename.startswith(_PACKAGE_DIR) or any(p in filename for p in _TF_PATHS)
+Fallback = _pfor.Fallback
+_is_internal = _pfor.is_internal
 
 
 FALLBACK_FIX = (
@@ -71,20 +62,6 @@ FALLBACK_FIX = (
 
 class FallbackWarning(UserWarning):
     """`tf.vectorized_map` ran part of a lifted function in a `tf.while_loop`."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Fallback:
-    """One op that pfor ran in a `tf.while_loop` instead of vectorizing it."""
-
-    op_type: str
-    op_name: str
-    reason: str
-    location: str
-
-    def __post_init__(self):
-        if not self.op_type:
-            raise ValueError("Fallback.op_type must name the op type.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,67 +111,7 @@ class VectorizeReport(_format.Report):
 
 
 # ---------------------------------------------------------------- pfor hooks
-def _pfor_module():
-    """Return TF's private pfor module, or `None` if this TF build moved it."""
-    try:
-        from tensorflow.python.ops.parallel_for import pfor  # pylint: disable=g-direct-tensorflow-import
-    except ImportError:  # pragma: no cover - depends on the TF build
-        return None
-    return pfor if isinstance(getattr(pfor, "_pfor_converter_registry", None), dict) else None
-
-
-def _user_location(op) -> str:
-    """Return `file:line in fn` of the last frame outside TF that created `op`."""
-    try:
-        frames = list(op.traceback)
-    except Exception:  # noqa: BLE001 - the traceback is a nicety
-        return ""
-    for frame in reversed(frames):
-        if not _is_internal(frame.filename):
-            return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return ""
-
-
-def _converting_op():
-    """Return the op pfor is converting, read from the caller frames, or `None`."""
-    frame = sys._getframe(1)  # pylint: disable=protected-access
-    for _ in range(40):
-        if frame is None:
-            return None
-        pfor_input = frame.f_locals.get("pfor_input")
-        if pfor_input is not None and hasattr(pfor_input, "op"):
-            return pfor_input.op
-        frame = frame.f_back
-    return None
-
-
-class _Capture(logging.Filter):
-    """A filter on TF's logger that takes pfor's fallback messages out of the log."""
-
-    def __init__(self, threshold: int):
-        super().__init__()
-        self.threshold = threshold
-        self.thread = threading.get_ident()
-        self.fallbacks: List[Fallback] = []
-        self.rewrites: List[str] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        match = _FALLBACK_RE.match(record.getMessage())
-        if match is None or threading.get_ident() != self.thread:
-            return record.levelno >= self.threshold
-        op = _converting_op()
-        self.fallbacks.append(
-            Fallback(
-                op_type=match.group(1),
-                op_name=getattr(op, "name", ""),
-                reason=match.group(2).strip().rstrip("."),
-                location=_user_location(op) if op is not None else "",
-            )
-        )
-        return False
-
-
-_SCOPES: List[_Capture] = []
+_SCOPES: List[_pfor.Capture] = []
 _LOCK = threading.Lock()
 
 
@@ -205,7 +122,7 @@ def _lift_matmul(pfor_input):
     `transpose(A @ transpose(x))`: two transposes of a `[B, .]` tensor. When the
     per-example operand is a vector this is the single matmul `x @ A^T`.
     """
-    pfor = _pfor_module()
+    pfor = _pfor.pfor_module()
     a, a_stacked, _ = pfor_input.input(0)
     b, b_stacked, _ = pfor_input.input(1)
     tr_a = pfor_input.get_attr("transpose_a")
@@ -226,27 +143,21 @@ _ORIGINAL_MATMUL = None
 def _capturing():
     """Capture pfor fallbacks and install tfjoint's lifting rules for one conversion."""
     global _ORIGINAL_MATMUL
-    logger = tf.get_logger()
-    capture = _Capture(threshold=logger.getEffectiveLevel())
-    pfor = _pfor_module()
-    with _LOCK:
-        old_level = logger.level
-        logger.filters.insert(0, capture)  # innermost scope sees records first
-        logger.setLevel(logging.DEBUG)  # pfor logs some fallbacks at DEBUG
-        if pfor is not None and not _SCOPES:
-            _ORIGINAL_MATMUL = pfor._pfor_converter_registry.get("MatMul")  # pylint: disable=protected-access
-            if _ORIGINAL_MATMUL is not None:
-                pfor._pfor_converter_registry["MatMul"] = _lift_matmul  # pylint: disable=protected-access
-        _SCOPES.append(capture)
-    try:
-        yield capture
-    finally:
+    pfor = _pfor.pfor_module()
+    with _pfor.capture() as capture:
         with _LOCK:
-            _SCOPES.remove(capture)
-            if pfor is not None and not _SCOPES and _ORIGINAL_MATMUL is not None:
-                pfor._pfor_converter_registry["MatMul"] = _ORIGINAL_MATMUL  # pylint: disable=protected-access
-            logger.removeFilter(capture)
-            logger.setLevel(old_level)
+            if pfor is not None and not _SCOPES:
+                _ORIGINAL_MATMUL = pfor._pfor_converter_registry.get("MatMul")  # pylint: disable=protected-access
+                if _ORIGINAL_MATMUL is not None:
+                    pfor._pfor_converter_registry["MatMul"] = _lift_matmul  # pylint: disable=protected-access
+            _SCOPES.append(capture)
+        try:
+            yield capture
+        finally:
+            with _LOCK:
+                _SCOPES.remove(capture)
+                if pfor is not None and not _SCOPES and _ORIGINAL_MATMUL is not None:
+                    pfor._pfor_converter_registry["MatMul"] = _ORIGINAL_MATMUL  # pylint: disable=protected-access
 
 
 # ------------------------------------------------------------------- axes

@@ -27,7 +27,7 @@ tfjoint and the hand-model variants get a new seed every round. The raw
 variants on the builder's (AutoBatched) model are re-run with their compile
 seed: differentiating TFP's AutoBatched log-prob under XLA makes every
 argument of the compiled function an XLA compile-time constant, so a new seed
-recompiles (10+ s) -- see docs_nuts.md. Reported per variant (median over rounds):
+recompiles (10+ s) -- see scripts/README.md. Reported per variant (median over rounds):
 
   first call    trace + compile + one run (tfjoint: its `trace_compile` timing)
   run s         warmup + sampling wall time (compile excluded)

@@ -277,13 +277,6 @@ def test_make_target__everything_observed():
         _target.make_target(model, {"a": 0.0, "y": 1.0})
 
 
-def test_stateless_seed__ints_are_deterministic():
-    np.testing.assert_array_equal(_target.stateless_seed(5), _target.stateless_seed(5))
-    np.testing.assert_array_equal(_target.stateless_seed((3, 4)), [3, 4])
-    with pytest.raises(_errors.ArgumentError, match="seed"):
-        _target.stateless_seed(None)
-
-
 def test_flat_target__rebind_keeps_layout_with_new_data():
     target = _target_of("autobatched")
     other = target.rebind(target.spec.joint.experimental_pin(y=2.0))

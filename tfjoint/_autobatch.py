@@ -171,7 +171,7 @@ def _reshape_leading(x: tf.Tensor, leading: Sequence[int], drop: int) -> tf.Tens
     Uses a static target shape whenever it is known: under XLA, a reshape to a
     computed shape (or an `EnsureShape`) after a stateless random op made XLA
     fuse the random-number generation into its consumer, which ran ~4x slower
-    on CPU (measured; see docs_autobatch.md).
+    on CPU (measured; see scripts/README.md).
     """
     rest = x.shape[drop:]
     if rest.is_fully_defined():

@@ -31,26 +31,11 @@ from tfjoint import _types
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
-__all__ = ["FlatTarget", "make_target", "stateless_seed"]
+__all__ = ["FlatTarget", "make_target"]
 
 _PINNED = tfp.experimental.distributions.JointDistributionPinned
 _INIT_RADIUS = 2.0  # Stan's default: uniform(-2, 2) in unconstrained space.
 _INIT_ATTEMPTS = 100  # Stan tries 100 times per chain.
-
-
-def stateless_seed(seed: _types.Seed) -> tf.Tensor:
-    """Return a stateless seed `int32 [2]`; a Python int `n` maps to `[0, n mod 2**31]`.
-
-    `tfp.random.sanitize_seed(int)` draws the pair with a *stateful* op, so the
-    same int gives different seeds within one process; this mapping does not.
-
-    Examples:
-      >>> stateless_seed(7).numpy().tolist(), stateless_seed((1, 2)).numpy().tolist()
-      ([0, 7], [1, 2])
-    """
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
-        return _types.as_seed(np.array([0, int(seed) % 2**31], np.int32))
-    return _types.as_seed(seed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +213,7 @@ class FlatTarget:
           NonFiniteLogProbError: if some chain finds no finite point; the
             message names the node whose log-prob part is not finite.
         """
-        first_seed, retry_seed = tfp.random.split_seed(stateless_seed(seed), 2)
+        first_seed, retry_seed = tfp.random.split_seed(_types.as_seed(seed), 2)
         x = tf.random.stateless_uniform([num_chains, self.dim], first_seed, -_INIT_RADIUS, _INIT_RADIUS, self.dtype)
         ok = np.isfinite(self._batched_log_prob(x).numpy())
         if ok.all():

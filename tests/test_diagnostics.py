@@ -9,9 +9,6 @@ import tensorflow_probability as tfp
 from tfjoint import _errors
 from tfjoint.infer import _diagnostics as diag
 
-# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
-# GPUs; which test triggers it depends on test order. Not about tfjoint.
-pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
 
 
 def _ar1(seed, num_chains, num_draws, rho, k):

@@ -10,9 +10,6 @@ from tfjoint.infer import _map
 
 tfd = tfp.distributions
 
-# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
-# GPUs; which test triggers it depends on test order. Not about tfjoint.
-pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
 
 # The "TFP on JAX" quadratic bowl: minimum at [1, 1], scales [2, 3], start [0.6, 0.8].
 MINIMUM = np.array([1.0, 1.0])

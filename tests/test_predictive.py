@@ -11,9 +11,6 @@ from tfjoint.infer import _predictive
 
 tfd = tfp.distributions
 
-# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
-# GPUs; which test triggers it depends on test order. Not about tfjoint.
-pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
 
 NUM_CHAINS, NUM_DRAWS, N, D, K = 2, 200, 6, 2, 3
 _RNG = np.random.default_rng(0)

@@ -14,9 +14,6 @@ tfd = tfp.distributions
 tfb = tfp.bijectors
 Root = tfd.JointDistributionCoroutine.Root
 
-# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
-# GPUs; which test triggers it depends on test order. Not about tfjoint.
-pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
 
 
 def _coroutine_mixed():

@@ -12,9 +12,6 @@ from tfjoint.infer import _vi
 
 tfd = tfp.distributions
 
-# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
-# GPUs; which test triggers it depends on test order. Not about tfjoint.
-pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
 
 N, D = 20, 3
 NUM_DRAWS = 4000

@@ -94,3 +94,21 @@ def test_cli__non_model_target_exits_2(project, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(project))
     assert _cli.main(["tfjoint", "check", "mymodels:not_a_model"]) == 2
     assert "Cannot read this object as a joint model" in capsys.readouterr().err
+
+
+def test_cli__graph_and_compare_on_the_bundled_example(monkeypatch, capsys):
+    from absl import flags
+
+    from tfjoint import _cli
+
+    flags.FLAGS(["tfjoint", "--modes="])  # compare without timing: fast
+    try:
+        assert _cli.main(["tfjoint", "graph"]) == 0
+        dot = capsys.readouterr().out
+        assert dot.startswith("digraph") and '"m" -> "Y"' in dot
+        assert _cli.main(["tfjoint", "compare"]) == 0
+        out = capsys.readouterr().out
+        assert "[[], [], [7]]" in out and "Recommendation: autobatched" in out
+    finally:
+        flags.FLAGS.unparse_flags()  # back to defaults for other tests
+        flags.FLAGS(["tfjoint"])

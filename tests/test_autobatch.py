@@ -383,3 +383,26 @@ def test_fallback__invariants():
     assert str(_autobatch.Fallback("Diag", "why", 2)) == "Diag (x2): why"
     with pytest.raises(ValueError, match="count"):
         _autobatch.Fallback("Diag", "why", 0)
+
+
+@pytest.mark.filterwarnings("ignore:.*fell back to a while_loop.*:RuntimeWarning")  # expected: a per-draw loop
+def test_sample__node_that_is_not_a_composite_tensor():
+    # HiddenMarkovModel is not a CompositeTensor, so it cannot leave vectorized_map
+    # as a batched distribution: it is sampled inside, one seed per draw.
+    def model():
+        loc = yield tfd.Normal(tf.zeros(2), 1.0, name="loc")
+        yield tfd.HiddenMarkovModel(
+            initial_distribution=tfd.Categorical(logits=tf.zeros(2)),
+            transition_distribution=tfd.Categorical(logits=tf.zeros([2, 2])),
+            observation_distribution=tfd.Normal(loc, 1.0),
+            num_steps=4,
+            name="y",
+        )
+
+    jd = tfd.JointDistributionCoroutineAutoBatched(model)
+    hmm = jd.sample_distributions(seed=(1, 2))[0][1]
+    assert not isinstance(hmm, tf.__internal__.CompositeTensor)  # the case under test
+    loc, y = _autobatch.sample(jd, (5, 3), seed=(1, 2))
+    assert loc.shape == (5, 3, 2) and y.shape == (5, 3, 4)
+    np.testing.assert_array_equal(_autobatch.sample(jd, (5, 3), seed=(1, 2))[1], y)
+    np.testing.assert_allclose(_autobatch.log_prob(jd, [loc, y]), jd.log_prob([loc, y]), rtol=1e-5)

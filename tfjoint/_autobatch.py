@@ -226,7 +226,7 @@ def _sample_graph(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor) ->
             # inside, one seed per draw (pfor loops over those random ops).
             elems = [v for v, b in zip(values, batched) if b]
             make = functools.partial(_dist_from_batched, base, index, values, batched)
-            seeds = samplers.split_seed(node_seed, n=n)
+            seeds = tf.stack(samplers.split_seed(node_seed, n=n))  # [n, 2]; split_seed returns a tuple
             values.append(tf.vectorized_map(lambda args: make(args[0]).sample(seed=args[1]), (elems, seeds)))
         batched.append(True)
     out = [

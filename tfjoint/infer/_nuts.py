@@ -395,7 +395,7 @@ def _run(
     step_size = _check_step_size(step_size)
     if not isinstance(jit_compile, bool):
         raise _errors.ArgumentError(argument="jit_compile", expected="True or False", found=repr(jit_compile), fix="pass jit_compile=True.")
-    seed = _target.stateless_seed(seed)
+    seed = _types.as_seed(seed)
 
     target = _target.make_target(model, observed)
     sampler = _Sampler(method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile)

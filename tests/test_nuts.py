@@ -23,9 +23,6 @@ from tfjoint.infer import _warmup
 
 tfd = tfp.distributions
 
-# TFP warns once, on first use of a submodule, that TensorFloat-32 may be enabled on Ampere
-# GPUs; which test triggers it depends on test order. Not about tfjoint.
-pytestmark = pytest.mark.filterwarnings("ignore:TensorFloat-32 matmul/conv are enabled:UserWarning")
 
 # -- a conjugate model: Bayesian linear regression with known noise --------------------------
 
@@ -260,6 +257,7 @@ def test_nuts__data_is_not_an_xla_compile_time_constant(xla_run):
 def test_nuts__new_builder_data_does_not_retrace():
     # A builder's data arguments (here the features) are tensor arguments too.
     settings = dict(num_chains=2, num_warmup=20, num_results=10, seed=0, chunk_size=10, jit_compile=False, progress=False)
+    _nuts._CACHE.clear()  # other tests may have cached programs for the same builder
     first = _nuts.nuts(models.linear_regression(X), observed={"y": Y}, **settings)
     (program,) = [p for p in _nuts._CACHE.values() if p.keepalive is models.linear_regression and not p.sampler.jit_compile]
     second = _nuts.nuts(models.linear_regression(2.0 * X), observed={"y": Y}, **settings)

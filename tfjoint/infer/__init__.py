@@ -18,6 +18,7 @@ from tfjoint.infer._diagnostics import (
     rhat,
     summarize,
 )
+from tfjoint.infer._distribute import ShardedLogProb, sharded_log_prob
 from tfjoint.infer._map import MapEstimate, map_estimate, minimize
 from tfjoint.infer._nuts import hmc, nuts
 from tfjoint.infer._posterior import Posterior
@@ -47,4 +48,6 @@ __all__ = [
     "to_arviz",
     "make_target",
     "FlatTarget",
+    "sharded_log_prob",
+    "ShardedLogProb",
 ]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -49,7 +50,7 @@ from tfjoint.infer import _target
 
 tfd = tfp.distributions
 
-__all__ = ["Placement", "place", "shard_chains", "ShardedLogProb", "sharded_log_prob", "sharded_target"]
+__all__ = ["Placement", "place", "fold_in", "shard_chains", "ShardedLogProb", "sharded_log_prob", "sharded_target"]
 
 _STRATEGIES = "tf.distribute.MirroredStrategy, TPUStrategy, MultiWorkerMirroredStrategy or OneDeviceStrategy"
 
@@ -167,8 +168,56 @@ def _replica_index() -> tf.Tensor:
     return tf.distribute.get_replica_context().replica_id_in_sync_group
 
 
-def _maybe_jit(fn: Callable, jit_compile: bool) -> Callable:
-    return tf.function(fn, jit_compile=True, autograph=False) if jit_compile else fn
+def _spec(x: Any) -> Any:
+    return tf.TensorSpec.from_tensor(x) if isinstance(x, tf.Tensor) else x
+
+
+class _TracedOnce:
+    """A `tf.function` traced once per input signature, not once per replica.
+
+    `tf.function` keys its traces on the device scope, so calling it from each
+    replica of a MirroredStrategy traces (and compiles) the same program once
+    per device. A concrete function traced once and called from every
+    replica's device scope runs on that device all the same.
+    """
+
+    def __init__(self, fn: Callable, jit_compile: bool):
+        self._fn = tf.function(fn, jit_compile=jit_compile, autograph=False)
+        self._concrete: Dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> Any:
+        specs = tf.nest.map_structure(_spec, args)
+        key = (repr(tf.nest.map_structure(lambda _: 0, specs)), tuple(tf.nest.flatten(specs)))
+        with self._lock:
+            if key not in self._concrete:
+                self._concrete[key] = self._fn.get_concrete_function(*specs)
+        return self._concrete[key](*args)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _fold_in_xla(seed: tf.Tensor, data: tf.Tensor) -> tf.Tensor:
+    return tf.random.experimental.stateless_fold_in(seed, data)
+
+
+def fold_in(seed: tf.Tensor, data: tf.Tensor, placement: Optional[Placement], jit_compile: bool) -> tf.Tensor:
+    """`tf.random.experimental.stateless_fold_in`, computed as the one-device sampler computes it.
+
+    The one-device sampler folds the iteration into the seed inside its XLA
+    program; across replicas the loop runs on the host outside XLA, and
+    TensorFlow's and XLA's `stateless_fold_in` disagree for seeds with a
+    negative component (TF 2.21). Folding in a small XLA program keeps the
+    per-iteration seeds, and so the draws, the same.
+
+    Examples:
+      >>> import tensorflow as tf
+      >>> seed = tf.constant([1152537568, -1633125635])
+      >>> bool(tf.reduce_all(fold_in(seed, 3, None, True) == tf.random.experimental.stateless_fold_in(seed, 3)))
+      True
+    """
+    if placement is not None and jit_compile:
+        return _fold_in_xla(seed, tf.convert_to_tensor(data, tf.int32))
+    return tf.random.experimental.stateless_fold_in(seed, data)
 
 
 # -- chains across replicas ---------------------------------------------------------
@@ -240,16 +289,25 @@ class _ChainShardedKernel(tfp.mcmc.TransitionKernel):
     # -- host side --------------------------------------------------------------------
 
     def _gather(self, key: int, per_replica: Any) -> Any:
-        """Concatenate the replicas' own chains, in replica order; take replica 0's unbatched leaves."""
+        """Concatenate the replicas' own chains, in replica order; take replica 0's unbatched leaves.
+
+        When every replica is local (one machine: GPUs, a TPU host, logical
+        CPUs) the blocks are copied to the host and concatenated; across
+        workers, `strategy.gather` (a collective all-gather) brings them.
+        """
         strategy = self._strategy
         out = []
         for x, (batched, dtype) in zip(tf.nest.flatten(per_replica), self._batched[key]):
-            if batched:
-                first = strategy.experimental_local_results(x)[0]
-                full = tf.ensure_shape(strategy.gather(x, axis=0), [self._num_chains] + first.shape.as_list()[1:])
-                out.append(tf.cast(full, tf.bool) if dtype == tf.bool else full)
+            local = strategy.experimental_local_results(x)
+            if not batched:
+                out.append(local[0])
+                continue
+            if len(local) == strategy.num_replicas_in_sync:
+                full = tf.concat(local, axis=0) if len(local) > 1 else tf.identity(local[0])
             else:
-                out.append(strategy.experimental_local_results(x)[0])
+                full = strategy.gather(x, axis=0)
+            full = tf.ensure_shape(full, [self._num_chains] + local[0].shape.as_list()[1:])
+            out.append(tf.cast(full, tf.bool) if dtype == tf.bool else full)
         return tf.nest.pack_sequence_as(per_replica, out)
 
     def _run(self, fn: Callable, *args: Any) -> Any:
@@ -258,7 +316,7 @@ class _ChainShardedKernel(tfp.mcmc.TransitionKernel):
         def own_block(start, *replica_args):
             return self._keep_own(key, start, fn(start, *replica_args))
 
-        compiled = _maybe_jit(own_block, self._jit_compile)
+        compiled = _TracedOnce(own_block, self._jit_compile)
 
         def on_replica(*replica_args):
             # The replica index is read here and passed in as a tensor: a
@@ -363,17 +421,21 @@ class ShardedLogProb:
       axis: the data axis that is split.
     """
 
-    def __init__(self, strategy, build, shards, names, tfp_names, dtype, event_shapes, shard_sizes, axis, jit_compile):
+    def __init__(
+        self, strategy, build, shards, names, tfp_names, dtype, event_shapes, shard_sizes, axis, jit_compile, autobatched
+    ):
         self.strategy = strategy
         self.names = tuple(names)
         self.dtype = dtype
         self._event_shapes = dict(zip(names, event_shapes))  # name -> (structure of) TensorShape
+        self._flat_events = [tf.TensorShape(e) for e in tf.nest.flatten({n: self._event_shapes[n] for n in self.names})]
+        self._autobatched = autobatched
         self.shard_sizes = tuple(shard_sizes)
         self.axis = axis
         self._build = build  # shard dict -> pinned model
         self._shards = shards  # PerReplica dict of tensors
         self._tfp_names = dict(zip(names, tfp_names))
-        self._compiled_part = _maybe_jit(self._replica_part, jit_compile)
+        self._compiled_part = _TracedOnce(self._replica_part, jit_compile)
 
     def __repr__(self) -> str:
         return (
@@ -391,14 +453,36 @@ class ShardedLogProb:
         # tf.function traced by one replica is reused by the others.
         return self._compiled_part(tf.equal(tf.cast(_replica_index(), tf.int32), 0), values, shard)
 
-    def _replica_part(self, first: tf.Tensor, values: Mapping[str, Any], shard: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        """This replica's part and its gradient, packed as `[*batch, 1 + sum of value sizes]`."""
+    def _part_and_grads(self, first: tf.Tensor, values: Mapping[str, Any], shard: Mapping[str, tf.Tensor]):
+        """This replica's part `[*batch]` and its gradient per value leaf, differentiating the model."""
         flat = tf.nest.flatten(values)
         with tf.GradientTape() as tape:
             tape.watch(flat)
             prior, likelihood = self._parts(self._build(shard), values)
             part = likelihood + tf.where(first, prior, tf.zeros_like(prior))  # the prior counts once
-        grads = tape.gradient(part, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return part, tape.gradient(part, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    def _replica_part(self, first: tf.Tensor, values: Mapping[str, Any], shard: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """This replica's part and its gradient, packed as `[*batch, 1 + sum of value sizes]`."""
+        flat = tf.nest.flatten(values)
+        batch_rank = flat[0].shape.rank - self._flat_events[0].rank
+        if self._autobatched and batch_rank:
+            # An AutoBatched model is written for one point: take each point's value and
+            # gradient inside one vectorized_map (as FlatTarget.log_prob does). Differentiating
+            # TFP's own vectorized log-prob instead would, under XLA, make every argument of
+            # the compiled part a compile-time constant: a recompile for every new point.
+            batch = tf.shape(flat[0])[:batch_rank]
+            points = [tf.reshape(v, [-1] + e.as_list()) for v, e in zip(flat, self._flat_events)]
+
+            def one(point):
+                part, grads = self._part_and_grads(first, tf.nest.pack_sequence_as(values, point), shard)
+                return [part] + list(grads)
+
+            out = tf.vectorized_map(one, points)
+            part = tf.reshape(out[0], batch)
+            grads = [tf.reshape(g, tf.shape(v)) for g, v in zip(out[1:], flat)]
+        else:
+            part, grads = self._part_and_grads(first, values, shard)
         batch = tf.shape(part)
         packed = [part[..., tf.newaxis]] + [tf.reshape(g, tf.concat([batch, [-1]], 0)) for g in grads]
         return tf.concat(packed, axis=-1)
@@ -415,7 +499,7 @@ class ShardedLogProb:
             )
         values = {n: tf.nest.map_structure(lambda v: tf.convert_to_tensor(v, self.dtype), values[n]) for n in self.names}
         flat = tf.nest.flatten(values)
-        events = [tf.TensorShape(e) for e in tf.nest.flatten({n: self._event_shapes[n] for n in self.names})]
+        events = self._flat_events
         batch_rank = flat[0].shape.rank - events[0].rank
         sizes = [int(np.prod(e.as_list(), dtype=np.int64)) for e in events]
 
@@ -482,12 +566,16 @@ def _split(data: Mapping[str, np.ndarray], axis: int, replicas: int, strategy: A
             fix=f"drop or duplicate {n % replicas} observations, or use {replicas} * k of them.",
         )
 
-    def shard_of(r: int) -> Dict[str, tf.Tensor]:
-        index = [slice(None)] * axis + [slice(int(bounds[r]), int(bounds[r + 1]))]
+    def shard_of(r: int, trim: int = 0) -> Dict[str, tf.Tensor]:
+        index = [slice(None)] * axis + [slice(int(bounds[r]), int(bounds[r + 1]) - trim)]
         return {k: tf.constant(a[tuple(index)]) for k, a in data.items()}
 
+    devices = strategy.extended.worker_devices  # this worker's replicas, in replica order
+
     def value_fn(ctx):
-        return shard_of(ctx.replica_id_in_sync_group)
+        r = ctx.replica_id_in_sync_group
+        with tf.device(devices[r % len(devices)]):  # the value function does not place values itself
+            return {k: tf.identity(v) for k, v in shard_of(r).items()}
 
     return shard_sizes, strategy.experimental_distribute_values_from_function(value_fn), shard_of
 
@@ -528,10 +616,15 @@ def _check_shardable(spec: _model.ModelSpec, axis: int) -> None:
         )
 
 
-def _check_layouts(shard_targets: List[_target.FlatTarget]) -> None:
-    """The free nodes must not change with the data: same shapes, same prior on every shard."""
-    first = shard_targets[0]
-    for other in shard_targets[1:]:
+def _check_layouts(targets: List[Tuple[str, _target.FlatTarget]]) -> None:
+    """The free nodes must not change with the data: the same shapes and prior on every slice.
+
+    `targets` are `(label, FlatTarget)` for models built on different slices
+    of the data (of different sizes, so a shape that follows the number of
+    observations shows up even when the shards are of equal size).
+    """
+    (first_label, first), rest = targets[0], targets[1:]
+    for label, other in rest:
         for name in first.names:
             a, b = first.unconstrained_shapes.get(name), other.unconstrained_shapes.get(name)
             if name not in other.names or str(a) != str(b):
@@ -540,27 +633,29 @@ def _check_layouts(shard_targets: List[_target.FlatTarget]) -> None:
                     "variable), so it cannot be one value shared by every replica.",
                     node=name,
                     expected="free nodes whose shapes do not depend on the sharded data",
-                    found=f"unconstrained shape {a} on the first shard, {b if name in other.names else 'absent'} on another",
+                    found=f"unconstrained shape {a} on {first_label}, {b if name in other.names else 'absent'} on {label}",
                     fix="shard chains instead (shard_data=False), or marginalize the per-observation variable.",
                 )
     x = tf.zeros([first.dim], first.dtype)
     priors = []
-    for t in (shard_targets[0], shard_targets[-1]):
+    for label, t in targets:
         values = t.constrain(x)
         parts = t.pinned.unnormalized_log_prob_parts(
             **{t.spec.tfp_names[t.spec.node(n).index]: values[n] for n in t.names}
         ).unpinned
-        priors.append(parts)
-    for (name, a), b in zip(_named_parts(first, priors[0]), [p for _, p in _named_parts(first, priors[1])]):
-        if not np.allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6):
-            raise _errors.StrategyError(
-                "A free node's distribution depends on the sharded data, so the prior would differ between replicas.",
-                node=name,
-                expected="the same log-prob for this node on every shard",
-                found=f"{float(np.sum(a)):.6g} on the first shard, {float(np.sum(b)):.6g} on the last",
-                fix="make the node's parameters independent of the per-observation data (pass them as "
-                "unsharded arguments), or shard chains instead (shard_data=False).",
-            )
+        priors.append((label, dict(_named_parts(t, parts))))
+    for label, other in priors[1:]:
+        for name, a in priors[0][1].items():
+            b = other[name]
+            if not np.allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6):
+                raise _errors.StrategyError(
+                    "A free node's distribution depends on the sharded data, so each replica would see another prior.",
+                    node=name,
+                    expected="the same log-prob for this node whatever the slice of data",
+                    found=f"{float(np.sum(a)):.6g} on {first_label}, {float(np.sum(b)):.6g} on {label} (at x = 0)",
+                    fix="make the node's parameters independent of the per-observation data (pass them as "
+                    "unsharded arguments), or shard chains instead (shard_data=False).",
+                )
 
 
 def _named_parts(target: _target.FlatTarget, parts: Any) -> List[Tuple[str, Any]]:
@@ -578,23 +673,32 @@ def _make_sharded(
     strategy: Any,
     axis: int,
     jit_compile: bool,
+    reference: Optional[List[Tuple[str, _target.FlatTarget]]] = None,
 ) -> Tuple[ShardedLogProb, _target.FlatTarget]:
     """Split `data`, check the model can be split that way, and make the `ShardedLogProb`.
 
-    `build(shard)` returns `(unpinned joint, {observed node name: value})` for one slice.
+    `build(shard)` returns `(unpinned joint, {observed node name: value})` for
+    one slice; `reference` (the full-data target, if there is one) must have
+    the same free nodes as every slice.
     """
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or axis < 0:
         raise _errors.ArgumentError(argument="axis", expected="an int >= 0", found=repr(axis), fix="pass axis=0.")
     axis = int(axis)
     replicas = int(strategy.num_replicas_in_sync)
     shard_sizes, shards, shard_of = _split(data, axis, replicas, strategy)
-    targets = []
-    for r in sorted({0, replicas - 1}):
-        joint, observed = build(shard_of(r))
-        targets.append(_target.make_target(_model.condition(joint, observed)))
-    first = targets[0]
+
+    def target_of(r: int, trim: int = 0) -> _target.FlatTarget:
+        joint, observed = build(shard_of(r, trim))
+        return _target.make_target(_model.condition(joint, observed))
+
+    first = target_of(0)
     _check_shardable(first.spec, axis)
-    _check_layouts(targets)
+    slices = [("the first shard", first)]
+    if shard_sizes[0] > 1:
+        slices.append(("the first shard less one observation", target_of(0, trim=1)))
+    if replicas > 1:
+        slices.append(("the last shard", target_of(replicas - 1)))
+    _check_layouts(reference + slices if reference else slices)
     tfp_name = {n: first.spec.tfp_names[first.spec.node(n).index] for n in first.spec.names}
 
     def build_pinned(shard: Mapping[str, Any]) -> Any:
@@ -603,7 +707,7 @@ def _make_sharded(
 
     sharded = ShardedLogProb(
         strategy, build_pinned, shards, first.names, [tfp_name[n] for n in first.names], first.dtype,
-        [first.event_shapes[n] for n in first.names], shard_sizes, axis, jit_compile,
+        [first.event_shapes[n] for n in first.names], shard_sizes, axis, jit_compile, first.spec.autobatched,
     )
     return sharded, first
 
@@ -669,7 +773,7 @@ def sharded_log_prob(
       >>> w = tf.constant([0.5, 0.25])
       >>> reference = linear_regression.condition(X, observed={"y": y}).unnormalized_log_prob(w=w)
       >>> float(log_prob({"w": w})), float(reference)
-      (-49.9..., -49.9...)
+      (-25.445..., -25.445...)
     """
     if not callable(model):
         raise _errors.ArgumentError(
@@ -772,12 +876,6 @@ def sharded_target(model: Any, observed: Optional[Mapping[str, Any]], placement:
         args, kwargs = tf.nest.pack_sequence_as((prov.args, prov.kwargs), filled)
         return prov.builder(*args, **kwargs), {k: shard[f"observed/{k}"] for k in obs}
 
-    sharded, first = _make_sharded(build, data, placement.strategy, 0, jit_compile)
-    if first.layout_key() != full.layout_key():
-        raise _errors.StrategyError(
-            "The free nodes of a shard's model differ from the full model's.",
-            argument="model", expected=str(full.layout_key()), found=str(first.layout_key()),
-            fix="shard chains instead (shard_data=False).",
-        )
+    sharded, _ = _make_sharded(build, data, placement.strategy, 0, jit_compile, reference=[("the full data", full)])
     fields = {f.name: getattr(full, f.name) for f in dataclasses.fields(_target.FlatTarget)}
     return _ShardedTarget(**fields, sharded=sharded)

@@ -39,6 +39,7 @@ from tfjoint import _builders
 from tfjoint import _errors
 from tfjoint import _types
 from tfjoint.infer import _chunks
+from tfjoint.infer import _distribute
 from tfjoint.infer import _posterior
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
@@ -76,6 +77,7 @@ class _Sampler:
     target_accept_prob: float
     chunk_size: int
     jit_compile: bool
+    placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
 
 
 class _Program:
@@ -91,7 +93,8 @@ class _Program:
         self.sampler = sampler
         self.rebuild = rebuild
         self.keepalive = keepalive
-        options = dict(jit_compile=sampler.jit_compile, autograph=False)
+        # Across replicas the loop runs on the host and compiles each replica's work instead.
+        options = dict(jit_compile=sampler.jit_compile and sampler.placement is None, autograph=False)
         self.start = tf.function(self._start, **options)
         self.chunk = tf.function(self._chunk, **options)
 
@@ -102,11 +105,19 @@ class _Program:
 
     def _inner(self, log_prob: Callable, step_size: tf.Tensor):
         s = self.sampler
-        if s.method == "nuts":
-            return tfp.mcmc.NoUTurnSampler(log_prob, step_size, max_tree_depth=s.max_tree_depth)
-        return tfp.mcmc.HamiltonianMonteCarlo(
-            log_prob, step_size, num_leapfrog_steps=s.num_leapfrog_steps, store_parameters_in_results=True
-        )
+
+        def make(fn: Callable):
+            if s.method == "nuts":
+                return tfp.mcmc.NoUTurnSampler(fn, step_size, max_tree_depth=s.max_tree_depth)
+            return tfp.mcmc.HamiltonianMonteCarlo(
+                fn, step_size, num_leapfrog_steps=s.num_leapfrog_steps, store_parameters_in_results=True
+            )
+
+        if s.placement is not None and not s.placement.shard_data:
+            return _distribute.shard_chains(
+                make, log_prob, s.placement.strategy, num_chains=s.placement.num_chains, jit_compile=s.jit_compile
+            )
+        return make(log_prob)
 
     def _adaptive(self, log_prob: Callable, step_size: tf.Tensor):
         return tfp.mcmc.DualAveragingStepSizeAdaptation(
@@ -172,7 +183,8 @@ class _Program:
         def body(i, s: ChainState, bufs):
             t = s.step
             kernel = self._adaptive(lambda z: flat.log_prob(z * s.scale), s.kernel_results.new_step_size)
-            z, kr = kernel.one_step(s.z, s.kernel_results, seed=tf.random.experimental.stateless_fold_in(seed, t))
+            step_seed = _distribute.fold_in(seed, t, self.sampler.placement, self.sampler.jit_compile)
+            z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
             stats = self._stats(kr.inner_results)
             divergences = s.divergences + tf.reduce_sum(tf.cast(stats["diverging"], tf.int32))
             if self.sampler.method == "nuts":
@@ -285,6 +297,8 @@ def _program_for(model: Any, target: _target.FlatTarget, sampler: _Sampler) -> T
     # The layout (free nodes, shapes) is in the key: a builder given data of
     # another shape can change the free nodes' shapes, and so the program.
     key = (identity, tuple(sorted(data["observed"])), target.layout_key(), sampler)
+    if sampler.placement is not None and sampler.placement.shard_data:
+        return _Program(sampler, rebuild, keepalive), data  # its data live on the replicas: never reused
     program = _CACHE.get(key)
     if program is None:
         program = _Program(sampler, rebuild, keepalive)
@@ -383,6 +397,8 @@ def _run(
     jit_compile: bool,
     progress: bool,
     checkpoint_dir: Optional[str],
+    strategy: Optional[tf.distribute.Strategy] = None,
+    shard_data: bool = False,
 ) -> _posterior.Posterior:
     clock = _chunks.Stopwatch()
     num_chains = _check_int(num_chains, "num_chains", 1, 4)
@@ -396,9 +412,13 @@ def _run(
     if not isinstance(jit_compile, bool):
         raise _errors.ArgumentError(argument="jit_compile", expected="True or False", found=repr(jit_compile), fix="pass jit_compile=True.")
     seed = _types.as_seed(seed)
+    placement = _distribute.place(strategy, num_chains=num_chains, shard_data=shard_data)
 
-    target = _target.make_target(model, observed)
-    sampler = _Sampler(method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile)
+    if placement is not None and placement.shard_data:
+        target = _distribute.sharded_target(model, observed, placement, jit_compile=jit_compile)
+    else:
+        target = _target.make_target(model, observed)
+    sampler = _Sampler(method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement)
     program, data = _program_for(model, target, sampler)
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
     x0 = target.initial_state(num_chains, init_seed)
@@ -508,6 +528,7 @@ def _run(
         metric="diag", step_size=final_step, inverse_metric=np.square(np.asarray(state.scale)),
         warmup_divergences=warmup_divergences, window_ends=schedule.window_ends,
         leapfrog_steps=int(state.leapfrogs),
+        strategy=None if placement is None else placement.describe(),
     )
     if method == "nuts":
         settings["max_tree_depth"] = max_tree_depth
@@ -548,6 +569,8 @@ def nuts(
     jit_compile: bool = True,
     progress: bool = True,
     checkpoint_dir: Optional[str] = None,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    shard_data: bool = False,
 ) -> _posterior.Posterior:
     """Sample a joint model's posterior with NUTS, adapting step size and a diagonal metric.
 
@@ -578,6 +601,16 @@ def nuts(
       progress: print a progress line between chunks.
       checkpoint_dir: directory to save the state and draws to after every
         chunk; a run with the same settings, seed and data resumes from it.
+      strategy: a `tf.distribute.Strategy` (Mirrored, TPU, MultiWorkerMirrored)
+        to run on several devices; `None` runs on one. The chains are split
+        across its replicas (`num_chains` must be a multiple of the replica
+        count), and the draws equal the one-device run's up to round-off
+        (see `tfjoint.infer.shard_chains`).
+      shard_data: with `strategy`, split the observations across the replicas
+        instead (every replica runs all chains on its slice of the data; see
+        `tfjoint.infer.sharded_log_prob`). The model must come from a
+        `@tfjoint.model` builder, and its likelihood must be a sum over the
+        observations along axis 0.
 
     Returns:
       A `Posterior`: draws per free node `[chain, draw, *event_shape]`, sampler
@@ -591,6 +624,9 @@ def nuts(
       NonFiniteLogProbError: if the log-prob is not finite at any initial point
         (the message names the node).
       NodeError: if a free node is discrete.
+      StrategyError: if `num_chains` is not a multiple of the strategy's
+        replica count, or `shard_data=True` with a model whose data cannot be
+        split (the message says why, and the fix).
 
     Examples:
       >>> import tensorflow_probability as tfp; tfd = tfp.distributions
@@ -604,7 +640,7 @@ def nuts(
         "nuts", model, observed, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results,
         seed=seed, step_size=step_size, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
         num_leapfrog_steps=1, chunk_size=chunk_size, jit_compile=jit_compile, progress=progress,
-        checkpoint_dir=checkpoint_dir,
+        checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
 
 
@@ -623,6 +659,8 @@ def hmc(
     jit_compile: bool = True,
     progress: bool = True,
     checkpoint_dir: Optional[str] = None,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    shard_data: bool = False,
 ) -> _posterior.Posterior:
     """Sample with HMC (a fixed number of leapfrog steps), adapted as `nuts` is.
 
@@ -642,5 +680,5 @@ def hmc(
         "hmc", model, observed, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results,
         seed=seed, step_size=step_size, target_accept_prob=target_accept_prob, max_tree_depth=10,
         num_leapfrog_steps=num_leapfrog_steps, chunk_size=chunk_size, jit_compile=jit_compile,
-        progress=progress, checkpoint_dir=checkpoint_dir,
+        progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )

@@ -1,0 +1,199 @@
+"""Benchmark: the per-step overhead of running NUTS across 1, 2 and 4 tf.distribute replicas (issue 7).
+
+CORRECTNESS-SCALE EVIDENCE, NOT A SPEED CLAIM. The "devices" are logical CPU
+devices (`tf.config.set_logical_device_configuration`) carved out of one CPU
+with 2 cores: they share the same cores and memory, so more of them can only
+add overhead here. What this measures is that overhead -- the host loop, the
+`strategy.run` dispatch and the copies between devices that tfjoint's
+distributed paths add per step -- so a reader can see it is bounded, not how
+fast a multi-GPU host or a TPU slice would be.
+
+Model: `tfjoint.models.linear_regression` (conjugate, known noise) on
+`--num_examples` rows and 3 features, NUTS with a fixed step size and no
+warmup (so every variant does the same trees: the distributed runs reproduce
+the one-device draws). Variants, run interleaved in one process (one untimed
+round that traces and compiles, then `--rounds` timed rounds in a shuffled
+order):
+
+  plain       `nuts(model, ...)`: one device, no strategy.
+  chains/k    `nuts(..., strategy=MirroredStrategy(k devices))`: the chains
+              split across k replicas.
+  data/k      `nuts(..., strategy=..., shard_data=True)`: the observations
+              split across k replicas (graph mode: `jit_compile=False` for
+              every variant of this row, see below).
+
+Reported: median milliseconds per NUTS iteration (sampling wall time / draws,
+compile excluded), per leapfrog step, and the ratio to `plain`. A second table
+times one batched value-and-gradient of the log-prob: unsharded vs
+`sharded_log_prob` on k replicas.
+
+`--jit_compile` (default on) applies to the chain rows; the data rows always
+run in graph mode, because their program is rebuilt for every run (the data
+live on the replicas) and XLA would recompile each replica's part each time.
+
+Usage:
+  .venv/bin/python scripts/bench_distribute.py            # 4 chains, 200 draws, 3 rounds
+  .venv/bin/python scripts/bench_distribute.py --quick    # 4 chains, 50 draws, 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+NUM_DEVICES = 4
+# Logical devices must exist before TensorFlow initialises its devices: first thing.
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * NUM_DEVICES)
+
+from tfjoint.infer import _distribute  # noqa: E402
+from tfjoint.infer import _nuts  # noqa: E402
+from tfjoint.models import linear_regression  # noqa: E402
+
+DEVICE_COUNTS = (1, 2, 4)
+NOTE = (
+    "NOTE: correctness-scale evidence, not a speed claim. The 'devices' are logical CPUs sharing\n"
+    "the same 2 cores, so splitting work across them cannot make it faster here; the numbers show\n"
+    "the per-step overhead tfjoint's distributed paths add (host loop, strategy.run, copies)."
+)
+
+
+def mirrored(n):
+    # One MirroredStrategy per process is the normal case; several with different device
+    # counts would share collective group keys, so move the key base apart (as TF's own
+    # tests do in tensorflow/python/distribute/strategy_combinations.py).
+    tf.distribute.MirroredStrategy._collective_key_base += 100000  # pylint: disable=protected-access
+    return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(n)])
+
+
+def data(num_examples):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(num_examples, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -0.5, 0.25]) + rng.normal(size=num_examples)).astype(np.float32)
+    return x, y
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50 draws, 1 timed round")
+    parser.add_argument("--num_results", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--num_chains", type=int, default=4)
+    parser.add_argument("--num_examples", type=int, default=1000)
+    parser.add_argument("--jit_compile", type=int, default=1, help="1: XLA for the plain and chain rows")
+    args = parser.parse_args()
+    if args.quick:
+        args.num_results, args.rounds = 50, 1
+    jit = bool(args.jit_compile)
+
+    print(NOTE)
+    print(f"\nTensorFlow {tf.__version__}; {len(tf.config.list_logical_devices('CPU'))} logical CPU devices on "
+          f"{os.cpu_count()} cores")
+    x, y = data(args.num_examples)
+    model = linear_regression(x)
+    strategies = {k: mirrored(k) for k in DEVICE_COUNTS}
+    common = dict(num_chains=args.num_chains, num_warmup=0, num_results=args.num_results, step_size=0.01,
+                  seed=1, progress=False)
+    print(f"linear_regression: {args.num_examples} observations x 3 features; NUTS, {args.num_chains} chains, "
+          f"{args.num_results} draws, fixed step size 0.01, no warmup; jit_compile={jit} (chain rows), "
+          f"{args.rounds} timed round(s)\n")
+
+    variants = {"plain": dict(jit_compile=jit)}
+    variants["plain/graph"] = dict(jit_compile=False)
+    for k in DEVICE_COUNTS:
+        variants[f"chains/{k}"] = dict(jit_compile=jit, strategy=strategies[k])
+        variants[f"data/{k}"] = dict(jit_compile=False, strategy=strategies[k], shard_data=True)
+
+    def run(name):
+        post = _nuts.nuts(model, {"y": y}, **common, **variants[name])
+        return post.timings["sampling"], int(post.settings["leapfrog_steps"]), post
+
+    # Untimed round: traces and compiles (XLA compiles each replica's step at its first run).
+    reference = {}
+    for name in variants:
+        t0 = time.perf_counter()
+        run(name)
+        _, _, reference[name] = run(name)
+        print(f"  warmed up {name:<12} in {time.perf_counter() - t0:5.1f}s", flush=True)
+    # The same trees everywhere: the distributed runs give the one-device draws up to round-off.
+    diffs = {}
+    for name, post in reference.items():
+        base = reference["plain" if variants[name].get("jit_compile") else "plain/graph"]
+        diffs[name] = float(np.max(np.abs(post.draws["w"] - base.draws["w"])))
+
+    per_step = {name: [] for name in variants}
+    per_leapfrog = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        order = list(variants)
+        random.shuffle(order)
+        for name in order:
+            seconds, leapfrogs, _ = run(name)
+            per_step[name].append(1e3 * seconds / args.num_results)
+            per_leapfrog[name].append(1e6 * seconds / max(leapfrogs, 1))
+
+    med = {name: statistics.median(v) for name, v in per_step.items()}
+    med_lf = {name: statistics.median(v) for name, v in per_leapfrog.items()}
+    print("\nPer NUTS iteration (median ms; us per leapfrog step; ratio to the one-device run of the same mode)")
+    print(f"{'variant':<30}" + "".join(f"{f'{k} device' + ('s' if k > 1 else ''):>22}" for k in DEVICE_COUNTS))
+    print(f"{'plain, XLA' if jit else 'plain, graph':<30}{med['plain']:>10.2f} ms {med_lf['plain']:>7.0f} us")
+    if jit:
+        print(f"{'plain, graph':<30}{med['plain/graph']:>10.2f} ms {med_lf['plain/graph']:>7.0f} us")
+    for mode, label, base in (("chains", "chains across replicas", "plain"),
+                              ("data", "observations across replicas", "plain/graph")):
+        print(f"{label:<30}" + "".join(f"{med[f'{mode}/{k}']:>10.2f} ms {med_lf[f'{mode}/{k}']:>7.0f} us"
+                                       for k in DEVICE_COUNTS))
+        print(f"{'  ratio to ' + base:<30}" + "".join(f"{med[f'{mode}/{k}'] / med[base]:>20.2f}x "
+                                                     for k in DEVICE_COUNTS))
+        print(f"{'  max |draws - ' + base + '|':<30}" + "".join(f"{diffs[f'{mode}/{k}']:>21.1e} "
+                                                               for k in DEVICE_COUNTS))
+
+    # One batched value-and-gradient of the log-prob, in a compiled loop of 100 evaluations.
+    pinned = linear_regression.condition(x, observed={"y": y})
+    w = tf.constant(np.random.default_rng(1).normal(size=(args.num_chains, 3)).astype(np.float32))
+
+    def looped(fn):
+        @tf.function(autograph=False)
+        def loop(w):
+            def body(i, acc):
+                with tf.GradientTape() as tape:
+                    v = w + tf.cast(i, w.dtype) * 1e-4
+                    tape.watch(v)
+                    lp = fn(v)
+                return i + 1, acc + tf.reduce_sum(lp) + tf.reduce_sum(tape.gradient(lp, v))
+            return tf.while_loop(lambda i, a: i < 100, body, (0, tf.constant(0.0)))[1]
+        return loop
+
+    evals = {"unsharded": looped(lambda v: pinned.unnormalized_log_prob(w=v))}
+    for k in DEVICE_COUNTS:
+        sharded = _distribute.sharded_log_prob(linear_regression, {"features": x, "y": y}, strategies[k])
+        evals[f"sharded/{k}"] = looped(lambda v, s=sharded: s({"w": v}))
+    times = {name: [] for name in evals}
+    for name, fn in evals.items():
+        fn(w)  # trace
+    for _ in range(max(args.rounds, 3)):
+        order = list(evals)
+        random.shuffle(order)
+        for name in order:
+            t0 = time.perf_counter()
+            evals[name](w).numpy()
+            times[name].append(1e6 * (time.perf_counter() - t0) / 100)
+    ev = {name: statistics.median(v) for name, v in times.items()}
+    print(f"\nOne value-and-gradient of the log-prob, [{args.num_chains}, 3] points, graph mode (median us)")
+    print(f"{'unsharded':<30}{ev['unsharded']:>10.0f} us")
+    print(f"{'sharded_log_prob':<30}" + "".join(f"{ev[f'sharded/{k}']:>10.0f} us ({ev[f'sharded/{k}'] / ev['unsharded']:.1f}x)"
+                                           for k in DEVICE_COUNTS))
+    print("\n" + NOTE.splitlines()[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,7 @@ from tfjoint.infer._diagnostics import (
     rhat,
     summarize,
 )
-from tfjoint.infer._distribute import ShardedLogProb, sharded_log_prob
+from tfjoint.infer._distribute import ShardedLogProb, shard_chains, sharded_log_prob
 from tfjoint.infer._map import MapEstimate, map_estimate, minimize
 from tfjoint.infer._nuts import hmc, nuts
 from tfjoint.infer._posterior import Posterior
@@ -49,5 +49,6 @@ __all__ = [
     "make_target",
     "FlatTarget",
     "sharded_log_prob",
+    "shard_chains",
     "ShardedLogProb",
 ]

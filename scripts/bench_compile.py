@@ -197,7 +197,7 @@ def work_tfjoint(model_name, args, jit_compile=True):
         tree_depth_hist=np.bincount(depth.ravel(), minlength=11).tolist(),
         inverse_metric_range=[float(np.min(post.settings["inverse_metric"])), float(np.max(post.settings["inverse_metric"]))],
     )
-    if args.second_call:
+    if model_name in args.second_call.split(","):
         t = time.perf_counter()
         post2 = _nuts.nuts(jd, observed=observed, seed=args.seed + 1, **settings)
         result["second_call"] = time.perf_counter() - t
@@ -388,13 +388,13 @@ def work_raw(model_name, args):
 # -- the parent: run workers, cap them, print the table ----------------------------------
 
 
-def run_worker(variant, model_name, args, settings, cap):
+def run_worker(variant, model_name, args, settings, cap, second_call):
     """Run one (variant, model) in a fresh process; return its records, a note if it was stopped, and wall time."""
     num_warmup, num_results = settings
     cmd = [sys.executable, os.path.abspath(__file__), f"--_worker={variant}:{model_name}"] + [
         f"--num_chains={args.num_chains}", f"--num_warmup={num_warmup}", f"--num_results={num_results}",
         f"--seed={args.seed}", f"--raw_cap={cap - 60.0}", f"--evaluations={args.evaluations}",
-    ] + (["--second_call"] if args.second_call else [])
+    ] + ([f"--second_call={model_name}"] if second_call else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: "queue.Queue[object]" = queue.Queue()
 
@@ -455,7 +455,8 @@ def main():
                         "these models, whose time is then also extrapolated to the full settings (empty: none)")
     parser.add_argument("--graph_models", default="lgcp",
                         help="models to also run as tfjoint_graph: `nuts(..., jit_compile=False)`, TF graph mode")
-    parser.add_argument("--second_call", action="store_true", help="tfjoint: a second nuts() call with a new seed")
+    parser.add_argument("--second_call", default="sv_per_step,sv_vectorized,iris",
+                        help="models whose tfjoint run makes a second nuts() call with a new seed (empty: none)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--evaluations", type=int, default=None, help="value-and-gradient evaluations per timing loop")
     parser.add_argument("--json", default=None, help="also write every record to this file")
@@ -498,7 +499,8 @@ def main():
             settings = short.get(m, full) if v in ("tfjoint", "raw") else full
             print(f"  {m} / {v} ({settings[0]}+{settings[1]}) ...", flush=True)
             cap = args.raw_cap + 60.0 if v == "raw" else args.tfjoint_cap  # +60 s: process start and setup
-            records, note, wall = run_worker(v, m, args, settings, cap)
+            second = v == "tfjoint" and m in args.second_call.split(",") and settings == full
+            records, note, wall = run_worker(v, m, args, settings, cap, second)
             record = dict(records.get("result", {}), **records.get("vg", {}))
             record["settings"] = settings
             record["partial"] = {k: r for k, r in records.items() if k not in ("result", "vg")}

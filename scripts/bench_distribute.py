@@ -23,9 +23,11 @@ order):
               every variant of this row, see below).
 
 Reported: median milliseconds per NUTS iteration (sampling wall time / draws,
-compile excluded), per leapfrog step, and the ratio to `plain`. A second table
-times one batched value-and-gradient of the log-prob: unsharded vs
-`sharded_log_prob` on k replicas.
+compile excluded), per leapfrog step, the ratio to the one-device run of the
+same compile mode, and the largest difference of the draws from it. A second
+table times one batched value-and-gradient of the log-prob (in a loop of 100):
+the unsharded flat target vs `sharded_log_prob` on k replicas, in graph mode
+and with each replica's part compiled by XLA.
 
 `--jit_compile` (default on) applies to the chain rows; the data rows always
 run in graph mode, because their program is rebuilt for every run (the data
@@ -56,7 +58,7 @@ NUM_DEVICES = 4
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * NUM_DEVICES)
 
-from tfjoint.infer import _distribute  # noqa: E402
+from tfjoint.infer import _sharded_data  # noqa: E402
 from tfjoint.infer import _nuts  # noqa: E402
 from tfjoint.models import linear_regression  # noqa: E402
 
@@ -158,11 +160,10 @@ def main():
                                                                for k in DEVICE_COUNTS))
 
     # One batched value-and-gradient of the log-prob, in a compiled loop of 100 evaluations.
-    pinned = linear_regression.condition(x, observed={"y": y})
     w = tf.constant(np.random.default_rng(1).normal(size=(args.num_chains, 3)).astype(np.float32))
 
-    def looped(fn):
-        @tf.function(autograph=False)
+    def looped(fn, jit_compile=False):
+        @tf.function(autograph=False, jit_compile=jit_compile)
         def loop(w):
             def body(i, acc):
                 with tf.GradientTape() as tape:
@@ -173,13 +174,19 @@ def main():
             return tf.while_loop(lambda i, a: i < 100, body, (0, tf.constant(0.0)))[1]
         return loop
 
-    evals = {"unsharded": looped(lambda v: pinned.unnormalized_log_prob(w=v))}
+    # The unsharded target is FlatTarget.log_prob (what the sampler differentiates).
+    from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
+    flat = _target.make_target(model, {"y": y})
+    evals = {"unsharded/graph": looped(flat.log_prob), "unsharded/xla": looped(flat.log_prob, jit_compile=True)}
     for k in DEVICE_COUNTS:
-        sharded = _distribute.sharded_log_prob(linear_regression, {"features": x, "y": y}, strategies[k])
-        evals[f"sharded/{k}"] = looped(lambda v, s=sharded: s({"w": v}))
+        for mode in ("graph", "xla"):
+            sharded = _sharded_data.sharded_log_prob(
+                linear_regression, {"features": x, "y": y}, strategies[k], jit_compile=mode == "xla"
+            )
+            evals[f"sharded/{k}/{mode}"] = looped(lambda v, s=sharded: s({"w": v}))
     times = {name: [] for name in evals}
     for name, fn in evals.items():
-        fn(w)  # trace
+        fn(w)  # trace and compile
     for _ in range(max(args.rounds, 3)):
         order = list(evals)
         random.shuffle(order)
@@ -188,10 +195,13 @@ def main():
             evals[name](w).numpy()
             times[name].append(1e6 * (time.perf_counter() - t0) / 100)
     ev = {name: statistics.median(v) for name, v in times.items()}
-    print(f"\nOne value-and-gradient of the log-prob, [{args.num_chains}, 3] points, graph mode (median us)")
-    print(f"{'unsharded':<30}{ev['unsharded']:>10.0f} us")
-    print(f"{'sharded_log_prob':<30}" + "".join(f"{ev[f'sharded/{k}']:>10.0f} us ({ev[f'sharded/{k}'] / ev['unsharded']:.1f}x)"
-                                           for k in DEVICE_COUNTS))
+    print(f"\nOne value-and-gradient of the log-prob at [{args.num_chains}, 3] points (median us; ratio to unsharded)")
+    print(f"{'':<30}" + "".join(f"{'unsharded':>14}") + "".join(f"{f'{k} replica' + ('s' if k > 1 else ''):>22}"
+                                                           for k in DEVICE_COUNTS))
+    for mode, label in (("graph", "graph mode"), ("xla", "XLA (each replica's part)")):
+        base = ev[f"unsharded/{mode}"]
+        print(f"{label:<30}{base:>11.0f} us" + "".join(
+            f"{ev[f'sharded/{k}/{mode}']:>11.0f} us ({ev[f'sharded/{k}/{mode}'] / base:>4.1f}x)" for k in DEVICE_COUNTS))
     print("\n" + NOTE.splitlines()[0])
 
 

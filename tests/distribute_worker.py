@@ -79,13 +79,9 @@ def _run_pair(tf, method, dtype, strategies, **kw):
 
 
 def check_chains_f64(tf):
-    """Adapted NUTS and HMC in float64: chains on 4 and on 2 replicas vs one device."""
+    """Adapted NUTS in float64: chains on 4 and on 2 replicas vs one device (graph mode)."""
     strategies = {"4": _mirrored(tf, 4), "2": _mirrored(tf, 2)}
-    return {
-        "nuts": _run_pair(tf, "nuts", "float64", strategies, num_warmup=100, num_results=30, jit_compile=False),
-        "hmc": _run_pair(tf, "hmc", "float64", {"4": strategies["4"]}, num_warmup=60, num_results=30,
-                         num_leapfrog_steps=4, jit_compile=False),
-    }
+    return {"nuts": _run_pair(tf, "nuts", "float64", strategies, num_warmup=100, num_results=30, jit_compile=False)}
 
 
 def check_chains_f32_fixed(tf):
@@ -96,20 +92,33 @@ def check_chains_f32_fixed(tf):
 
 def check_chains_xla(tf):
     """jit_compile=True: each replica's step compiled by XLA, against the XLA-compiled one-device run."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+
+    from tfjoint.infer import _nuts  # pylint: disable=g-import-not-at-top
+    from tfjoint.models import linear_regression, linear_regression_posterior  # pylint: disable=g-import-not-at-top
+
     s4 = _mirrored(tf, 4)
-    return {
-        "nuts": _run_pair(tf, "nuts", "float32", {"4": s4}, jit_compile=True, num_warmup=0, num_results=30,
-                          step_size=0.15),
-        "hmc_f64": _run_pair(tf, "hmc", "float64", {"4": s4}, jit_compile=True, num_warmup=60, num_results=30,
-                             num_leapfrog_steps=4),
+    fixed = dict(jit_compile=True, num_warmup=0, num_results=30, step_size=0.15)
+    out = {
+        "nuts": _run_pair(tf, "nuts", "float32", {"4": s4}, **fixed),
+        "hmc_f64": _run_pair(tf, "hmc", "float64", {"4": s4}, num_leapfrog_steps=4, **fixed),
+        "hmc_f64_adapted": _run_pair(tf, "hmc", "float64", {"4": s4}, jit_compile=True, num_warmup=60,
+                                     num_results=30, num_leapfrog_steps=4),
     }
+    x, y = _regression("float32")
+    post = _nuts.nuts(linear_regression(x), {"y": y}, strategy=s4, num_chains=4, num_warmup=150, num_results=250,
+                      seed=7, progress=False)
+    mean, cov = linear_regression_posterior(x, y)
+    out["adapted"] = dict(draws=np.asarray(post.draws["w"], np.float64).tolist(), truth_mean=mean.tolist(),
+                          truth_sd=np.sqrt(np.diag(cov)).tolist(), divergences=int(post.num_divergences))
+    return out
 
 
 def check_data_log_prob(tf):
     """Sharded log-prob and gradient vs unsharded, float32 and float64, eager and tf.function."""
     import numpy as np  # pylint: disable=g-import-not-at-top
 
-    from tfjoint.infer import _distribute  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer import _sharded_data  # pylint: disable=g-import-not-at-top
     from tfjoint.models import linear_regression  # pylint: disable=g-import-not-at-top
 
     s4 = _mirrored(tf, 4)
@@ -117,7 +126,7 @@ def check_data_log_prob(tf):
     for dtype in ("float32", "float64"):
         x, y = _regression(dtype, num_examples=1001)  # 1001 = 251 + 3 * 250: uneven shards
         w = np.random.RandomState(1).randn(5, 3).astype(dtype)  # a batch of 5 points
-        sharded = _distribute.sharded_log_prob(linear_regression, {"features": x, "y": y}, s4)
+        sharded = _sharded_data.sharded_log_prob(linear_regression, {"features": x, "y": y}, s4)
         pinned = linear_regression.condition(x, observed={"y": y})
 
         def value_and_grad(fn, w=w):
@@ -162,7 +171,7 @@ def check_data_nuts(tf):
 
     s4 = _mirrored(tf, 4)
     x, y = _regression("float32", num_examples=41)
-    args = dict(num_chains=4, num_warmup=150, num_results=250, seed=5, progress=False, jit_compile=False)
+    args = dict(num_chains=4, num_warmup=100, num_results=200, seed=5, progress=False, jit_compile=False)
     t0 = time.perf_counter()
     got = _nuts.nuts(linear_regression(x), {"y": y}, strategy=s4, shard_data=True, **args)
     seconds = time.perf_counter() - t0
@@ -195,7 +204,7 @@ def check_errors(tf):
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
 
     from tfjoint import _builders  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _distribute, _nuts  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer import _distribute, _nuts, _sharded_data  # pylint: disable=g-import-not-at-top
     from tfjoint.models import linear_regression  # pylint: disable=g-import-not-at-top
 
     tfd = tfp.distributions
@@ -221,6 +230,12 @@ def check_errors(tf):
         n = features.shape[0]
         yield tfd.MultivariateNormalTriL(tf.linalg.matvec(features, w), tf.eye(n) + 0.1, name="y")
 
+    @_builders.model
+    def cumulative(features):
+        w = yield tfd.Normal(tf.zeros([3]), 1.0, name="w")
+        # A running sum over the rows couples the observations: a slice restarts the sum.
+        yield tfd.Normal(tf.math.cumsum(tf.linalg.matvec(features, w)), 1.0, name="y")
+
     baked = tfd.JointDistributionNamedAutoBatched(  # the data x is a constant inside the model
         dict(w=tfd.Normal(tf.zeros([3]), 1.0), y=lambda w: tfd.Normal(tf.linalg.matvec(x, w), 1.0)))
     return dict(
@@ -229,8 +244,9 @@ def check_errors(tf):
         scaled_prior=_error(lambda: nuts(scaled_prior(x), {"y": y}, num_chains=2, strategy=s4, shard_data=True)),
         local_latents=_error(lambda: nuts(local_latents(x), {"y": y}, num_chains=2, strategy=s4, shard_data=True)),
         coupled=_error(lambda: nuts(coupled(x), {"y": y}, num_chains=2, strategy=s4, shard_data=True)),
+        cumulative=_error(lambda: _sharded_data.sharded_log_prob(cumulative, {"features": x, "y": y}, s4)),
         baked_in=_error(lambda: nuts(baked, {"y": y}, num_chains=2, strategy=s4, shard_data=True)),
-        too_few=_error(lambda: _distribute.sharded_log_prob(linear_regression, {"features": x[:3], "y": y[:3]}, s4)),
+        too_few=_error(lambda: _sharded_data.sharded_log_prob(linear_regression, {"features": x[:3], "y": y[:3]}, s4)),
     )
 
 

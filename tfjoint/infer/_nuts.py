@@ -41,6 +41,7 @@ from tfjoint import _types
 from tfjoint.infer import _chunks
 from tfjoint.infer import _distribute
 from tfjoint.infer import _posterior
+from tfjoint.infer import _sharded_data
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
 
@@ -415,7 +416,7 @@ def _run(
     placement = _distribute.place(strategy, num_chains=num_chains, shard_data=shard_data)
 
     if placement is not None and placement.shard_data:
-        target = _distribute.sharded_target(model, observed, placement, jit_compile=jit_compile)
+        target = _sharded_data.sharded_target(model, observed, placement, jit_compile=jit_compile)
     else:
         target = _target.make_target(model, observed)
     sampler = _Sampler(method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement)

@@ -18,7 +18,8 @@ from tfjoint.infer._diagnostics import (
     rhat,
     summarize,
 )
-from tfjoint.infer._distribute import ShardedLogProb, shard_chains, sharded_log_prob
+from tfjoint.infer._distribute import shard_chains
+from tfjoint.infer._sharded_data import ShardedLogProb, sharded_log_prob
 from tfjoint.infer._map import MapEstimate, map_estimate, minimize
 from tfjoint.infer._nuts import hmc, nuts
 from tfjoint.infer._posterior import Posterior

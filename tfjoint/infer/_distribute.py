@@ -392,13 +392,3 @@ def shard_chains(
     """
     placement = place(strategy, num_chains=num_chains)
     return _ChainShardedKernel(make_kernel, target_log_prob_fn, placement.strategy, placement.num_chains, bool(jit_compile))
-
-
-def __getattr__(name: str) -> Any:
-    # The data half lives in `_sharded_data` (it imports this module). Older imports of its
-    # public names from here keep working; import them from `_sharded_data` instead.
-    if name in ("ShardedLogProb", "sharded_log_prob", "sharded_target"):
-        from tfjoint.infer import _sharded_data  # pylint: disable=g-import-not-at-top
-
-        return getattr(_sharded_data, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

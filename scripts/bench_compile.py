@@ -2,9 +2,14 @@
 
 Variants, on each model:
 
-  tfjoint   `tfjoint.infer.nuts` with its defaults (flat unconstrained state,
-            Stan-style warmup with a diagonal metric, XLA chunks of 100
-            iterations, programs cached per model signature).
+  tfjoint      `tfjoint.infer.nuts` with its defaults (flat unconstrained
+               state, batched log-prob by broadcasting where the model allows
+               it, Stan-style warmup with a diagonal metric, chunks of 100
+               iterations compiled with XLA -- or in TF graph mode when the
+               model takes large Cholesky factors on CPU --, programs cached
+               per model signature).
+  tfjoint_xla  the same with `jit_compile=True` forced, for the models in
+               `--xla_models` (default: lgcp), to show what the default avoids.
   raw       raw TFP written the usual way: one state part per free node, each
             with its own bijector taken from the pinned model's default
             event-space bijector, `TransformedTransitionKernel(NoUTurnSampler)`
@@ -164,7 +169,7 @@ def emit(**record):
 # -- the tfjoint worker --------------------------------------------------------------------
 
 
-def work_tfjoint(model_name, args, jit_compile=True):
+def work_tfjoint(model_name, args, jit_compile=None):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
@@ -196,6 +201,7 @@ def work_tfjoint(model_name, args, jit_compile=True):
         sampling_leapfrogs_per_iteration=float(np.max(n_steps, axis=0).mean()),
         tree_depth_hist=np.bincount(depth.ravel(), minlength=11).tolist(),
         inverse_metric_range=[float(np.min(post.settings["inverse_metric"])), float(np.max(post.settings["inverse_metric"]))],
+        compile_mode=post.settings["compile_mode"], batching=post.settings["batching"],
     )
     if model_name in args.second_call.split(","):
         t = time.perf_counter()
@@ -213,7 +219,8 @@ def work_tfjoint(model_name, args, jit_compile=True):
     result = {}
     # The bare value-and-gradient of the flat target, as the sampler evaluates it:
     # rebuilt inside the trace from the data passed as arguments.
-    target = _target.make_target(jd, observed)
+    jit_compile = bool(post.settings["jit_compile"])  # what the run used
+    target = _target.make_target(jd, observed).for_batch(args.num_chains, args.seed)
     data, _, rebuild = _nuts._data_arguments(target)  # pylint: disable=protected-access
     x0 = target.initial_state(args.num_chains, _types.as_seed(args.seed))
 
@@ -451,10 +458,10 @@ def main():
                         "is stopped")
     parser.add_argument("--tfjoint_cap", type=float, default=1800.0, help="seconds per tfjoint run")
     parser.add_argument("--short", default="lgcp=100+50",
-                        help="MODEL=WARMUP+RESULTS,...: fewer iterations for the XLA variants (tfjoint, raw) of "
+                        help="MODEL=WARMUP+RESULTS,...: fewer iterations for the slow variants (tfjoint_xla, raw) of "
                         "these models, whose time is then also extrapolated to the full settings (empty: none)")
-    parser.add_argument("--graph_models", default="lgcp",
-                        help="models to also run as tfjoint_graph: `nuts(..., jit_compile=False)`, TF graph mode")
+    parser.add_argument("--xla_models", default="lgcp",
+                        help="models to also run as tfjoint_xla: `nuts(..., jit_compile=True)`")
     parser.add_argument("--second_call", default="sv_per_step,sv_vectorized,iris",
                         help="models whose tfjoint run makes a second nuts() call with a new seed (empty: none)")
     parser.add_argument("--seed", type=int, default=1)
@@ -472,7 +479,7 @@ def main():
         if variant == "raw":
             work_raw(model_name, args)
         else:
-            work_tfjoint(model_name, args, jit_compile=variant == "tfjoint")
+            work_tfjoint(model_name, args, jit_compile=True if variant == "tfjoint_xla" else None)
         return
 
     names = [m for m in args.models.split(",") if m]
@@ -484,19 +491,19 @@ def main():
         m, counts = item.split("=")
         w, r = counts.split("+")
         short[m] = (int(w), int(r))
-    graph_models = set(filter(None, args.graph_models.split(",")))
+    xla_models = set(filter(None, args.xla_models.split(",")))
     full = (args.num_warmup, args.num_results)
     print(f"{args.num_chains} chains, {full[0]} warmup + {full[1]} draws; models {', '.join(names)}; raw TFP capped at "
           f"{args.raw_cap:.0f} s per run; {os.cpu_count()} CPUs; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     results, notes, plan = {}, [], []
     for i, m in enumerate(names):
-        variants = ["tfjoint"] + (["tfjoint_graph"] if m in graph_models else []) + ([] if args.skip_raw else ["raw"])
+        variants = ["tfjoint"] + (["tfjoint_xla"] if m in xla_models else []) + ([] if args.skip_raw else ["raw"])
         plan.append((m, variants if i % 2 == 0 else variants[::-1]))
     t_all = time.perf_counter()
     for m, variants in plan:
         for v in variants:
-            settings = short.get(m, full) if v in ("tfjoint", "raw") else full
+            settings = short.get(m, full) if v in ("tfjoint_xla", "raw") else full
             print(f"  {m} / {v} ({settings[0]}+{settings[1]}) ...", flush=True)
             cap = args.raw_cap + 60.0 if v == "raw" else args.tfjoint_cap  # +60 s: process start and setup
             second = v == "tfjoint" and m in args.second_call.split(",") and settings == full
@@ -526,7 +533,7 @@ def report(plan, results, notes, args, full):
               "leapfrogs", "lf/iter", "us/lf", "bare vg us", "us/lf / vg", "min ESS", "min ESS/s", "div")
     rows, summary = [], {}
     for m, variants in plan:
-        for v in sorted(variants, key=("tfjoint", "tfjoint_graph", "raw").index):
+        for v in sorted(variants, key=("tfjoint", "tfjoint_xla", "raw").index):
             r = results[(m, v)]
             w, n = r["settings"]
             its = f"{w}+{n}"
@@ -572,7 +579,8 @@ def report(plan, results, notes, args, full):
                      f"tree depths (0..) {r['tree_depth_hist']}, warmup divergences {r['warmup_divergences']}")
             if v.startswith("tfjoint"):
                 line += (f", step size {r['step_size']:.3g}, inverse metric in [{r['inverse_metric_range'][0]:.3g}, "
-                         f"{r['inverse_metric_range'][1]:.3g}]")
+                         f"{r['inverse_metric_range'][1]:.3g}], compile mode {r['compile_mode']!r}, "
+                         f"batching {r['batching']!r}")
             else:
                 line += f", trace {r['trace']:.1f}s, first call {r['first_run']:.1f}s"
             if "bare_vg_compile" in r:
@@ -597,25 +605,25 @@ def report(plan, results, notes, args, full):
                      f"{' (raw sampling is an upper bound)' if raw['bound'] else ''}")
             if ours["settings"] == raw["settings"]:
                 line += f"; sampling s tfjoint/raw {ours['sampling'] / raw['sampling']:.2f}"
-        graph = summary.get((m, "tfjoint_graph"))
-        if graph is not None:
-            line += (f"; tfjoint_graph: us/leapfrog {graph['us']:.0f} vs XLA {ours['us']:.0f} "
-                     f"({graph['us'] / ours['us']:.2f}x the XLA cost)")
+        forced = summary.get((m, "tfjoint_xla"))
+        if forced is not None:
+            line += (f"; tfjoint_xla: us/leapfrog {forced['us']:.0f} vs default ({ours['compile_mode']}) "
+                     f"{ours['us']:.0f} ({forced['us'] / ours['us']:.2f}x)")
         print(line)
     lgcp = summary.get(("lgcp", "tfjoint"))
     if lgcp is not None and "cholesky_us" in lgcp:
         print()
-        for v in ("tfjoint", "tfjoint_graph"):
+        for v in ("tfjoint", "tfjoint_xla"):
             r = summary.get(("lgcp", v))
             if r is None or "cholesky_us" not in r:
                 continue
-            mode = "XLA" if v == "tfjoint" else "TF graph"
+            mode = "XLA" if r.get("compile_mode", "").endswith("XLA") or v == "tfjoint_xla" else "TF graph"
             print(f"lgcp ({mode}): one batched value-and-gradient {r['bare_vg_us']:.0f} us; the {args.num_chains} "
                   f"Matern covariances + Cholesky factors alone {r['cholesky_us']:.0f} us "
                   f"({100 * r['cholesky_us'] / r['bare_vg_us']:.0f}%), with the gradient through the Cholesky "
                   f"{r['cholesky_grad_us']:.0f} us ({100 * r['cholesky_grad_us'] / r['bare_vg_us']:.0f}%)")
         raw = summary.get(("lgcp", "raw"))
-        graph = summary.get(("lgcp", "tfjoint_graph"))
+        graph = summary.get(("lgcp", "tfjoint_xla"))
         if raw is not None:
             raw_full = raw["sampling"] * total / sum(raw["settings"])
             raw_lf = raw["leapfrogs"] / sum(raw["settings"])
@@ -624,7 +632,7 @@ def report(plan, results, notes, args, full):
                     continue
                 other_full = other["sampling"] * total / sum(other["settings"])
                 other_lf = other["leapfrogs"] / sum(other["settings"])
-                print(f"lgcp: raw / {'tfjoint_graph' if other is graph else 'tfjoint'} time per iteration "
+                print(f"lgcp: raw / {'tfjoint_xla' if other is graph else 'tfjoint'} time per iteration "
                       f"{raw_full / other_full:.2f}x = leapfrogs per iteration {raw_lf / other_lf:.2f}x "
                       f"* cost per leapfrog {raw['us'] / other['us']:.2f}x")
     if notes:

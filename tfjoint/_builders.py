@@ -86,6 +86,18 @@ class ModelBuilder:
           A plain `tfd.JointDistributionCoroutineAutoBatched` (or
           `tfd.JointDistributionCoroutine` when `autobatched=False`).
         """
+        return self._build(args, kwargs, validate=self.validate_names)
+
+    def rebuild(self, *args: Any, **kwargs: Any) -> tfd.JointDistribution:
+        """Build the model again, for data like that of a model this builder already built and checked.
+
+        Skips the node-name check (which draws once from the prior), so a
+        compiled sampler can rebuild the model from its data arguments inside
+        a trace at no extra cost.
+        """
+        return self._build(args, kwargs, validate=False)
+
+    def _build(self, args: Any, kwargs: Any, validate: bool) -> tfd.JointDistribution:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
@@ -101,7 +113,7 @@ class ModelBuilder:
             joint = tfd.JointDistributionCoroutineAutoBatched(gen_fn, batch_ndims=self.batch_ndims, name=name)
         else:
             joint = tfd.JointDistributionCoroutine(gen_fn, name=name)
-        if self.validate_names:
+        if validate:
             self._check_names(joint)
         _PROVENANCE[joint] = Provenance(builder=self, args=tuple(bound.args), kwargs=dict(bound.kwargs))
         return joint

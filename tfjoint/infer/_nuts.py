@@ -44,6 +44,7 @@ from tfjoint.infer import _posterior
 from tfjoint.infer import _sharded_data
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
+from tfjoint.infer import _xla
 
 __all__ = ["nuts", "hmc"]
 
@@ -77,7 +78,7 @@ class _Sampler:
     num_leapfrog_steps: int
     target_accept_prob: float
     chunk_size: int
-    jit_compile: bool
+    jit_compile: Optional[bool]  # None: XLA unless `_xla.slow_under_xla` finds a reason not to
     placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
 
 
@@ -94,13 +95,40 @@ class _Program:
         self.sampler = sampler
         self.rebuild = rebuild
         self.keepalive = keepalive
+        # `start` runs once per call: tracing it is enough, an XLA compile would cost more than it saves.
+        self.start = tf.function(self._start, jit_compile=False, autograph=False)
+        self._chunk_fn: Optional[Any] = None
+        self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
+        self.compile_reason = ""
+
+    @property
+    def chunk(self) -> Any:
+        if self._chunk_fn is None:
+            raise RuntimeError("call prepare() first")
+        return self._chunk_fn
+
+    def prepare(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> None:
+        """Decide how to compile `chunk` (once per program), from the traced `start` when asked to."""
+        if self._chunk_fn is not None:
+            return
+        s = self.sampler
+        if s.jit_compile is not None or s.placement is not None:
+            self.xla = s.jit_compile is not False
+            self.compile_reason = "jit_compile=" + ("True" if self.xla else "False")
+        else:
+            slow = _xla.slow_under_xla(self.start.get_concrete_function(x0, step_size, data).graph)
+            self.xla = slow is None or not _xla.on_cpu_only()
+            self.compile_reason = (
+                "auto: XLA" if self.xla
+                else f"auto: TF graph mode, not XLA ({slow}: XLA's CPU expansion is slower than TF's kernel)"
+            )
         # Across replicas the loop runs on the host and compiles each replica's work instead.
-        options = dict(jit_compile=sampler.jit_compile and sampler.placement is None, autograph=False)
-        self.start = tf.function(self._start, **options)
-        self.chunk = tf.function(self._chunk, **options)
+        self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
 
     def tracing_counts(self) -> Dict[str, int]:
-        return {name: getattr(self, name).experimental_get_tracing_count() for name in ("start", "chunk")}
+        counts = {"start": self.start.experimental_get_tracing_count()}
+        counts["chunk"] = 0 if self._chunk_fn is None else self._chunk_fn.experimental_get_tracing_count()
+        return counts
 
     # -- kernels ---------------------------------------------------------------
 
@@ -116,7 +144,7 @@ class _Program:
 
         if s.placement is not None and not s.placement.shard_data:
             return _distribute.shard_chains(
-                make, log_prob, s.placement.strategy, num_chains=s.placement.num_chains, jit_compile=s.jit_compile
+                make, log_prob, s.placement.strategy, num_chains=s.placement.num_chains, jit_compile=s.jit_compile is not False
             )
         return make(log_prob)
 
@@ -142,6 +170,30 @@ class _Program:
         else:
             stats.update(lp=kr.accepted_results.target_log_prob)
         return stats
+
+    def _restarted(self, kr: Any, z: tf.Tensor, factor: tf.Tensor, log_prob: Callable) -> Any:
+        """Dual averaging restarted at `z`, the target rescaled by `factor` (new scale / old scale).
+
+        What `bootstrap_results(z)` returns, without evaluating the model: a
+        new metric moves no point (`x = z * scale` is unchanged), so the
+        log-density is the one the kernel already has and its gradient in `z`
+        is rescaled by `factor`. This keeps a second copy of the model's graph
+        (and its gradient) out of the compiled chunk, and computes the same on
+        one device and across replicas.
+        """
+        inner = kr.inner_results
+        step_size = kr.new_step_size
+
+        def rescale(results: Any) -> Any:
+            grads = [g * factor for g in tf.nest.flatten(results.grads_target_log_prob)]
+            grads = tf.nest.pack_sequence_as(results.grads_target_log_prob, grads)
+            return results._replace(grads_target_log_prob=grads, step_size=step_size)
+
+        if self.sampler.method == "nuts":
+            inner = rescale(inner)
+        else:
+            inner = inner._replace(accepted_results=rescale(inner.accepted_results))
+        return self._adaptive(log_prob, step_size)._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
 
     # -- the compiled functions --------------------------------------------------
 
@@ -184,7 +236,7 @@ class _Program:
         def body(i, s: ChainState, bufs):
             t = s.step
             kernel = self._adaptive(lambda z: flat.log_prob(z * s.scale), s.kernel_results.new_step_size)
-            step_seed = _distribute.fold_in(seed, t, self.sampler.placement, self.sampler.jit_compile)
+            step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
             z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
             stats = self._stats(kr.inner_results)
             divergences = s.divergences + tf.reduce_sum(tf.cast(stats["diverging"], tf.int32))
@@ -204,8 +256,7 @@ class _Program:
                 # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
                 new_scale = tf.sqrt(_warmup.regularized_variance(acc))
                 new_z = x / new_scale
-                new_kernel = self._adaptive(lambda z: flat.log_prob(z * new_scale), kr.new_step_size)
-                new_kr = new_kernel.bootstrap_results(new_z)
+                new_kr = self._restarted(kr, new_z, new_scale / s.scale, lambda z: flat.log_prob(z * new_scale))
                 return new_z, new_kr, new_scale, _warmup.welford_zeros(x.shape[-1], x.dtype)
 
             def keep():
@@ -283,11 +334,11 @@ def _data_arguments(target: _target.FlatTarget) -> Tuple[Dict[str, Any], Any, Ca
             it = iter(d["args"])
             filled = [next(it) if _is_data(x) else x for x in tf.nest.flatten(treedef_source)]
             args, kwargs = tf.nest.pack_sequence_as(treedef_source, filled)
-            joint = prov.builder(*args, **kwargs)
+            joint = prov.builder.rebuild(*args, **kwargs)
         else:
             joint = base_joint
         model = joint.experimental_pin(**d["observed"]) if d["observed"] else joint
-        return target.rebind(model)
+        return target.rebind(model, log_prob_only=True)
 
     return data, prov, rebuild
 
@@ -395,7 +446,7 @@ def _run(
     max_tree_depth: int,
     num_leapfrog_steps: int,
     chunk_size: int,
-    jit_compile: bool,
+    jit_compile: Optional[bool],
     progress: bool,
     checkpoint_dir: Optional[str],
     strategy: Optional[tf.distribute.Strategy] = None,
@@ -410,15 +461,20 @@ def _run(
     num_leapfrog_steps = _check_int(num_leapfrog_steps, "num_leapfrog_steps", 1, 16)
     target_accept_prob = _check_probability(target_accept_prob, "target_accept_prob")
     step_size = _check_step_size(step_size)
-    if not isinstance(jit_compile, bool):
-        raise _errors.ArgumentError(argument="jit_compile", expected="True or False", found=repr(jit_compile), fix="pass jit_compile=True.")
+    if jit_compile is not None and not isinstance(jit_compile, bool):
+        raise _errors.ArgumentError(
+            argument="jit_compile", expected="None (choose), True or False", found=repr(jit_compile),
+            fix="pass jit_compile=None, or True for XLA.",
+        )
     seed = _types.as_seed(seed)
     placement = _distribute.place(strategy, num_chains=num_chains, shard_data=shard_data)
 
     if placement is not None and placement.shard_data:
-        target = _sharded_data.sharded_target(model, observed, placement, jit_compile=jit_compile)
+        target = _sharded_data.sharded_target(model, observed, placement, jit_compile=jit_compile is not False)
     else:
         target = _target.make_target(model, observed)
+        if placement is None:
+            target = target.for_batch(num_chains, tfp.random.split_seed(seed, 3)[2])
     sampler = _Sampler(method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement)
     program, data = _program_for(model, target, sampler)
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
@@ -430,6 +486,7 @@ def _run(
 
     # Trace and compile once, running zero iterations: the first real chunk
     # then measures sampling alone. A cached program compiles nothing here.
+    program.prepare(x0, step0, data)
     start_state = program.start(x0, step0, data)
     program.chunk(start_state, tf.constant(0, tf.int32), window_ends, slow_start, slow_end, run_seed, data)
     compile_seconds = clock() - setup_seconds
@@ -445,7 +502,7 @@ def _run(
                 method, target, data, seed,
                 num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, step_size=step_size,
                 target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                num_leapfrog_steps=num_leapfrog_steps, jit_compile=jit_compile,
+                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla,
             ),
         )
         saved = checkpoint.load()
@@ -525,11 +582,13 @@ def _run(
 
     settings = dict(
         num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, chunk_size=chunk_size,
-        jit_compile=jit_compile, target_accept_prob=target_accept_prob, init_step_size=step_size,
+        jit_compile=program.xla, compile_mode=program.compile_reason,
+        target_accept_prob=target_accept_prob, init_step_size=step_size,
         metric="diag", step_size=final_step, inverse_metric=np.square(np.asarray(state.scale)),
         warmup_divergences=warmup_divergences, window_ends=schedule.window_ends,
         leapfrog_steps=int(state.leapfrogs),
         strategy=None if placement is None else placement.describe(),
+        batching=target.batching,
     )
     if method == "nuts":
         settings["max_tree_depth"] = max_tree_depth
@@ -567,7 +626,7 @@ def nuts(
     max_tree_depth: int = 10,
     step_size: float = 1.0,
     chunk_size: int = 100,
-    jit_compile: bool = True,
+    jit_compile: Optional[bool] = None,
     progress: bool = True,
     checkpoint_dir: Optional[str] = None,
     strategy: Optional[tf.distribute.Strategy] = None,
@@ -598,7 +657,12 @@ def nuts(
       step_size: initial step size.
       chunk_size: iterations per compiled chunk (progress and checkpoints
         happen between chunks).
-      jit_compile: compile the chunks with XLA (`False`: TensorFlow graph mode).
+      jit_compile: `None` (default): XLA, except on CPU for a model whose
+        log-density takes Cholesky factors of matrices of size >= 32, which
+        XLA's CPU backend computes many times slower than
+        TensorFlow's graph mode (see `tfjoint.infer._xla`); the choice is in
+        `settings["compile_mode"]`. `True`: always XLA. `False`: TensorFlow
+        graph mode.
       progress: print a progress line between chunks.
       checkpoint_dir: directory to save the state and draws to after every
         chunk; a run with the same settings, seed and data resumes from it.
@@ -657,7 +721,7 @@ def hmc(
     target_accept_prob: float = 0.8,
     step_size: float = 1.0,
     chunk_size: int = 100,
-    jit_compile: bool = True,
+    jit_compile: Optional[bool] = None,
     progress: bool = True,
     checkpoint_dir: Optional[str] = None,
     strategy: Optional[tf.distribute.Strategy] = None,

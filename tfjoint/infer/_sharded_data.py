@@ -511,7 +511,8 @@ class _ShardedTarget(_target.FlatTarget):
         values = dict(zip(self.names, self._from_pinned_structure(constrained)))
         return self.sharded(values) + ldj
 
-    def rebind(self, pinned: Any) -> "_ShardedTarget":
+    def rebind(self, pinned: Any, *, log_prob_only: bool = False) -> "_ShardedTarget":
+        del pinned, log_prob_only
         return self  # the data live on the replicas, not in the traced arguments
 
 

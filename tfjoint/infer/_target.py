@@ -27,6 +27,7 @@ import tensorflow_probability as tfp
 from tfjoint import _errors
 from tfjoint import _model
 from tfjoint import _types
+from tfjoint.infer import _broadcast
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -87,6 +88,8 @@ class FlatTarget:
     _layout: _Layout = dataclasses.field(repr=False, compare=False, default=None)
     _space_bijector: Any = dataclasses.field(repr=False, compare=False, default=None)
     _per_draw: bool = dataclasses.field(repr=False, compare=False, default=False)
+    # An AutoBatched model whose ops were checked to broadcast over the batch (see `for_batch`).
+    _broadcasts: bool = dataclasses.field(repr=False, compare=False, default=False)
 
     def __post_init__(self):
         if self.dim != sum(self._layout.leaf_sizes):
@@ -147,13 +150,63 @@ class FlatTarget:
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         if not self._per_draw or x.shape.rank == 1:
             return self._log_prob_direct(x)
+        if self._broadcasts:
+            return self._log_prob_broadcast(x)
         return _vectorized_log_prob(self._log_prob_direct, x)
+
+    @property
+    def batching(self) -> str:
+        """How `log_prob` evaluates a batch of points.
+
+        `"native"` (the model is not AutoBatched: its own ops batch),
+        `"broadcast"` (an AutoBatched model whose ops were checked to broadcast
+        over the batch, run once with the batched values; see `for_batch`) or `"vectorized_map"` (each point inside
+        `tf.vectorized_map`, as TFP's AutoBatched models do).
+        """
+        if not self._per_draw:
+            return "native"
+        return "broadcast" if self._broadcasts else "vectorized_map"
 
     def _log_prob_direct(self, x: tf.Tensor) -> tf.Tensor:
         unconstrained = self._unconstrained_point(x)
         constrained = self._space_bijector.forward(unconstrained)
         ldj = self._space_bijector.forward_log_det_jacobian(unconstrained)
         return self.pinned.unnormalized_log_prob(constrained) + ldj
+
+    def _log_prob_broadcast(self, x: tf.Tensor) -> tf.Tensor:
+        pinned = self.pinned
+        joint, pins = (pinned.distribution, dict(pinned.pins)) if isinstance(pinned, _PINNED) else (pinned, {})
+        per_node = self._per_node(self._split(x))
+        return _broadcast.log_prob(
+            joint, pins, self.spec.tfp_names, dict(zip(self._layout.tfp_names, per_node)), x.shape.rank - 1
+        )
+
+    def for_batch(self, num_points: int, seed: _types.Seed) -> "FlatTarget":
+        """This target, set up to evaluate batches of `num_points` points as fast as it safely can.
+
+        An AutoBatched model runs its single-draw code under
+        `tf.vectorized_map`, whose rewrite of the model and its gradient is
+        slow to trace for models with many nodes. When the model's own ops
+        broadcast over a leading batch dimension, running the model once with
+        the batched values computes the batch directly (`_broadcast.log_prob`). That is checked here, at `num_points` points drawn like
+        initial points, against the single-draw log-density and gradient;
+        otherwise `vectorized_map` is kept. See `batching`.
+
+        Args:
+          num_points: the batch size `log_prob` will be called with (chains).
+          seed: a stateless seed for the check points.
+
+        Returns:
+          A `FlatTarget` (this one, if there is nothing to gain or the check fails).
+        """
+        if not self._per_draw:
+            return self
+        points = tf.random.stateless_uniform(
+            [num_points, self.dim], _types.as_seed(seed), -_INIT_RADIUS, _INIT_RADIUS, self.dtype
+        )
+        candidate = dataclasses.replace(self, _broadcasts=True)
+        agrees = _broadcast.agrees(candidate.log_prob, self._log_prob_direct, points)
+        return candidate if agrees else self
 
     def constrain(self, x: Any) -> Dict[str, Any]:
         """Map flat unconstrained points `[..., dim]` to `{name: value [..., *event_shape]}`."""
@@ -185,10 +238,18 @@ class FlatTarget:
     def layout_key(self) -> Tuple[Any, ...]:
         """A hashable summary of the layout: two targets with equal keys split `x` the same way."""
         lay = self._layout
-        return (lay.names, lay.leaf_shapes, repr(lay.tokens), lay.pinned_kind, self.dtype.name)
+        return (lay.names, lay.leaf_shapes, repr(lay.tokens), lay.pinned_kind, self.dtype.name, self._broadcasts)
 
-    def rebind(self, pinned: Any) -> "FlatTarget":
-        """Return the same layout on another pinned model of identical structure (e.g. new data)."""
+    def rebind(self, pinned: Any, *, log_prob_only: bool = False) -> "FlatTarget":
+        """Return the same layout on another pinned model of identical structure (e.g. new data).
+
+        `log_prob_only=True` is for a trace that only evaluates `log_prob`: a
+        target that evaluates batches by broadcasting then skips building the
+        model's event-space bijectors, which it does not use there (its
+        `bijector`, `constrain` and `unconstrain` are then unavailable).
+        """
+        if log_prob_only and self._broadcasts:
+            return dataclasses.replace(self, pinned=pinned, _space_bijector=None, bijector=None)
         space = pinned.experimental_default_event_space_bijector()
         return dataclasses.replace(
             self, pinned=pinned, _space_bijector=space, bijector=_flat_bijector(self._layout, pinned, space)

@@ -13,13 +13,14 @@ from tfjoint.models import _args
 from tfjoint.models import _gp
 
 tfd = tfp.distributions
+tfb = tfp.bijectors
 psd_kernels = tfp.math.psd_kernels
 
 __all__ = ["log_gaussian_cox_process"]
 
 
 @_builders.model
-def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6):
+def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6, centered=False):
     """A log-Gaussian Cox process: Poisson counts whose log-rate is a GP.
 
     The model, for cells with centers `locations`, is
@@ -34,9 +35,19 @@ def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6
     The GP has a zero mean, so the prior expected count per cell is about 1;
     the priors suit locations in the unit square (`load_lgcp_grid` uses cell
     centers in [0, 1]^2). Both hyperpriors are LogNormal, which, unlike
-    Gamma-family priors, `tf.vectorized_map` samples without a while loop. The latent field is centered ("log_intensity" is
-    the field itself). Everything is in `dtype` (float64 by default: the
-    Cholesky factor of a 100 x 100 Matern covariance loses too much in float32).
+    Gamma-family priors, `tf.vectorized_map` samples without a while loop.
+    Everything is in `dtype` (float64 by default: the Cholesky factor of a
+    100 x 100 Matern covariance loses too much in float32).
+
+    "log_intensity" is always the field itself (draws and `log_prob` are in
+    its terms). By default (`centered=False`) it is written as
+    `TransformedDistribution(Sample(Normal(0, 1), num_cells), ScaleMatvecTriL(L))`
+    with `L` the Cholesky factor of the kernel matrix: the same Gaussian
+    density, but its default event-space bijector maps from the white noise,
+    so tfjoint's samplers move in the non-centered parametrization, which
+    suits weakly informative counts (a few per cell). `centered=True` uses
+    `tfd.GaussianProcess` (sampled as the field itself), better when counts
+    are large.
 
     Args:
       locations: float array of shape `[num_cells, 2]` (or
@@ -47,6 +58,7 @@ def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6
       dtype: the model's float dtype.
       jitter: non-negative float added to the covariance diagonal before the
         Cholesky factorization.
+      centered: how samplers see "log_intensity" (above).
 
     Returns:
       A `tfd.JointDistributionCoroutineAutoBatched` with nodes "amplitude" `[]`,
@@ -84,10 +96,12 @@ def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6
         )
     amplitude = yield tfd.LogNormal(tf.constant(0.0, dtype), tf.constant(1.0, dtype), name="amplitude")
     length_scale = yield tfd.LogNormal(tf.constant(-1.0, dtype), tf.constant(1.0, dtype), name="length_scale")
-    log_intensity = yield tfd.GaussianProcess(
-        psd_kernels.MaternThreeHalves(amplitude, length_scale),
-        index_points=x,
-        cholesky_fn=_gp.cholesky_with_jitter(jitter),
-        name="log_intensity",
-    )
+    kernel = psd_kernels.MaternThreeHalves(amplitude, length_scale)
+    cholesky_fn = _gp.cholesky_with_jitter(jitter)
+    if centered:
+        log_intensity = yield tfd.GaussianProcess(kernel, index_points=x, cholesky_fn=cholesky_fn, name="log_intensity")
+    else:
+        white = tfd.Sample(tfd.Normal(tf.constant(0.0, dtype), tf.constant(1.0, dtype)), num_cells)
+        scale = tfb.ScaleMatvecTriL(cholesky_fn(kernel.matrix(x, x)))
+        log_intensity = yield tfd.TransformedDistribution(white, scale, name="log_intensity")
     yield tfd.Poisson(log_rate=log_intensity, name="y")

@@ -51,6 +51,21 @@ def test_model__provenance_records_data():
     assert _builders.provenance(tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0)])) is None
 
 
+def test_model__rebuild_is_the_same_model_without_drawing_from_the_prior(monkeypatch):
+    X = _examples.tutorial_x()
+    checked = regression(X, prior_scale=2.0)
+    draws = []
+    monkeypatch.setattr(_builders.ModelBuilder, "_check_names", lambda self, joint: draws.append(joint))
+    rebuilt = regression.rebuild(X, prior_scale=2.0)
+    assert not draws  # no prior draw, no name check
+    assert type(rebuilt) is type(checked)
+    value = checked.sample(seed=(3, 4))
+    np.testing.assert_array_equal(rebuilt.log_prob(value), checked.log_prob(value))
+    assert _builders.provenance(rebuilt).args[1] == 2.0
+    regression(X)
+    assert len(draws) == 1  # the ordinary call still checks
+
+
 def test_model__unnamed_node_is_an_error():
     @_builders.model
     def unnamed():

@@ -385,6 +385,27 @@ def test_log_gaussian_cox_process__condition_on_bundled_data():
     np.testing.assert_allclose(lp.numpy(), expected, rtol=1e-7)
 
 
+def test_log_gaussian_cox_process__centered_and_non_centered_are_one_density_two_spaces():
+    locations, counts = models.load_lgcp_grid(size=5)
+    forms = {c: models.log_gaussian_cox_process.condition(locations, counts, observed={"y": counts}, centered=c)
+             for c in (False, True)}
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        point = {"amplitude": np.float64(rng.uniform(0.5, 2)), "length_scale": np.float64(rng.uniform(0.1, 0.5)),
+                 "log_intensity": rng.normal(size=25)}
+        lps = [forms[c].unnormalized_log_prob(**point).numpy() for c in (False, True)]
+        np.testing.assert_allclose(lps[0], lps[1], rtol=1e-9)
+        np.testing.assert_allclose(lps[0], _ref_lgcp({**point, "y": counts}, locations), rtol=1e-7)
+    # The samplers' unconstrained coordinates differ: white noise (non-centered) vs the field itself.
+    point = {"amplitude": np.float64(1.3), "length_scale": np.float64(0.3), "log_intensity": rng.normal(size=25)}
+    spaces = {}
+    for c in (False, True):
+        structure = type(forms[c].event_shape)(**point)
+        spaces[c] = forms[c].experimental_default_event_space_bijector().inverse(structure).log_intensity
+    np.testing.assert_allclose(spaces[True], point["log_intensity"])
+    assert not np.allclose(spaces[False], point["log_intensity"])
+
+
 # ---------------------------------------------------- conjugate truth
 
 
@@ -523,3 +544,39 @@ def test_load_lgcp_grid__synthetic_counts():
 def test_loaders__bad_size(loader, argument):
     with pytest.raises(_errors.ArgumentError, match=f"Argument: {argument}"):
         loader(0)
+
+
+def test_ar1_filter__recursion_inverse_and_jacobian():
+    from tfjoint.models import _timeseries  # pylint: disable=g-import-not-at-top
+
+    rng = np.random.default_rng(7)
+    phi = np.array([0.95, -0.6, 0.0])  # batch of 3 (chains); 0.0: the powers' gradient stays finite
+    mu = np.array([0.5, -1.0, 2.0])
+    sigma = np.array([0.3, 1.2, 0.7])
+    z = rng.normal(size=(3, 9))
+    bijector = _timeseries._AR1Filter(phi, mu, sigma)
+    h = bijector.forward(z).numpy()
+    # The recursion, step by step.
+    expected = np.zeros_like(z)
+    expected[:, 0] = sigma / np.sqrt(1 - phi**2) * z[:, 0]
+    for t in range(1, 9):
+        expected[:, t] = phi * expected[:, t - 1] + sigma * z[:, t]
+    np.testing.assert_allclose(h, mu[:, None] + expected, rtol=1e-12)
+    np.testing.assert_allclose(bijector.inverse(h), z, rtol=1e-10)
+    # log|det dh/dz| against the Jacobian matrix of the forward map, per chain.
+    for i in range(3):
+        one = _timeseries._AR1Filter(phi[i], mu[i], sigma[i])
+        zi = tf.constant(z[i])
+        with tf.GradientTape() as tape:
+            tape.watch(zi)
+            hi = one.forward(zi)
+        jac = tape.jacobian(hi, zi).numpy()
+        np.testing.assert_allclose(one.forward_log_det_jacobian(zi, event_ndims=1), np.linalg.slogdet(jac)[1], rtol=1e-10)
+    np.testing.assert_allclose(
+        bijector.inverse_log_det_jacobian(h, event_ndims=1), -bijector.forward_log_det_jacobian(z, event_ndims=1)
+    )
+    with tf.GradientTape() as tape:
+        p = tf.constant(phi)
+        tape.watch(p)
+        out = _timeseries._AR1Filter(p, mu, sigma).forward(z)
+    assert np.isfinite(tape.gradient(out, p).numpy()).all()

@@ -401,6 +401,7 @@ def test_welford__pooled_variance_matches_numpy():
         (dict(observed={"nope": Y}), _errors.ObservedError, r"'nope' is not a node"),
         (dict(observed={"y": Y[:5]}), _errors.ObservedError, r"(?s)Node: 'y'.*shape \[20\]"),
         (dict(observed={"y": tf.constant(Y, tf.float64)}), _errors.ObservedError, r"(?s)Node: 'y'.*float32"),
+        (dict(jit_compile="yes"), _errors.ArgumentError, r"(?s)jit_compile.*None \(choose\), True or False.*'yes'"),
     ],
 )
 def test_nuts__bad_input(kwargs, error, match):
@@ -420,3 +421,62 @@ def test_nuts__log_prob_minus_inf_everywhere_names_the_node():
 def test_hmc__bad_num_leapfrog_steps():
     with pytest.raises(_errors.ArgumentError, match="num_leapfrog_steps"):
         _nuts.hmc(MODEL, observed={"y": Y}, num_leapfrog_steps=0, seed=0, progress=False)
+
+
+# -- compiling less -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["nuts", "hmc"])
+def test_restart__equals_bootstrap_without_evaluating_the_model(method):
+    # At a metric window's end the kernel restarts at the same point in a rescaled space.
+    # `_restarted` derives the new kernel results from the old ones; TFP's bootstrap_results
+    # evaluates the model again. They must agree (the gradient up to one rounding).
+    target = _target.make_target(MODEL, {"y": Y}).for_batch(3, seed=0)
+    sampler = _nuts._Sampler(method, 10, 4, 0.8, 10, False)
+    program = _nuts._Program(sampler, lambda d: target, keepalive=None)
+    old_scale = tf.constant([0.5, 2.0, 1.0])
+    new_scale = tf.constant([0.25, 3.0, 0.7])
+    calls = []
+
+    def log_prob_at(scale):
+        def fn(z):
+            calls.append(scale)
+            return target.log_prob(z * scale)
+
+        return fn
+
+    z = target.initial_state(3, seed=1)
+    kernel = program._adaptive(log_prob_at(old_scale), tf.constant(0.3))
+    z, kr = kernel.one_step(z, kernel.bootstrap_results(z), seed=(1, 2))
+    new_z = z * old_scale / new_scale
+    calls.clear()
+    got = program._restarted(kr, new_z, new_scale / old_scale, log_prob_at(new_scale))
+    assert not calls  # the model was not evaluated
+    want = program._adaptive(log_prob_at(new_scale), kr.new_step_size).bootstrap_results(new_z)
+    assert calls
+    g_inner, w_inner = (got.inner_results, want.inner_results) if method == "nuts" else (
+        got.inner_results.accepted_results, want.inner_results.accepted_results)
+    np.testing.assert_allclose(g_inner.target_log_prob, w_inner.target_log_prob, rtol=1e-6)
+    np.testing.assert_allclose(
+        tf.nest.flatten(g_inner.grads_target_log_prob)[0], tf.nest.flatten(w_inner.grads_target_log_prob)[0],
+        rtol=1e-5, atol=1e-5,
+    )
+    np.testing.assert_allclose(g_inner.step_size, w_inner.step_size)
+    for field in ("step", "error_sum", "log_averaging_step", "log_shrinkage_target", "new_step_size"):
+        np.testing.assert_allclose(getattr(got, field), getattr(want, field), err_msg=field)
+
+
+def test_nuts__compile_mode_is_chosen_and_reported(graph_run, xla_run):
+    assert graph_run.settings["compile_mode"] == "jit_compile=False" and graph_run.settings["jit_compile"] is False
+    assert xla_run.settings["compile_mode"] == "jit_compile=True" and xla_run.settings["jit_compile"] is True
+    assert xla_run.settings["batching"] == "broadcast"  # MODEL's matvec broadcasts over chains
+    settings = dict(num_chains=2, num_warmup=10, num_results=5, seed=0, progress=False)
+    small = _nuts.nuts(MODEL, {"y": Y}, **settings)
+    assert small.settings["compile_mode"] == "auto: XLA" and small.settings["jit_compile"] is True
+    # A 40 x 40 Cholesky factor per leapfrog step: XLA's CPU expansion is slow, graph mode is chosen.
+    locations = np.linspace(0.0, 1.0, 40)[:, None]
+    gp = models.gp_regression(locations)
+    y = np.sin(6 * locations[:, 0])
+    post = _nuts.nuts(gp, {"y": y}, **settings)
+    assert post.settings["jit_compile"] is False
+    assert re.match(r"auto: TF graph mode, not XLA \(Cholesky of \[.*40, 40\] matrices", post.settings["compile_mode"])

@@ -1,0 +1,78 @@
+"""Benchmark: dense linear algebra under XLA vs TensorFlow graph mode on this machine's CPU.
+
+Why `tfjoint.infer.nuts(..., jit_compile=None)` compiles a model that takes
+large Cholesky factors in graph mode instead of XLA (`tfjoint/infer/_xla.py`).
+
+For each op (Cholesky factor; lower-triangular solve against a vector) and
+matrix size n, one timed call runs 50 evaluations of the op *and its
+gradient* on a batch of 4 float64 matrices (one per chain) in a
+`tf.while_loop`, the input nudged by the gradient so nothing is hoisted;
+XLA and graph variants alternate, best of 3 calls each. The table gives
+microseconds per evaluation and the ratio XLA / graph.
+
+Usage:
+  .venv/bin/python scripts/bench_xla_linalg.py [--sizes=4,8,16,32,64,100] [--batch=4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
+
+EVALUATIONS = 50
+
+
+def objective(op: str, m: tf.Tensor) -> tf.Tensor:
+    if op == "cholesky":
+        return tf.reduce_sum(tf.math.log(tf.linalg.diag_part(tf.linalg.cholesky(m))))
+    rhs = tf.ones(m.shape[:-1] + [1], m.dtype)
+    return tf.reduce_sum(tf.linalg.triangular_solve(tf.linalg.band_part(m, -1, 0), rhs))
+
+
+def make_loop(op: str, jit_compile: bool):
+    @tf.function(jit_compile=jit_compile, autograph=False)
+    def loop(m):
+        def body(i, m, acc):
+            with tf.GradientTape() as tape:
+                tape.watch(m)
+                value = objective(op, m)
+            grad = tape.gradient(value, m)
+            return i + 1, m + 1e-12 * grad, acc + value
+
+        return tf.while_loop(lambda i, *_: i < EVALUATIONS, body, (0, m, tf.constant(0.0, m.dtype)))[2]
+
+    return loop
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="4,8,16,32,64,100")
+    parser.add_argument("--batch", type=int, default=4)
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; batch {args.batch}, float64, "
+          f"value + gradient, us per evaluation (best of 3)")
+    print(f"{'op':<16}{'n':>5}{'XLA us':>10}{'graph us':>10}{'XLA/graph':>11}")
+    for op in ("cholesky", "triangular_solve"):
+        for n in [int(x) for x in args.sizes.split(",")]:
+            a = tf.random.stateless_normal([args.batch, n, n], [1, 2], dtype=tf.float64)
+            m = tf.matmul(a, a, transpose_b=True) + n * tf.eye(n, dtype=tf.float64)  # well conditioned
+            loops = {mode: make_loop(op, mode == "xla") for mode in ("xla", "graph")}
+            for loop in loops.values():
+                loop(m).numpy()  # compile
+            best = {mode: float("inf") for mode in loops}
+            for _ in range(3):
+                for mode, loop in loops.items():  # interleaved
+                    t = time.perf_counter()
+                    loop(m).numpy()
+                    best[mode] = min(best[mode], time.perf_counter() - t)
+            us = {mode: 1e6 * b / EVALUATIONS for mode, b in best.items()}
+            print(f"{op:<16}{n:>5}{us['xla']:>10.0f}{us['graph']:>10.0f}{us['xla'] / us['graph']:>11.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

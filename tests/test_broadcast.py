@@ -1,0 +1,157 @@
+"""Tests for tfjoint.infer._broadcast and `FlatTarget.for_batch`: batched log-probs without vectorized_map."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfjoint import models
+from tfjoint.infer import _broadcast
+from tfjoint.infer import _target
+
+tfd = tfp.distributions
+
+
+def _per_step_chain(num_steps=6):
+    """An AutoBatched Markov chain written with ops that broadcast (like the per-step SV model)."""
+
+    def gen():
+        rho = yield tfd.Uniform(-1.0, 1.0, name="rho")
+        scale = yield tfd.HalfNormal(1.0, name="scale")
+        x = yield tfd.Normal(0.0, scale, name="x_0")
+        path = [x]
+        for t in range(1, num_steps):
+            x = yield tfd.Normal(rho * x, scale, name=f"x_{t}")
+            path.append(x)
+        yield tfd.Normal(tf.stack(path, -1), 0.5, name="y")  # batch shape [num_steps]: a sum over it
+
+    y = np.linspace(-1.0, 1.0, num_steps).astype(np.float32)
+    return tfd.JointDistributionCoroutineAutoBatched(gen), {"y": y}
+
+
+def _concatenates():
+    """AutoBatched, but `tf.concat` of a parameter with a constant does not broadcast."""
+
+    def gen():
+        a = yield tfd.Normal(0.0, 1.0, name="a")
+        yield tfd.Normal(tf.concat([[a], [0.0, 1.0]], 0), 1.0, name="y")
+
+    return tfd.JointDistributionCoroutineAutoBatched(gen), {"y": np.array([0.5, 0.0, 1.0], np.float32)}
+
+
+def _mixes_up_chains():
+    """AutoBatched; `w * arange(4)` silently pairs a batch of 4 draws with the 4 entries."""
+
+    def gen():
+        w = yield tfd.Normal(0.0, 1.0, name="w")
+        yield tfd.Normal(w * tf.range(4.0), 1.0, name="y")
+
+    return tfd.JointDistributionCoroutineAutoBatched(gen), {"y": np.array([0.0, 1.0, 2.1, 2.9], np.float32)}
+
+
+def _per_point(target, x):
+    """The reference: each point on its own (the single-draw log-prob, no batching at all)."""
+    values, grads = [], []
+    for i in range(x.shape[0]):
+        xi = tf.constant(x[i])
+        with tf.GradientTape() as tape:
+            tape.watch(xi)
+            lp = target.log_prob(xi)
+        values.append(lp.numpy())
+        grads.append(tape.gradient(lp, xi).numpy())
+    return np.array(values), np.array(grads)
+
+
+def _batched(target, x):
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        lp = target.log_prob(x)
+    return lp.numpy(), tape.gradient(lp, x).numpy()
+
+
+@pytest.mark.parametrize("num_chains", [1, 4, 7])
+def test_for_batch__broadcasting_model_matches_each_point(num_chains):
+    jd, observed = _per_step_chain()
+    target = _target.make_target(jd, observed)
+    assert target.batching == "vectorized_map"
+    fast = target.for_batch(num_chains, seed=3)
+    assert fast.batching == "broadcast"
+    x = np.random.default_rng(0).uniform(-2, 2, [num_chains, target.dim]).astype(np.float32)
+    lp, grad = _batched(fast, x)
+    ref_lp, ref_grad = _per_point(target, x)
+    np.testing.assert_allclose(lp, ref_lp, rtol=1e-5)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-4, atol=1e-4)
+    # And the same as TFP's own vectorized_map path.
+    np.testing.assert_allclose(lp, _batched(target, x)[0], rtol=1e-5)
+
+
+def test_for_batch__float64_model_agrees_to_round_off():
+    locations, counts = models.load_lgcp_grid(size=4)
+    target = _target.make_target(models.log_gaussian_cox_process(locations, counts), {"y": counts})
+    fast = target.for_batch(3, seed=0)
+    assert fast.batching == "broadcast"
+    x = np.random.default_rng(1).uniform(-2, 2, [3, target.dim])
+    lp, grad = _batched(fast, x)
+    ref_lp, ref_grad = _per_point(target, x)
+    np.testing.assert_allclose(lp, ref_lp, rtol=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-8, atol=1e-8)
+
+
+def test_for_batch__model_that_does_not_broadcast_keeps_vectorized_map():
+    jd, observed = _concatenates()
+    target = _target.make_target(jd, observed).for_batch(4, seed=0)
+    assert target.batching == "vectorized_map"
+    x = np.array([[0.1], [0.2], [-1.0], [2.0]], np.float32)
+    np.testing.assert_allclose(_batched(target, x)[0], _per_point(target, x)[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_chains", [4, 3])
+def test_for_batch__model_that_mixes_up_chains_is_caught(num_chains):
+    # With 4 chains the broadcast runs without error but pairs chain i with y[i]: the
+    # check against each point catches it. With 3 chains it raises. Either way: vectorized_map.
+    jd, observed = _mixes_up_chains()
+    target = _target.make_target(jd, observed)
+    unchecked = dataclasses.replace(target, _broadcasts=True)
+    x = np.array([[0.1], [0.7], [-1.0], [2.0], [0.3]][:num_chains], np.float32)
+    if num_chains == 4:
+        wrong = unchecked.log_prob(tf.constant(x)).numpy()
+        assert not np.allclose(wrong, _per_point(target, x)[0], rtol=1e-3)  # the silent error exists
+    checked = target.for_batch(num_chains, seed=0)
+    assert checked.batching == "vectorized_map"
+    np.testing.assert_allclose(_batched(checked, x)[0], _per_point(target, x)[0], rtol=1e-6)
+
+
+def test_for_batch__not_autobatched_model_batches_natively():
+    jd = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0), lambda m: tfd.Normal(m, 1.0)])
+    target = _target.make_target(jd)
+    assert target.for_batch(4, seed=0) is target
+    assert target.batching == "native"
+
+
+def test_for_batch__survives_rebind_and_changes_the_program_key():
+    jd, observed = _per_step_chain()
+    target = _target.make_target(jd, observed)
+    fast = target.for_batch(2, seed=0)
+    assert fast.layout_key() != target.layout_key()
+    new_y = observed["y"] + 1.0
+    rebound = fast.rebind(jd.experimental_pin(y=new_y), log_prob_only=True)
+    assert rebound.batching == "broadcast"
+    reference = _target.make_target(jd, {"y": new_y})
+    x = np.random.default_rng(2).uniform(-2, 2, [2, target.dim]).astype(np.float32)
+    np.testing.assert_allclose(_batched(rebound, x)[0], _per_point(reference, x)[0], rtol=1e-5)
+
+
+def test_agrees__rejects_wrong_shape_and_errors():
+    points = tf.zeros([3, 2])
+    single = lambda x: -tf.reduce_sum(x**2)  # noqa: E731
+    assert _broadcast.agrees(lambda x: -tf.reduce_sum(x**2, -1), single, points)
+    assert not _broadcast.agrees(lambda x: -tf.reduce_sum(x**2), single, points)  # a scalar, not [3]
+    assert not _broadcast.agrees(lambda x: -tf.reduce_sum(x**2, -1) + 1.0, single, points)  # off by 1
+
+    def raises(x):
+        raise ValueError("no")
+
+    assert not _broadcast.agrees(raises, single, points)

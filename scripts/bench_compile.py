@@ -24,7 +24,10 @@ float64), iris (multinomial logistic regression on Iris); eight_schools
 (centered) is available but not in the default list.
 
 Both variants start from the same points (Stan's uniform(-2, 2) in
-unconstrained space, from `FlatTarget.initial_state`). Each (model, variant)
+unconstrained space, from `FlatTarget.initial_state`), except on lgcp: raw
+runs the model written the usual way, with `tfd.GaussianProcess`
+(`centered=True`), and tfjoint its default non-centered form (the same
+density; see `log_gaussian_cox_process`), so their unconstrained spaces differ. Each (model, variant)
 runs in its own fresh Python process, one after the other (never two at once),
 alternating which variant goes first from model to model, so every
 "first call" is what a user sees in a new session, and a raw run that
@@ -127,16 +130,21 @@ def ess_summary(parts):
     return float(values.min()), float(np.median(values))
 
 
-def time_loop(fn, x, data, evaluations, jit_compile=True):
+def time_loop(fn, x, data, evaluations, jit_compile=True, prepare=None):
     """Microseconds per call of `fn(x, data) -> (lp [chains], grad like x)`, compiled, in a while_loop.
 
-    The gradient is fed back into `x` (times 1e-9) so nothing is hoisted out of
-    the loop; best of 3 timed calls after a compiling call.
+    `prepare(data)`, if given, runs once per trace, before the loop (as the
+    sampler rebuilds the model from its data arguments once per chunk), and
+    its result is what `fn` receives as `data`. The gradient is fed back into
+    `x` (times 1e-9) so nothing is hoisted out of the loop; best of 3 timed
+    calls after a compiling call.
     """
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     @tf.function(jit_compile=jit_compile, autograph=False)
     def loop(x, data):
+        data = prepare(data) if prepare is not None else data
+
         def body(i, x, acc):
             lp, grad = fn(x, data)
             x = tf.nest.map_structure(lambda a, g: a + tf.cast(1e-9, a.dtype) * g, x, grad)
@@ -214,6 +222,11 @@ def work_tfjoint(model_name, args, jit_compile=None):
         cache = getattr(_nuts, "_CACHE", None)
         if cache:
             result["second_tracing_counts"] = cache[next(reversed(cache))].tracing_counts()  # pylint: disable=protected-access
+    result["ess_per_second"] = [min_ess / sampling]
+    for k in range(1, args.repeats.get(model_name, 1)):  # more seeds: min ESS is noisy
+        again = _nuts.nuts(jd, observed=observed, seed=args.seed + 100 + k, **settings)
+        again_sampling = again.timings["warmup"] + again.timings["sampling"]
+        result["ess_per_second"].append(ess_summary([np.swapaxes(v, 0, 1) for v in again.draws.values()])[0] / again_sampling)
 
     emit(stage="result", **result)
     result = {}
@@ -224,10 +237,12 @@ def work_tfjoint(model_name, args, jit_compile=None):
     data, _, rebuild = _nuts._data_arguments(target)  # pylint: disable=protected-access
     x0 = target.initial_state(args.num_chains, _types.as_seed(args.seed))
 
-    def flat_vg(x, data):
-        return tfp.math.value_and_gradient(rebuild(data).log_prob, x)
+    def flat_vg(x, flat):
+        return tfp.math.value_and_gradient(flat.log_prob, x)
 
-    result["bare_vg_us"], result["bare_vg_compile"] = time_loop(flat_vg, x0, data, args.evaluations, jit_compile)
+    result["bare_vg_us"], result["bare_vg_compile"] = time_loop(
+        flat_vg, x0, data, args.evaluations, jit_compile, prepare=rebuild
+    )
 
     if model_name == "lgcp":
         # The part of one evaluation that is the Cholesky factor (forward only):
@@ -303,6 +318,8 @@ def work_raw(model_name, args):
 
     start = time.perf_counter()
     builder, b_args, b_kwargs, observed = build(model_name)
+    if model_name == "lgcp":
+        b_kwargs = dict(b_kwargs, centered=True)  # the usual way: tfd.GaussianProcess, sampled as the field
     pinned = builder.condition(*b_args, observed=observed, **b_kwargs)
     bijectors, bijector_notes = per_part_bijectors(pinned)
     # The same initial points as tfjoint's, as one constrained value per node.
@@ -372,6 +389,13 @@ def work_raw(model_name, args):
         result["trace_compile"] = trace + max(first - result["sampling"], 0.0)
         result["steady_same_draws"] = bool(np.array_equal(leapfrogs2.numpy(), leapfrogs))
         result["tracing_count"] = run.experimental_get_tracing_count()
+        result["ess_per_second"] = [result["min_ess"] / result["sampling"]]
+        for k in range(1, args.repeats.get(model_name, 1)):  # more seeds: min ESS is noisy
+            seed_k = tf.constant([args.seed + 100 + k, 7], tf.int32)
+            _ = [d.numpy() for d in run(init, seed_k)[0]]  # a new seed recompiles (see the module docstring)
+            t = time.perf_counter()
+            again = [d.numpy() for d in run(init, seed_k)[0]]
+            result["ess_per_second"].append(ess_summary(again)[0] / (time.perf_counter() - t))
 
     # The bare value-and-gradient of raw's target: per-part bijectors, as TTK evaluates it.
     def raw_vg(parts, _):
@@ -401,7 +425,9 @@ def run_worker(variant, model_name, args, settings, cap, second_call):
     cmd = [sys.executable, os.path.abspath(__file__), f"--_worker={variant}:{model_name}"] + [
         f"--num_chains={args.num_chains}", f"--num_warmup={num_warmup}", f"--num_results={num_results}",
         f"--seed={args.seed}", f"--raw_cap={cap - 60.0}", f"--evaluations={args.evaluations}",
-    ] + ([f"--second_call={model_name}"] if second_call else [])
+        "--repeats=" + ",".join(f"{m}={n}" for m, n in args.repeats.items()),
+        f"--second_call={model_name if second_call else ''}",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: "queue.Queue[object]" = queue.Queue()
 
@@ -465,6 +491,9 @@ def main():
     parser.add_argument("--second_call", default="sv_per_step,sv_vectorized,iris",
                         help="models whose tfjoint run makes a second nuts() call with a new seed (empty: none)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", default="iris=3",
+                        help="MODEL=N,...: N runs with different seeds for these models (both variants); min ESS/s "
+                        "is their mean (the first run gives the other columns)")
     parser.add_argument("--evaluations", type=int, default=None, help="value-and-gradient evaluations per timing loop")
     parser.add_argument("--json", default=None, help="also write every record to this file")
     parser.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
@@ -473,6 +502,7 @@ def main():
     args.num_results = args.num_results if args.num_results is not None else (200 if args.quick else 1000)
     args.raw_cap = args.raw_cap if args.raw_cap is not None else (300.0 if args.quick else 1200.0)
     args.evaluations = args.evaluations or (50 if args.quick else 200)
+    args.repeats = {m: int(n) for m, n in (item.split("=") for item in filter(None, args.repeats.split(",")))}
 
     if args._worker:  # pylint: disable=protected-access
         variant, model_name = args._worker.split(":")  # pylint: disable=protected-access
@@ -529,6 +559,8 @@ def main():
 
 
 def report(plan, results, notes, args, full):
+    import numpy as np  # pylint: disable=g-import-not-at-top
+
     header = ("model", "variant", "iterations", "trace+compile s", "setup s", "sampling s", "first call s",
               "leapfrogs", "lf/iter", "us/lf", "bare vg us", "us/lf / vg", "min ESS", "min ESS/s", "div")
     rows, summary = [], {}
@@ -547,14 +579,16 @@ def report(plan, results, notes, args, full):
             if sampling is None and "first_run" in r:
                 sampling, bound = r["first_run"], "<="
             us = 1e6 * sampling / r["leapfrogs"]
-            ess_s = r["min_ess"] / sampling
+            runs = r.get("ess_per_second") or [r["min_ess"] / sampling]
+            ess_s = float(np.mean(runs)) if len(runs) > 1 else r["min_ess"] / sampling
             vg = r.get("bare_vg_us")
             summary[(m, v)] = dict(r, sampling=sampling, bound=bound, us=us, ess_s=ess_s)
             rows.append((
                 m, v, its, fmt(r.get("trace_compile"), ".1f"), fmt(r.get("setup"), ".1f"), bound + fmt(sampling, ".1f"),
                 fmt(r["first_call"], ".1f"), str(r["leapfrogs"]), fmt(r["leapfrogs"] / (w + n), ".1f"),
                 bound + fmt(us, ".0f"), fmt(vg, ".0f"), fmt(None if vg is None else us / vg, ".2f"),
-                f"{r['min_ess']:.0f}", (">=" if bound else "") + fmt(ess_s, ".1f"), str(r["divergences"]),
+                f"{r['min_ess']:.0f}", (">=" if bound else "") + fmt(ess_s, ".1f") + (f" (mean of {len(runs)})" if len(runs) > 1 else ""),
+                str(r["divergences"]),
             ))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print()
@@ -585,6 +619,8 @@ def report(plan, results, notes, args, full):
                 line += f", trace {r['trace']:.1f}s, first call {r['first_run']:.1f}s"
             if "bare_vg_compile" in r:
                 line += f", bare vg compiled in {r['bare_vg_compile']:.1f}s"
+            if len(r.get("ess_per_second", [])) > 1:
+                line += ", min ESS/s per seed " + ", ".join(f"{x:.1f}" for x in r["ess_per_second"])
             print(line)
             if "second_call" in r:
                 print(f"  {m} / {v} second call (new seed): trace+compile {r['second_trace_compile']:.2f}s, sampling "

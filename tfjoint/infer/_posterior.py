@@ -44,7 +44,9 @@ class Posterior(_format.Report):
       method: `"nuts"`, `"hmc"`, ...
       seed: the stateless seed of the run, as a pair of ints.
       settings: the run's settings (`num_chains`, `num_warmup`, `num_results`,
-        `chunk_size`, `jit_compile`, ...) and the adapted `step_size` and
+        `chunk_size`, `jit_compile` as used, `compile_mode` saying why,
+        `batching` of the log-prob over chains: `"broadcast"`,
+        `"vectorized_map"` or `"native"`, ...) and the adapted `step_size` and
         `inverse_metric` (diagonal).
       timings: seconds: `"setup"`, `"trace_compile"`, `"warmup"`, `"sampling"`, `"total"`.
       model: the plain-TFP pinned model (not compared).

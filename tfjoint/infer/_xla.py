@@ -4,11 +4,11 @@ XLA fuses a model's many small ops into few kernels, which is why tfjoint
 compiles its samplers with XLA by default. One exception is measured and
 large: on CPU, XLA expands dense matrix factorizations into loops of small
 ops, while TensorFlow's graph mode calls LAPACK-backed kernels. A batched
-`[4, 100, 100]` float64 Cholesky factor with its gradient costs ~29 ms under
-XLA against ~1.3 ms in graph mode (22x; 7.5x at 64 x 64, break-even near
-16 x 16; `scripts/bench_xla_linalg.py`), and it is 90% of the log-Cox-process
+`[4, 100, 100]` float64 Cholesky factor with its gradient costs ~16 ms under
+XLA against ~1.3 ms in graph mode (12x; 8.8x at 64 x 64, 2.8x at 32 x 32,
+break-even near 8 x 8; `scripts/bench_xla_linalg.py`), and it is 90% of the log-Cox-process
 model's cost per leapfrog step (`scripts/bench_compile.py`). A triangular
-solve is also slower under XLA (2-4x at 32-100), but not by enough: the
+solve is also slower under XLA (1.7-3.4x at 32-100), but not by enough: the
 vectorized stochastic-volatility model, whose AR(1) bijector solves a
 100 x 100 triangular system, still ran 1.5x faster per leapfrog step under
 XLA than in graph mode. So only the Cholesky factor counts. On GPU and TPU

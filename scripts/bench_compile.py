@@ -226,7 +226,8 @@ def work_tfjoint(model_name, args, jit_compile=None):
     for k in range(1, args.repeats.get(model_name, 1)):  # more seeds: min ESS is noisy
         again = _nuts.nuts(jd, observed=observed, seed=args.seed + 100 + k, **settings)
         again_sampling = again.timings["warmup"] + again.timings["sampling"]
-        result["ess_per_second"].append(ess_summary([np.swapaxes(v, 0, 1) for v in again.draws.values()])[0] / again_sampling)
+        again_ess = ess_summary([np.swapaxes(v, 0, 1) for v in again.draws.values()])[0]
+        result["ess_per_second"].append(again_ess / again_sampling)
 
     emit(stage="result", **result)
     result = {}
@@ -587,7 +588,8 @@ def report(plan, results, notes, args, full):
                 m, v, its, fmt(r.get("trace_compile"), ".1f"), fmt(r.get("setup"), ".1f"), bound + fmt(sampling, ".1f"),
                 fmt(r["first_call"], ".1f"), str(r["leapfrogs"]), fmt(r["leapfrogs"] / (w + n), ".1f"),
                 bound + fmt(us, ".0f"), fmt(vg, ".0f"), fmt(None if vg is None else us / vg, ".2f"),
-                f"{r['min_ess']:.0f}", (">=" if bound else "") + fmt(ess_s, ".1f") + (f" (mean of {len(runs)})" if len(runs) > 1 else ""),
+                f"{r['min_ess']:.0f}",
+                (">=" if bound else "") + fmt(ess_s, ".1f") + (f" (mean of {len(runs)})" if len(runs) > 1 else ""),
                 str(r["divergences"]),
             ))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

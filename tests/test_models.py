@@ -571,7 +571,8 @@ def test_ar1_filter__recursion_inverse_and_jacobian():
             tape.watch(zi)
             hi = one.forward(zi)
         jac = tape.jacobian(hi, zi).numpy()
-        np.testing.assert_allclose(one.forward_log_det_jacobian(zi, event_ndims=1), np.linalg.slogdet(jac)[1], rtol=1e-10)
+        ldj = one.forward_log_det_jacobian(zi, event_ndims=1)
+        np.testing.assert_allclose(ldj, np.linalg.slogdet(jac)[1], rtol=1e-10)
     np.testing.assert_allclose(
         bijector.inverse_log_det_jacobian(h, event_ndims=1), -bijector.forward_log_det_jacobian(z, event_ndims=1)
     )

@@ -144,7 +144,8 @@ class _Program:
 
         if s.placement is not None and not s.placement.shard_data:
             return _distribute.shard_chains(
-                make, log_prob, s.placement.strategy, num_chains=s.placement.num_chains, jit_compile=s.jit_compile is not False
+                make, log_prob, s.placement.strategy, num_chains=s.placement.num_chains,
+                jit_compile=s.jit_compile is not False,
             )
         return make(log_prob)
 
@@ -193,7 +194,8 @@ class _Program:
             inner = rescale(inner)
         else:
             inner = inner._replace(accepted_results=rescale(inner.accepted_results))
-        return self._adaptive(log_prob, step_size)._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
+        adaptive = self._adaptive(log_prob, step_size)
+        return adaptive._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
 
     # -- the compiled functions --------------------------------------------------
 

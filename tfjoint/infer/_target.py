@@ -188,9 +188,20 @@ class FlatTarget:
         `tf.vectorized_map`, whose rewrite of the model and its gradient is
         slow to trace for models with many nodes. When the model's own ops
         broadcast over a leading batch dimension, running the model once with
-        the batched values computes the batch directly (`_broadcast.log_prob`). That is checked here, at `num_points` points drawn like
-        initial points, against the single-draw log-density and gradient;
-        otherwise `vectorized_map` is kept. See `batching`.
+        the batched values computes the batch directly (`_broadcast.log_prob`).
+        That is checked here, at `num_points` points drawn like initial
+        points, against the single-draw log-density and gradient; otherwise
+        `vectorized_map` is kept. See `batching`.
+
+        Examples:
+          >>> import tensorflow_probability as tfp; tfd = tfp.distributions
+          >>> def chain():
+          ...     rho = yield tfd.Uniform(-1., 1., name="rho")
+          ...     x0 = yield tfd.Normal(0., 1., name="x0")
+          ...     yield tfd.Normal(rho * x0, 1., name="x1")
+          >>> target = make_target(tfd.JointDistributionCoroutineAutoBatched(chain), {"x1": 0.5})
+          >>> target.batching, target.for_batch(4, seed=0).batching
+          ('vectorized_map', 'broadcast')
 
         Args:
           num_points: the batch size `log_prob` will be called with (chains).

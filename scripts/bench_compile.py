@@ -85,6 +85,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from _bench_common import ess_summary, time_loop  # noqa: E402  (this directory; loads no TensorFlow)
+
 MODELS = ("sv_per_step", "sv_vectorized", "lgcp", "iris", "eight_schools")
 DEFAULT_MODELS = "sv_per_step,sv_vectorized,lgcp,iris"
 RECORD = "@@bench@@ "  # prefix of the JSON lines a worker process sends back
@@ -114,53 +116,6 @@ def build(name):
 
 
 # -- shared measurements ------------------------------------------------------------------
-
-
-def ess_summary(parts):
-    """Min and median cross-chain ESS over all coordinates; `parts` are `[draw, chain, ...]` arrays."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
-
-    values = []
-    for p in parts:
-        e = tfp.mcmc.effective_sample_size(tf.convert_to_tensor(p), cross_chain_dims=1).numpy()
-        values.append(np.ravel(e))
-    values = np.concatenate(values)
-    return float(values.min()), float(np.median(values))
-
-
-def time_loop(fn, x, data, evaluations, jit_compile=True, prepare=None):
-    """Microseconds per call of `fn(x, data) -> (lp [chains], grad like x)`, compiled, in a while_loop.
-
-    `prepare(data)`, if given, runs once per trace, before the loop (as the
-    sampler rebuilds the model from its data arguments once per chunk), and
-    its result is what `fn` receives as `data`. The gradient is fed back into
-    `x` (times 1e-9) so nothing is hoisted out of the loop; best of 3 timed
-    calls after a compiling call.
-    """
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-    @tf.function(jit_compile=jit_compile, autograph=False)
-    def loop(x, data):
-        data = prepare(data) if prepare is not None else data
-
-        def body(i, x, acc):
-            lp, grad = fn(x, data)
-            x = tf.nest.map_structure(lambda a, g: a + tf.cast(1e-9, a.dtype) * g, x, grad)
-            return i + 1, x, acc + tf.cast(tf.reduce_sum(lp), acc.dtype)
-
-        return tf.while_loop(lambda i, *_: i < evaluations, body, (0, x, tf.constant(0.0, tf.float64)))[2]
-
-    t = time.perf_counter()
-    loop(x, data).numpy()
-    compile_seconds = time.perf_counter() - t
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        loop(x, data).numpy()
-        times.append(time.perf_counter() - t)
-    return 1e6 * min(times) / evaluations, compile_seconds
 
 
 def tree_depths(n_steps):

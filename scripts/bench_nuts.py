@@ -58,6 +58,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from _bench_common import ess_summary, time_loop  # noqa: E402  (this directory)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
@@ -68,16 +69,6 @@ from tfjoint.infer import _nuts  # noqa: E402
 tfd = tfp.distributions
 VARIANTS = ("tfjoint", "tfjoint_hand", "nuts_da", "nuts_da_hand", "windowed", "plain")
 FIXED_SEED = ("nuts_da", "windowed", "plain")  # AutoBatched model under XLA: a new seed recompiles
-
-
-def ess_of(parts):
-    """Min and median cross-chain ESS over all coordinates; parts are [draw, chain, ...]."""
-    values = []
-    for p in parts:
-        e = tfp.mcmc.effective_sample_size(tf.convert_to_tensor(p), cross_chain_dims=1).numpy()
-        values.append(np.ravel(e))
-    values = np.concatenate(values)
-    return float(values.min()), float(np.median(values))
 
 
 def initial_parts(num_chains, seed):
@@ -152,22 +143,11 @@ def make_raw(pinned, hand, num_chains, num_warmup, num_results, plain_results):
 def value_and_gradient_cost(pinned, num_chains, evaluations=2000):
     """Microseconds per batched value-and-gradient of the target (all chains at once), under XLA."""
 
-    @tf.function(jit_compile=True, autograph=False)
-    def loop(x):
-        def body(i, x, acc):
-            lp, (gw, gb) = tfp.math.value_and_gradient(lambda w, b: pinned.unnormalized_log_prob(w, b), x)
-            # feed the gradient back so nothing is hoisted out of the loop
-            return i + 1, [x[0] + 1e-6 * gw, x[1] + 1e-6 * gb], acc + tf.reduce_sum(lp)
-        return tf.while_loop(lambda i, *_: i < evaluations, body, (0, x, 0.0))[2]
+    def value_and_gradient(x, _):
+        lp, grads = tfp.math.value_and_gradient(lambda w, b: pinned.unnormalized_log_prob(w, b), x)
+        return lp, list(grads)
 
-    x = initial_parts(num_chains, tf.constant([0, 0]))
-    loop(x).numpy()
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        loop(x).numpy()
-        times.append(time.perf_counter() - t)
-    return 1e6 * min(times) / evaluations
+    return time_loop(value_and_gradient, initial_parts(num_chains, tf.constant([0, 0])), (), evaluations)[0]
 
 
 def run_variant(name, fns, models_by_name, labels, args, seed):
@@ -182,14 +162,14 @@ def run_variant(name, fns, models_by_name, labels, args, seed):
         parts = [np.swapaxes(post.draws["w"], 0, 1), np.swapaxes(post.draws["b"], 0, 1)]
         run = post.timings["warmup"] + post.timings["sampling"]
         return dict(first=post.timings["trace_compile"] + run, run=run, wall=wall - post.timings["trace_compile"],
-                    ess=ess_of(parts), leapfrogs=post.settings["leapfrog_steps"], compile=post.timings["trace_compile"])
+                    ess=ess_summary(parts), leapfrogs=post.settings["leapfrog_steps"], compile=post.timings["trace_compile"])
     if name in FIXED_SEED:
         seed = 1000
     t = time.perf_counter()
     draws, leapfrogs = fns[name](tf.constant([seed, 7]))
     draws = [d.numpy() for d in draws]
     run = time.perf_counter() - t
-    return dict(first=run, run=run, wall=run, ess=ess_of(draws), leapfrogs=int(leapfrogs))
+    return dict(first=run, run=run, wall=run, ess=ess_summary(draws), leapfrogs=int(leapfrogs))
 
 
 def main():

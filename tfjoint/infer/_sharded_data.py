@@ -130,14 +130,7 @@ class ShardedLogProb:
 
     def __call__(self, values: Mapping[str, Any]) -> tf.Tensor:
         """Return the full-data log-prob of `values` `{name: [*batch, *event_shape]}`, shape `[*batch]`."""
-        missing = [n for n in self.names if n not in values]
-        if missing:
-            raise _errors.ArgumentError(
-                argument="values",
-                expected="a value for every free node: " + ", ".join(repr(n) for n in self.names),
-                found="missing " + ", ".join(repr(n) for n in missing),
-                fix="pass a dict with one entry per free node.",
-            )
+        _target.check_free_values(self.names, values)
         values = {n: tf.nest.map_structure(lambda v: tf.convert_to_tensor(v, self.dtype), values[n]) for n in self.names}
         flat = tf.nest.flatten(values)
         events = self._flat_events

@@ -32,7 +32,7 @@ from tfjoint.infer import _broadcast
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
-__all__ = ["FlatTarget", "make_target"]
+__all__ = ["FlatTarget", "make_target", "check_free_values"]
 
 _PINNED = tfp.experimental.distributions.JointDistributionPinned
 _INIT_RADIUS = 2.0  # Stan's default: uniform(-2, 2) in unconstrained space.
@@ -160,8 +160,9 @@ class FlatTarget:
 
         `"native"` (the model is not AutoBatched: its own ops batch),
         `"broadcast"` (an AutoBatched model whose ops were checked to broadcast
-        over the batch, run once with the batched values; see `for_batch`) or `"vectorized_map"` (each point inside
-        `tf.vectorized_map`, as TFP's AutoBatched models do).
+        over the batch, run once with the batched values; see `for_batch`) or
+        `"vectorized_map"` (each point inside `tf.vectorized_map`, as TFP's
+        AutoBatched models do).
         """
         if not self._per_draw:
             return "native"
@@ -226,14 +227,7 @@ class FlatTarget:
 
     def unconstrain(self, values: Mapping[str, Any]) -> tf.Tensor:
         """Map `{name: value [..., *event_shape]}` to flat unconstrained points `[..., dim]`."""
-        missing = [n for n in self.names if n not in values]
-        if missing:
-            raise _errors.ArgumentError(
-                argument="values",
-                expected="a value for every free node: " + ", ".join(repr(n) for n in self.names),
-                found="missing " + ", ".join(repr(n) for n in missing),
-                fix="pass a dict with one entry per free node.",
-            )
+        check_free_values(self.names, values)
         per_node = [tf.nest.map_structure(lambda v: tf.convert_to_tensor(v, self.dtype), values[n]) for n in self.names]
         unconstrained = self._from_pinned_structure(self._space_bijector.inverse(self._to_pinned_structure(per_node)))
         leaves: List[Any] = [None] * len(self._layout.leaf_sizes)
@@ -409,6 +403,18 @@ def _vectorized_log_prob(fn, x: tf.Tensor) -> tf.Tensor:
         return values, backward
 
     return tf.reshape(log_prob(flat), batch_dynamic)
+
+
+def check_free_values(names: Sequence[str], values: Mapping[str, Any]) -> None:
+    """Raise `ArgumentError` naming the free nodes that `values` has no entry for."""
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise _errors.ArgumentError(
+            argument="values",
+            expected="a value for every free node: " + ", ".join(repr(n) for n in names),
+            found="missing " + ", ".join(repr(n) for n in missing),
+            fix="pass a dict with one entry per free node.",
+        )
 
 
 def _flat_bijector(layout: _Layout, pinned: Any, space: tfb.Bijector) -> tfb.Bijector:

@@ -1,65 +1,226 @@
-"""Benchmark: what one NUTS iteration costs beyond its leapfrog steps (tfjoint's `nuts`).
+"""Benchmark: what a NUTS leapfrog step costs beyond the bare value-and-gradient, and why.
 
 On a cheap model the cost per leapfrog step is not only the model's
-value-and-gradient: each iteration also pays a fixed price (momentum draw,
-tree setup, the final selection, tfjoint's adaptation bookkeeping and draw
-buffers). This script separates the two. With no warmup and a tiny step size
-every tree reaches `max_tree_depth`, so an iteration runs exactly
-`2**depth - 1` leapfrog steps; timing depths 1..7 and fitting
-`us per iteration = fixed + per_leapfrog * leapfrogs` gives both, next to the
-bare value-and-gradient of the same target (as `bench_compile.py` measures it).
+value-and-gradient. Two parts are measured, on the vectorized
+stochastic-volatility model (100 steps, 4 chains, XLA, float32), where the
+bare value-and-gradient is ~15 us:
 
-Default model: the vectorized stochastic-volatility model (100 steps, 4
-chains, XLA), where the bare value-and-gradient is ~16 us. Depths are
-interleaved within each of `--repeats` rounds; the best round counts.
+1. **tfjoint's `nuts`**, split into a fixed cost per iteration (momentum draw,
+   tree setup, tfjoint's adaptation bookkeeping and draw buffers) and a cost
+   per leapfrog step. With no warmup and a tiny step size every tree reaches
+   `max_tree_depth`, so an iteration runs exactly `2**depth - 1` leapfrog
+   steps; timing depths 1..7 and fitting
+   `us per iteration = fixed + per_leapfrog * leapfrogs` gives both.
+2. **Where the per-step cost goes**, with the kernels alone in a compiled
+   loop on the same flat target (the same fit, depths 5 and 7):
+   - the bare value-and-gradient (as `bench_compile.py` measures it);
+   - a loop of plain leapfrog steps (no tree);
+   - TFP's `NoUTurnSampler`;
+   - `_lean_nuts.FlatNoUTurn`, a NUTS written for a flat state with as
+     little bookkeeping per step as I could make it (tested against analytic
+     moments and TFP's tree sizes in `tests/test_lean_nuts.py`);
+   - the same with its U-turn checks switched off.
+
+   If the lean kernel were much cheaper than TFP's, TFP's kernel would be
+   the thing to replace; it is not (see `scripts/README.md`).
+3. **Whole runs** with tfjoint's defaults (1000 warmup + 1000 draws, 4
+   chains), `--seeds` seeds, with TFP's kernel and with the lean kernel put in
+   its place (patched into tfjoint's program for this comparison only): us
+   per leapfrog step over warmup and sampling, and min ESS/s.
+
+Variants are interleaved within each of `--repeats` rounds; the best round counts.
 
 Usage:
-  .venv/bin/python scripts/bench_nuts_overhead.py [--num_results=300] [--repeats=2]
+  .venv/bin/python scripts/bench_nuts_overhead.py [--num_results=300] [--repeats=2] [--seeds=3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
+import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
+import tensorflow_probability as tfp  # noqa: E402  pylint: disable=g-import-not-at-top
 
+from _bench_common import ess_summary, time_loop  # noqa: E402  pylint: disable=g-import-not-at-top
+import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint import _types  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint import models  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _nuts  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer import _program  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
 
 DEPTHS = (1, 2, 3, 5, 7)
+KERNEL_DEPTHS = (5, 7)
+STEP_SIZE = 1e-4  # every tree reaches max_tree_depth
+KERNELS = {
+    "TFP NoUTurnSampler": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(fn, eps, max_tree_depth=depth),
+    "lean NUTS": lambda fn, eps, depth: _lean_nuts.FlatNoUTurn(fn, eps, max_tree_depth=depth),
+    "lean NUTS, no U-turn checks": lambda fn, eps, depth: _lean_nuts.FlatNoUTurn(
+        fn, eps, max_tree_depth=depth, u_turn=False
+    ),
+}
+
+
+def _fit(leapfrogs, us_per_iteration):
+    slope, intercept = np.polyfit(leapfrogs, us_per_iteration, 1)
+    return intercept, slope
+
+
+def _best_seconds(fn, *args):
+    fn(*args).numpy()  # compile
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        fn(*args).numpy()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _kernel_loop(make, rebuild, num_iterations, depth):
+    """A compiled loop of `num_iterations` kernel transitions at a fixed tree depth."""
+
+    @tf.function(jit_compile=True, autograph=False)
+    def run(x, data):
+        flat = rebuild(data)
+        kernel = make(flat.log_prob, tf.constant(STEP_SIZE, x.dtype), depth)
+        results = kernel.bootstrap_results(x)
+
+        def body(i, z, results, acc):
+            z, results = kernel.one_step(z, results, seed=tf.stack([i, 7]))
+            return i + 1, z, results, acc + tf.reduce_sum(results.target_log_prob)
+
+        return tf.while_loop(lambda i, *_: i < num_iterations, body, (0, x, results, tf.constant(0.0, x.dtype)))[3]
+
+    return run
+
+
+def _leapfrog_loop(rebuild, num_steps):
+    """A compiled loop of plain leapfrog steps: the value-and-gradient plus the two momentum half-steps."""
+
+    @tf.function(jit_compile=True, autograph=False)
+    def run(x, data):
+        flat = rebuild(data)
+        eps = tf.constant(STEP_SIZE, x.dtype)
+        _, g = tfp.math.value_and_gradient(flat.log_prob, x)
+
+        def body(i, z, r, g, acc):
+            r = r + 0.5 * eps * g
+            z = z + eps * r
+            lp, g = tfp.math.value_and_gradient(flat.log_prob, z)
+            return i + 1, z, r + 0.5 * eps * g, g, acc + tf.reduce_sum(lp)
+
+        init = (0, x, tf.zeros_like(x), g, tf.constant(0.0, x.dtype))
+        return tf.while_loop(lambda i, *_: i < num_steps, body, init)[4]
+
+    return run
+
+
+@contextlib.contextmanager
+def _kernel_in_tfjoint(name):
+    """Run tfjoint's `nuts` with `KERNELS[name]` as its NUTS kernel (programs compiled inside are dropped after)."""
+    original = _program.Program._inner  # pylint: disable=protected-access
+    if name != "TFP NoUTurnSampler":
+        def inner(program, log_prob, step_size):
+            return KERNELS[name](log_prob, step_size, program.sampler.max_tree_depth)
+
+        _program.Program._inner = inner  # pylint: disable=protected-access
+    _program.CACHE.clear()  # pylint: disable=protected-access
+    try:
+        yield
+    finally:
+        _program.Program._inner = original  # pylint: disable=protected-access
+        _program.CACHE.clear()  # pylint: disable=protected-access
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_results", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     returns = models.load_stochastic_volatility(100)
     jd = models.stochastic_volatility(returns, form="vectorized")
-    best = {d: float("inf") for d in DEPTHS}
-    leapfrogs = {}
+    observed = {"y": returns}
+    target = _target.make_target(jd, observed).for_batch(4, 0)
+    data, _, rebuild = _program.data_arguments(target)  # pylint: disable=protected-access
+    x0 = target.initial_state(4, _types.as_seed(0))
+    n = args.num_results
+    loops = {(name, d): _kernel_loop(make, rebuild, n, d) for name, make in KERNELS.items() for d in KERNEL_DEPTHS}
+    leapfrog_steps = 20 * n
+    leapfrog = _leapfrog_loop(rebuild, leapfrog_steps)
+
+    def bare(x, flat):
+        return tfp.math.value_and_gradient(flat.log_prob, x)
+
+    best = {}
+
+    def keep(key, value):
+        best[key] = min(best.get(key, float("inf")), value)
+
+    tfjoint_leapfrogs = {}
     for r in range(args.repeats):
         for depth in DEPTHS:
             post = _nuts.nuts(
-                jd, observed={"y": returns}, num_chains=4, num_warmup=0, num_results=args.num_results, seed=r,
-                step_size=1e-4, max_tree_depth=depth, jit_compile=True, progress=False,
+                jd, observed=observed, num_chains=4, num_warmup=0, num_results=n, seed=r,
+                step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False,
             )
-            best[depth] = min(best[depth], post.timings["sampling"])
-            leapfrogs[depth] = post.settings["leapfrog_steps"] / args.num_results
+            keep(("tfjoint nuts", depth), 1e6 * post.timings["sampling"] / n)
+            tfjoint_leapfrogs[depth] = post.settings["leapfrog_steps"] / n
+        keep("bare", time_loop(bare, x0, data, leapfrog_steps, True, prepare=rebuild)[0])
+        keep("leapfrog", 1e6 * _best_seconds(leapfrog, x0, data) / leapfrog_steps)
+        for key, loop in loops.items():
+            keep(key, 1e6 * _best_seconds(loop, x0, data) / n)
+
+    whole = {name: [] for name in ("TFP NoUTurnSampler", "lean NUTS")}
+    for seed in range(args.seeds):
+        for name, runs in whole.items():
+            with _kernel_in_tfjoint(name):
+                post = _nuts.nuts(
+                    jd, observed=observed, num_chains=4, num_warmup=1000, num_results=1000, seed=seed, progress=False
+                )
+            seconds = post.timings["warmup"] + post.timings["sampling"]
+            min_ess = ess_summary([np.swapaxes(v, 0, 1) for v in post.draws.values()])[0]
+            runs.append((seconds, post.settings["leapfrog_steps"], min_ess))
+
+    bare_us = best["bare"]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; vectorized SV, 4 chains, XLA, "
-          f"{args.num_results} iterations, best of {args.repeats}")
+          f"{n} iterations, best of {args.repeats}")
+    print("\n1. tfjoint's nuts, every tree at max_tree_depth")
     print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
-    us_iter = {}
     for depth in DEPTHS:
-        us_iter[depth] = 1e6 * best[depth] / args.num_results
-        print(f"{depth:>5} {leapfrogs[depth]:>8.0f} {us_iter[depth]:>9.0f} {us_iter[depth] / leapfrogs[depth]:>7.1f}")
-    slope, intercept = np.polyfit([leapfrogs[d] for d in DEPTHS], [us_iter[d] for d in DEPTHS], 1)
-    print(f"fit: {intercept:.0f} us per iteration + {slope:.1f} us per leapfrog step")
+        us = best[("tfjoint nuts", depth)]
+        print(f"{depth:>5} {tfjoint_leapfrogs[depth]:>8.0f} {us:>9.0f} {us / tfjoint_leapfrogs[depth]:>7.1f}")
+    fixed, per_step = _fit([tfjoint_leapfrogs[d] for d in DEPTHS], [best[("tfjoint nuts", d)] for d in DEPTHS])
+    print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
+
+    print(f"\n2. per leapfrog step, kernels alone (fit over depths {KERNEL_DEPTHS})")
+    print(f"{'':<30} {'us/lf':>7} {'x bare':>7} {'us/iter fixed':>14}")
+    print(f"{'bare value-and-gradient':<30} {bare_us:>7.1f} {1.0:>7.2f}")
+    print(f"{'plain leapfrog loop':<30} {best['leapfrog']:>7.1f} {best['leapfrog'] / bare_us:>7.2f}")
+    for name in KERNELS:
+        fixed, per_step = _fit([2**d - 1 for d in KERNEL_DEPTHS], [best[(name, d)] for d in KERNEL_DEPTHS])
+        print(f"{name:<30} {per_step:>7.1f} {per_step / bare_us:>7.2f} {fixed:>14.0f}")
+    fixed, per_step = _fit(
+        [tfjoint_leapfrogs[d] for d in KERNEL_DEPTHS], [best[("tfjoint nuts", d)] for d in KERNEL_DEPTHS]
+    )
+    print(f"{'tfjoint nuts (TFP kernel)':<30} {per_step:>7.1f} {per_step / bare_us:>7.2f} {fixed:>14.0f}")
+
+    print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, 4 chains, seeds 0..{args.seeds - 1}): per seed")
+    print(f"{'kernel':<20} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
+    for name, runs in whole.items():
+        us = " ".join(f"{1e6 * t / lf:6.1f}" for t, lf, _ in runs)
+        per_iter = " ".join(f"{lf / 2000:6.1f}" for _, lf, _ in runs)
+        ess_s = " ".join(f"{e / t:6.0f}" for t, _, e in runs)
+        print(f"{name:<20} {us:>24} {per_iter:>20} {ess_s:>20}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from tfjoint import _builders
 from tfjoint import _errors
 from tfjoint.infer import _distribute
 from tfjoint.infer import _nuts
+from tfjoint.infer import _program
 from tfjoint.infer import _sharded_data
 from tfjoint.models import linear_regression
 
@@ -125,7 +126,7 @@ def test_nuts__chain_sharded_program_is_reused_for_new_data(one_device):
     model = linear_regression(X)
     _nuts.nuts(model, {"y": Y}, **kw)
     _nuts.nuts(model, {"y": -Y}, **kw)
-    (program,) = [p for p in _nuts._CACHE.values() if p.sampler.placement is not None
+    (program,) = [p for p in _program.CACHE.values() if p.sampler.placement is not None
                   and p.sampler.placement.strategy is one_device and p.sampler.num_leapfrog_steps == 1]
     assert program.tracing_counts() == {"start": 1, "chunk": 1}
 

@@ -17,6 +17,7 @@ from tfjoint import _errors
 from tfjoint import models
 from tfjoint.infer import _chunks
 from tfjoint.infer import _nuts
+from tfjoint.infer import _program
 from tfjoint.infer import _posterior
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
@@ -66,7 +67,7 @@ XLA = dict(num_chains=4, num_warmup=200, num_results=250, chunk_size=100, jit_co
 
 
 def programs_of(model, jit_compile):
-    return [p for p in _nuts._CACHE.values() if p.keepalive is model and p.sampler.jit_compile == jit_compile]
+    return [p for p in _program.CACHE.values() if p.keepalive is model and p.sampler.jit_compile == jit_compile]
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +247,7 @@ def test_nuts__data_is_not_an_xla_compile_time_constant(xla_run):
     # captures) stays an HLO parameter.
     (program,) = programs_of(MODEL, jit_compile=True)
     target = _target.make_target(MODEL, {"y": Y2})
-    data = _nuts._data_arguments(target)[0]
+    data = _program.data_arguments(target)[0]
     state = program.start(target.initial_state(4, 0), tf.constant(1.0), data)
     args = (state, tf.constant(0), *_warmup.stan_schedule(200).as_tensors(), tf.constant([0, 1]), data)
     for function, call in [(program.chunk, args)]:  # `start` runs once, in graph mode
@@ -257,9 +258,9 @@ def test_nuts__data_is_not_an_xla_compile_time_constant(xla_run):
 def test_nuts__new_builder_data_does_not_retrace():
     # A builder's data arguments (here the features) are tensor arguments too.
     settings = dict(num_chains=2, num_warmup=20, num_results=10, seed=0, chunk_size=10, jit_compile=False, progress=False)
-    _nuts._CACHE.clear()  # other tests may have cached programs for the same builder
+    _program.CACHE.clear()  # other tests may have cached programs for the same builder
     first = _nuts.nuts(models.linear_regression(X), observed={"y": Y}, **settings)
-    (program,) = [p for p in _nuts._CACHE.values() if p.keepalive is models.linear_regression and not p.sampler.jit_compile]
+    (program,) = [p for p in _program.CACHE.values() if p.keepalive is models.linear_regression and not p.sampler.jit_compile]
     second = _nuts.nuts(models.linear_regression(2.0 * X), observed={"y": Y}, **settings)
     assert program.tracing_counts() == {"start": 1, "chunk": 1}
     assert not np.array_equal(first.draws["w"], second.draws["w"])
@@ -432,8 +433,8 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
     # `_restarted` derives the new kernel results from the old ones; TFP's bootstrap_results
     # evaluates the model again. They must agree (the gradient up to one rounding).
     target = _target.make_target(MODEL, {"y": Y}).for_batch(3, seed=0)
-    sampler = _nuts._Sampler(method, 10, 4, 0.8, 10, False)
-    program = _nuts._Program(sampler, lambda d: target, keepalive=None)
+    sampler = _program.Sampler(method, 10, 4, 0.8, 10, False)
+    program = _program.Program(sampler, lambda d: target, keepalive=None)
     old_scale = tf.constant([0.5, 2.0, 1.0])
     new_scale = tf.constant([0.25, 3.0, 0.7])
     calls = []

@@ -1,0 +1,64 @@
+"""Checks of `scripts/_lean_nuts.py`, the lean NUTS kernel `bench_nuts_overhead.py` measures TFP's against.
+
+Its numbers are quoted as evidence, so it must be a correct NUTS: exact
+moments of a Gaussian, and the same tree sizes as TFP's kernel at the same
+step size.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+
+import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
+
+SCALES = np.linspace(0.5, 3.0, 6)
+
+
+def _log_prob(z):
+    return -0.5 * tf.reduce_sum((z / tf.constant(SCALES, z.dtype)) ** 2, -1)
+
+
+def _run(kernel, num_results, seed, num_chains=8):
+    z0 = tf.zeros([num_chains, SCALES.size], tf.float64)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def run(seed):
+        return tfp.mcmc.sample_chain(
+            num_results, z0, kernel=kernel, num_burnin_steps=100, seed=seed,
+            trace_fn=lambda _, kr: (kr.leapfrogs_taken, kr.has_divergence),
+        )
+
+    draws, (leapfrogs, divergences) = run(tf.constant(seed))
+    return draws.numpy(), leapfrogs.numpy(), divergences.numpy()
+
+
+def test_flat_no_u_turn__gaussian_moments_and_tree_sizes_match_tfp():
+    step_size = tf.constant(0.6, tf.float64)
+    draws, leapfrogs, divergences = _run(_lean_nuts.FlatNoUTurn(_log_prob, step_size), 1500, [1, 2])
+    _, tfp_leapfrogs, _ = _run(tfp.mcmc.NoUTurnSampler(_log_prob, step_size), 1500, [3, 4])
+    assert divergences.sum() == 0
+    ess = tfp.mcmc.effective_sample_size(tf.constant(draws)).numpy().sum(0)  # per dimension, chains summed
+    mean_z = draws.mean((0, 1)) / (SCALES / np.sqrt(ess))
+    assert np.all(np.abs(mean_z) < 4.0), mean_z
+    # The variance of a variance estimate is ~2 sigma^4 / ESS.
+    var_z = (draws.var((0, 1)) / SCALES**2 - 1.0) / np.sqrt(2.0 / ess)
+    assert np.all(np.abs(var_z) < 4.0), var_z
+    # Same criterion and same multinomial scheme: the same mean tree size (12000 trees each).
+    assert leapfrogs.mean() == pytest.approx(tfp_leapfrogs.mean(), rel=0.04)
+
+
+def test_flat_no_u_turn__same_seed_same_draws_and_no_u_turn_reaches_max_depth():
+    step_size = tf.constant(0.3, tf.float64)
+    first = _run(_lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4), 20, [5, 6], num_chains=2)
+    again = _run(_lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4), 20, [5, 6], num_chains=2)
+    np.testing.assert_array_equal(first[0], again[0])
+    _, leapfrogs, _ = _run(
+        _lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4, u_turn=False), 20, [5, 6], num_chains=2
+    )
+    assert np.all(leapfrogs == 2**4 - 1)

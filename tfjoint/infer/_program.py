@@ -1,0 +1,342 @@
+"""The compiled program of a NUTS or HMC run: `start` and one `chunk` of iterations, cached.
+
+`Program` holds the two `tf.function`s for one model signature, and
+`program_for` finds (or makes) the one for a model and a sampler's settings
+in a small LRU cache. The observed data and a builder's data arguments are
+tensor *arguments* of both functions (`data_arguments` splits them off and
+gives a `rebuild(data)` to call inside the trace), so new data of the same
+shapes compiles nothing.
+
+Inside `chunk`, TFP's kernels do the moves: `tfp.mcmc.NoUTurnSampler` (or
+`HamiltonianMonteCarlo`) wrapped in `tfp.mcmc.DualAveragingStepSizeAdaptation`.
+A diagonal metric, adapted in Stan's windows (`_warmup`), is applied as the
+reparametrisation `x = scale * z`, so the kernel keeps an identity mass matrix.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any, Callable, Dict, Literal, Mapping, NamedTuple, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfjoint import _builders
+from tfjoint.infer import _distribute
+from tfjoint.infer import _target
+from tfjoint.infer import _warmup
+from tfjoint.infer import _xla
+
+Method = Literal["nuts", "hmc"]
+NO_ADAPTATION_END = 2**30  # the dual-averaging counter restarts at every window, so it never gets here
+CACHE_SIZE = 16
+CACHE: "collections.OrderedDict[Any, Program]" = collections.OrderedDict()
+
+
+class ChainState(NamedTuple):
+    """The loop state of a run (all tensors, so it can be checkpointed and resumed exactly)."""
+
+    step: tf.Tensor  # [] int32: iterations done (warmup, then sampling)
+    z: tf.Tensor  # [num_chains, dim]: position in the rescaled space, x = z * scale
+    kernel_results: Any  # DualAveragingStepSizeAdaptationResults (frozen after warmup)
+    scale: tf.Tensor  # [dim]: sqrt of the diagonal inverse metric
+    welford: _warmup.Welford
+    divergences: tf.Tensor  # [] int32, warmup and sampling together
+    leapfrogs: tf.Tensor  # [] int64: leapfrog steps run, max over chains per iteration (the batched cost)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampler:
+    """The static settings that shape the compiled program (part of the cache key)."""
+
+    method: Method
+    max_tree_depth: int
+    num_leapfrog_steps: int
+    target_accept_prob: float
+    chunk_size: int
+    jit_compile: Optional[bool]  # None: XLA unless `_xla.slow_under_xla` finds a reason not to
+    placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
+
+
+class Program:
+    """The compiled functions for one model signature: `start` and one `chunk` of iterations.
+
+    Warmup and sampling share the chunk function, so the NUTS loop is compiled
+    once: during sampling the dual-averaging wrapper is frozen (its
+    `num_adaptation_steps` is set to 0, so it keeps the step size fixed) and no
+    window end is reached, so the metric stays fixed.
+    """
+
+    def __init__(self, sampler: Sampler, rebuild: Callable[[Any], _target.FlatTarget], keepalive: Any):
+        self.sampler = sampler
+        self.rebuild = rebuild
+        self.keepalive = keepalive
+        # `start` runs once per call: tracing it is enough, an XLA compile would cost more than it saves.
+        self.start = tf.function(self._start, jit_compile=False, autograph=False)
+        self._chunk_fn: Optional[Any] = None
+        self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
+        self.compile_reason = ""
+
+    @property
+    def chunk(self) -> Any:
+        if self._chunk_fn is None:
+            raise RuntimeError("call prepare() first")
+        return self._chunk_fn
+
+    def prepare(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> None:
+        """Decide how to compile `chunk` (once per program), from the traced `start` when asked to."""
+        if self._chunk_fn is not None:
+            return
+        s = self.sampler
+        if s.jit_compile is not None or s.placement is not None:
+            self.xla = s.jit_compile is not False
+            self.compile_reason = "jit_compile=" + ("True" if self.xla else "False")
+        else:
+            slow = _xla.slow_under_xla(self.start.get_concrete_function(x0, step_size, data).graph)
+            self.xla = slow is None or not _xla.on_cpu_only()
+            self.compile_reason = (
+                "auto: XLA" if self.xla
+                else f"auto: TF graph mode, not XLA ({slow}: XLA's CPU expansion is slower than TF's kernel)"
+            )
+        # Across replicas the loop runs on the host and compiles each replica's work instead.
+        self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
+
+    def tracing_counts(self) -> Dict[str, int]:
+        counts = {"start": self.start.experimental_get_tracing_count()}
+        counts["chunk"] = 0 if self._chunk_fn is None else self._chunk_fn.experimental_get_tracing_count()
+        return counts
+
+    # -- kernels ---------------------------------------------------------------
+
+    def _inner(self, log_prob: Callable, step_size: tf.Tensor):
+        s = self.sampler
+
+        def make(fn: Callable):
+            if s.method == "nuts":
+                return tfp.mcmc.NoUTurnSampler(fn, step_size, max_tree_depth=s.max_tree_depth)
+            return tfp.mcmc.HamiltonianMonteCarlo(
+                fn, step_size, num_leapfrog_steps=s.num_leapfrog_steps, store_parameters_in_results=True
+            )
+
+        if s.placement is not None and not s.placement.shard_data:
+            return _distribute.shard_chains(
+                make, log_prob, s.placement.strategy, num_chains=s.placement.num_chains,
+                jit_compile=s.jit_compile is not False,
+            )
+        return make(log_prob)
+
+    def _adaptive(self, log_prob: Callable, step_size: tf.Tensor):
+        return tfp.mcmc.DualAveragingStepSizeAdaptation(
+            self._inner(log_prob, step_size),
+            num_adaptation_steps=NO_ADAPTATION_END,
+            target_accept_prob=tf.cast(self.sampler.target_accept_prob, step_size.dtype),
+        )
+
+    def _diverging(self, kr: Any) -> tf.Tensor:
+        if self.sampler.method == "nuts":
+            return kr.has_divergence
+        # Stan's static HMC criterion: an energy error above 1000 (or NaN).
+        return ~(kr.log_accept_ratio > -1000.0)
+
+    def _stats(self, kr: Any) -> Dict[str, tf.Tensor]:
+        lar = kr.log_accept_ratio
+        acceptance = tf.where(tf.math.is_nan(lar), tf.zeros_like(lar), tf.exp(tf.minimum(lar, 0.0)))
+        stats = {"diverging": self._diverging(kr), "acceptance_rate": acceptance}
+        if self.sampler.method == "nuts":
+            stats.update(n_steps=tf.cast(kr.leapfrogs_taken, tf.int32), lp=kr.target_log_prob, energy=kr.energy)
+        else:
+            stats.update(lp=kr.accepted_results.target_log_prob)
+        return stats
+
+    def _restarted(self, kr: Any, z: tf.Tensor, factor: tf.Tensor, log_prob: Callable) -> Any:
+        """Dual averaging restarted at `z`, the target rescaled by `factor` (new scale / old scale).
+
+        What `bootstrap_results(z)` returns, without evaluating the model: a
+        new metric moves no point (`x = z * scale` is unchanged), so the
+        log-density is the one the kernel already has and its gradient in `z`
+        is rescaled by `factor`. This keeps a second copy of the model's graph
+        (and its gradient) out of the compiled chunk, and computes the same on
+        one device and across replicas.
+        """
+        inner = kr.inner_results
+        step_size = kr.new_step_size
+
+        def rescale(results: Any) -> Any:
+            grads = [g * factor for g in tf.nest.flatten(results.grads_target_log_prob)]
+            grads = tf.nest.pack_sequence_as(results.grads_target_log_prob, grads)
+            return results._replace(grads_target_log_prob=grads, step_size=step_size)
+
+        if self.sampler.method == "nuts":
+            inner = rescale(inner)
+        else:
+            inner = inner._replace(accepted_results=rescale(inner.accepted_results))
+        adaptive = self._adaptive(log_prob, step_size)
+        return adaptive._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
+
+    # -- the compiled functions --------------------------------------------------
+
+    def _start(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> ChainState:
+        flat = self.rebuild(data)
+        dim = x0.shape[-1]
+        kr = self._adaptive(flat.log_prob, step_size).bootstrap_results(x0)
+        return ChainState(
+            step=tf.constant(0, tf.int32),
+            z=x0,
+            kernel_results=kr,
+            scale=tf.ones([dim], x0.dtype),
+            welford=_warmup.welford_zeros(dim, x0.dtype),
+            divergences=tf.constant(0, tf.int32),
+            leapfrogs=tf.constant(0, tf.int64),
+        )
+
+    def _chunk(
+        self,
+        state: ChainState,
+        num_steps: tf.Tensor,
+        window_ends: tf.Tensor,
+        slow_start: tf.Tensor,
+        slow_end: tf.Tensor,
+        seed: tf.Tensor,
+        data: Any,
+    ):
+        """Run `num_steps` (<= chunk_size) iterations; return the state and `[chunk_size, ...]` buffers."""
+        flat = self.rebuild(data)
+        size = self.sampler.chunk_size
+        stats_spec = {k: (v.shape, v.dtype) for k, v in self._stats(state.kernel_results.inner_results).items()}
+        buffers = (
+            tf.zeros([size] + state.z.shape.as_list(), state.z.dtype),
+            {k: tf.zeros([size] + shape.as_list(), dtype) for k, (shape, dtype) in stats_spec.items()},
+        )
+
+        def write(buffer, i, value):
+            return tf.tensor_scatter_nd_update(buffer, [[i]], value[tf.newaxis])
+
+        def body(i, s: ChainState, bufs):
+            t = s.step
+            kernel = self._adaptive(lambda z: flat.log_prob(z * s.scale), s.kernel_results.new_step_size)
+            step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
+            z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
+            stats = self._stats(kr.inner_results)
+            divergences = s.divergences + tf.reduce_sum(tf.cast(stats["diverging"], tf.int32))
+            if self.sampler.method == "nuts":
+                leapfrogs = s.leapfrogs + tf.cast(tf.reduce_max(stats["n_steps"]), tf.int64)
+            else:
+                leapfrogs = s.leapfrogs + self.sampler.num_leapfrog_steps
+            x = z * s.scale
+            draws, stat_bufs = bufs
+            bufs = (write(draws, i, x), {k: write(b, i, stats[k]) for k, b in stat_bufs.items()})
+            in_window = (t >= slow_start) & (t < slow_end)
+            added = _warmup.welford_add(s.welford, x)
+            acc = _warmup.Welford(*[tf.where(in_window, a, b) for a, b in zip(added, s.welford)])
+
+            def restart():
+                # End of a slow window: new metric, then restart dual averaging
+                # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
+                new_scale = tf.sqrt(_warmup.regularized_variance(acc))
+                new_z = x / new_scale
+                new_kr = self._restarted(kr, new_z, new_scale / s.scale, lambda z: flat.log_prob(z * new_scale))
+                return new_z, new_kr, new_scale, _warmup.welford_zeros(x.shape[-1], x.dtype)
+
+            def keep():
+                return z, kr, s.scale, acc
+
+            z, kr, scale, acc = tf.cond(tf.reduce_any(tf.equal(window_ends, t)), restart, keep)
+            return i + 1, ChainState(t + 1, z, kr, scale, _warmup.Welford(*acc), divergences, leapfrogs), bufs
+
+        _, state, buffers = tf.while_loop(
+            lambda i, s, b: i < num_steps, body, (tf.constant(0, tf.int32), state, buffers)
+        )
+        return state, buffers
+
+
+def step_size_of(kr: Any) -> tf.Tensor:
+    """The step size the next iteration will use."""
+    return kr.new_step_size
+
+
+def freeze(state: ChainState) -> ChainState:
+    """End warmup: fix the step size at the dual-averaging average and stop adapting it."""
+    da = state.kernel_results
+    log_averaging = da.log_averaging_step[0] if isinstance(da.log_averaging_step, list) else da.log_averaging_step
+    step_size = tf.where(da.step > 0, tf.exp(log_averaging), da.new_step_size)
+    frozen = da._replace(new_step_size=step_size, num_adaptation_steps=tf.zeros_like(da.num_adaptation_steps))
+    return state._replace(kernel_results=frozen)
+
+
+# -- data as tensor arguments -------------------------------------------------------
+
+
+def _is_data(leaf: Any) -> bool:
+    return isinstance(leaf, (np.ndarray, tf.Tensor, tf.Variable)) and not isinstance(leaf, np.generic)
+
+
+def _hashable(leaf: Any) -> Any:
+    try:
+        hash(leaf)
+        return ("value", type(leaf).__name__, leaf)
+    except TypeError:
+        return ("id", id(leaf))
+
+
+def _model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[Any, Any]:
+    """A cache key for the model's structure (not its data), and objects to keep alive with it."""
+    if prov is not None:
+        leaves = tf.nest.flatten((prov.args, prov.kwargs))
+        statics = tuple(_hashable(x) if not _is_data(x) else ("data",) for x in leaves)
+        return ("builder", id(prov.builder), statics), prov.builder
+    if isinstance(model, (list, tuple)):
+        return ("list", tuple(id(x) for x in model)), list(model)
+    if isinstance(model, Mapping):
+        return ("dict", tuple((k, id(v)) for k, v in model.items())), dict(model)
+    if callable(model) and not hasattr(model, "log_prob"):
+        return ("generator", id(model)), model
+    joint = target.spec.joint
+    return ("joint", id(joint)), joint
+
+
+def data_arguments(target: _target.FlatTarget) -> Tuple[Dict[str, Any], Any, Callable]:
+    """Split the model into tensor data arguments and a `rebuild(data) -> FlatTarget` to call in a trace."""
+    pinned = target.pinned
+    pins = dict(getattr(pinned, "pins", {}) or {})
+    prov = _builders.provenance(target.spec.joint)
+    leaves, treedef_source = [], None
+    if prov is not None:
+        treedef_source = (prov.args, prov.kwargs)
+        all_leaves = tf.nest.flatten(treedef_source)
+        leaves = [tf.convert_to_tensor(x) for x in all_leaves if _is_data(x)]
+    data = {"observed": {k: tf.convert_to_tensor(v) for k, v in pins.items()}, "args": tuple(leaves)}
+    base_joint = target.spec.joint
+
+    def rebuild(d: Any) -> _target.FlatTarget:
+        if prov is not None:
+            it = iter(d["args"])
+            filled = [next(it) if _is_data(x) else x for x in tf.nest.flatten(treedef_source)]
+            args, kwargs = tf.nest.pack_sequence_as(treedef_source, filled)
+            joint = prov.builder.rebuild(*args, **kwargs)
+        else:
+            joint = base_joint
+        model = joint.experimental_pin(**d["observed"]) if d["observed"] else joint
+        return target.rebind(model, log_prob_only=True)
+
+    return data, prov, rebuild
+
+
+def program_for(model: Any, target: _target.FlatTarget, sampler: Sampler) -> Tuple[Program, Dict[str, Any]]:
+    data, prov, rebuild = data_arguments(target)
+    identity, keepalive = _model_identity(model, target, prov)
+    # The layout (free nodes, shapes) is in the key: a builder given data of
+    # another shape can change the free nodes' shapes, and so the program.
+    key = (identity, tuple(sorted(data["observed"])), target.layout_key(), sampler)
+    if sampler.placement is not None and sampler.placement.shard_data:
+        return Program(sampler, rebuild, keepalive), data  # its data live on the replicas: never reused
+    program = CACHE.get(key)
+    if program is None:
+        program = Program(sampler, rebuild, keepalive)
+        CACHE[key] = program
+        while len(CACHE) > CACHE_SIZE:
+            CACHE.popitem(last=False)
+    else:
+        CACHE.move_to_end(key)
+    return program, data

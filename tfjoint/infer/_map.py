@@ -239,7 +239,9 @@ def map_estimate(
     if not isinstance(num_starts, (int, np.integer)) or isinstance(num_starts, bool) or num_starts < 1:
         raise _errors.ArgumentError(argument="num_starts", expected="an int >= 1", found=repr(num_starts), fix="pass e.g. num_starts=10.")
     seed_tensor = _types.as_seed(seed)
-    target = _target.make_target(model, observed)
+    # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
+    check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
+    target = _target.make_target(model, observed).for_batch(int(num_starts), check_seed)
     x0 = target.initial_state(int(num_starts), seed=seed_tensor)
     bijector = target.bijector
 

@@ -249,6 +249,12 @@ def vi(
     start = time.perf_counter()
     target = _target.make_target(model, observed)
     init_seed, fit_seed, draw_seed = tfp.random.split_seed(seed_tensor, 3)
+    # An AutoBatched model's batches (`sample_size` draws per step, then the
+    # `num_draws` returned) are evaluated by broadcasting when its ops allow it
+    # (checked at each batch size).
+    fit_check_seed, draws_check_seed = tfp.random.split_seed(draw_seed, 2)
+    fit_target = target.for_batch(sample_size, fit_check_seed)
+    draws_target = target.for_batch(num_draws, draws_check_seed)
     loc0 = target.initial_state(1, seed=init_seed)[0]
     params0 = (loc0, _initial_scale_param(surrogate, target.dim, target.dtype))
     optimizer = _Adam(float(learning_rate), decay=float(learning_rate_decay), num_steps=num_steps)
@@ -258,7 +264,7 @@ def vi(
 
     def fit(init_params, fit_seed, draw_seed):
         params, losses = tfp.vi.fit_surrogate_posterior_stateless(
-            target.log_prob,
+            fit_target.log_prob,
             build_surrogate_posterior_fn=build,
             initial_parameters=init_params,
             optimizer=optimizer,
@@ -267,7 +273,7 @@ def vi(
             seed=fit_seed,
         )
         x = build(*params).sample(num_draws, seed=draw_seed)
-        return params, losses, target.constrain(x), target.log_prob(x)
+        return params, losses, target.constrain(x), draws_target.log_prob(x)
 
     compiled = tf.function(fit, jit_compile=jit_compile, autograph=False)
     try:

@@ -139,6 +139,7 @@ def work_tfjoint(model_name, args, jit_compile=None):
 
     from tfjoint.infer import _nuts  # pylint: disable=g-import-not-at-top
     from tfjoint.infer import _program  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer import _signature  # pylint: disable=g-import-not-at-top
     from tfjoint import _types  # pylint: disable=g-import-not-at-top
     from tfjoint.infer import _target  # pylint: disable=g-import-not-at-top
 
@@ -177,7 +178,7 @@ def work_tfjoint(model_name, args, jit_compile=None):
         result["second_min_ess"] = ess_summary([np.swapaxes(v, 0, 1) for v in post2.draws.values()])[0]
         cache = getattr(_program, "CACHE", None)
         if cache:
-            result["second_tracing_counts"] = cache[next(reversed(cache))].tracing_counts()  # pylint: disable=protected-access
+            result["second_tracing_counts"] = list(cache.values())[-1].tracing_counts()  # pylint: disable=protected-access
     result["ess_per_second"] = [min_ess / sampling]
     for k in range(1, args.repeats.get(model_name, 1)):  # more seeds: min ESS is noisy
         again = _nuts.nuts(jd, observed=observed, seed=args.seed + 100 + k, **settings)
@@ -191,7 +192,7 @@ def work_tfjoint(model_name, args, jit_compile=None):
     # rebuilt inside the trace from the data passed as arguments.
     jit_compile = bool(post.settings["jit_compile"])  # what the run used
     target = _target.make_target(jd, observed).for_batch(args.num_chains, args.seed)
-    data, _, rebuild = _program.data_arguments(target)  # pylint: disable=protected-access
+    data, _, rebuild = _signature.data_arguments(target)
     x0 = target.initial_state(args.num_chains, _types.as_seed(args.seed))
 
     def flat_vg(x, flat):

@@ -61,6 +61,7 @@ import bench_compile  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint import _types  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _nuts  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _program  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer import _signature  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
 
 DEPTHS = (1, 2, 3, 4, 5, 7, 8)
@@ -159,7 +160,7 @@ def main():
     builder, builder_args, builder_kwargs, observed = bench_compile.build(args.model)
     jd = builder(*builder_args, **builder_kwargs)
     target = _target.make_target(jd, observed).for_batch(4, 0)
-    data, _, rebuild = _program.data_arguments(target)  # pylint: disable=protected-access
+    data, _, rebuild = _signature.data_arguments(target)
     x0 = target.initial_state(4, _types.as_seed(0))
     n = args.num_results
     loops = {

@@ -84,6 +84,19 @@ def test_map_estimate__autobatched_model_evaluates_its_starts_by_broadcasting(mo
     assert fit.converged.all()
 
 
+def test_map_estimate__second_call_with_new_data_compiles_nothing():
+    model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Sample(tfd.Normal(mu, 1.0), 5))
+    y1 = np.array([0.5, 1.0, 1.5, 2.0, 2.5], np.float32)
+    y2 = y1 - 3.0
+    fit1 = _map.map_estimate(model, observed={"y": y1}, num_starts=3, seed=0)
+    (search,) = [fn for keepalive, fn in _map._CACHE.values() if keepalive == model]
+    fit2 = _map.map_estimate(model, observed={"y": y2}, num_starts=3, seed=1)
+    assert search.experimental_get_tracing_count() == 1
+    # Conjugate normal: the mode is sum(y) / (n + 1); the second call really used y2.
+    assert float(fit1.params["mu"]) == pytest.approx(y1.sum() / 6, abs=1e-5)
+    assert float(fit2.params["mu"]) == pytest.approx(y2.sum() / 6, abs=1e-5)
+
+
 def test_map_estimate__renders(regression_fit):
     fit, _ = regression_fit
     text = str(fit)

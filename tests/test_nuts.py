@@ -18,6 +18,7 @@ from tfjoint import models
 from tfjoint.infer import _chunks
 from tfjoint.infer import _nuts
 from tfjoint.infer import _program
+from tfjoint.infer import _signature
 from tfjoint.infer import _posterior
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
@@ -247,7 +248,7 @@ def test_nuts__data_is_not_an_xla_compile_time_constant(xla_run):
     # captures) stays an HLO parameter.
     (program,) = programs_of(MODEL, jit_compile=True)
     target = _target.make_target(MODEL, {"y": Y2})
-    data = _program.data_arguments(target)[0]
+    data = _signature.data_arguments(target)[0]
     state = program.start(target.initial_state(4, 0), tf.constant(1.0), data)
     args = (state, tf.constant(0), *_warmup.stan_schedule(200).as_tensors(), tf.constant([0, 1]), data)
     for function, call in [(program.chunk, args)]:  # `start` runs once, in graph mode

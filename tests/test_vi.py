@@ -82,6 +82,19 @@ def test_vi__autobatched_model_evaluates_its_batches_by_broadcasting(regression,
     np.testing.assert_array_less(np.abs(loc - mean) / np.sqrt(np.diag(cov)), 0.1)  # as the mean-field test
 
 
+def test_vi__second_call_with_new_data_compiles_nothing():
+    model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Sample(tfd.Normal(mu, 1.0), 5))
+    y1 = np.array([0.5, 1.0, 1.5, 2.0, 2.5], np.float32)
+    y2 = y1 - 3.0
+    fits = [_vi.vi(model, observed={"y": y}, seed=k, **FIT) for k, y in enumerate([y1, y2])]
+    (compiled,) = [fn for keepalive, fn in _vi._CACHE.values() if keepalive == model]
+    assert compiled.experimental_get_tracing_count() == 1
+    # Conjugate normal: posterior N(sum(y) / 6, 1 / 6); the second fit really used y2.
+    for fit, y in zip(fits, [y1, y2]):
+        loc = float(fit.flat_surrogate.mean().numpy()[0])
+        assert abs(loc - y.sum() / 6) < 0.1 * np.sqrt(1 / 6)
+
+
 def test_vi__constrained_summaries_and_posterior(regression, mean_field):
     _, _, mean, cov, precision = regression
     fit = mean_field

@@ -3,7 +3,9 @@
 `map_estimate` flattens the free nodes into one unconstrained vector (see
 `make_target`), draws `num_starts` initial points uniform(-2, 2) there, and runs
 `tfp.optimizer.lbfgs_minimize` (or `bfgs_minimize`) on all of them at once, as
-one batch, inside one `tf.function(jit_compile=True)`.
+one batch, inside one `tf.function(jit_compile=True)`. That compiled search is
+cached per model signature and settings, with the observed data as its
+arguments: a second call with new data of the same shapes compiles nothing.
 
 **Which mode?** A density's mode depends on the coordinates. With
 `jacobian=False` (the default) the objective is the pinned model's
@@ -33,6 +35,7 @@ import tensorflow_probability as tfp
 from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _types
+from tfjoint.infer import _signature
 from tfjoint.infer import _target
 
 __all__ = ["MapEstimate", "map_estimate", "minimize"]
@@ -83,16 +86,53 @@ def minimize(
       (array([ True,  True]), array([[1., 1.], [1., 1.]], dtype=float32))
     """
     _types.check_literal(method, Method, "method")
-    minimizer = _MINIMIZERS[method]
+
+    def run(x0):
+        return _search(value_fn, x0, method, max_iterations, tolerance)
+
+    x0 = tf.convert_to_tensor(initial_positions, dtype_hint=tf.float32)
+    return tf.function(run, jit_compile=jit_compile, autograph=False)(x0)
+
+
+def _search(
+    value_fn: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, method: Method, max_iterations: int, tolerance: float
+):
+    """TFP's (L-)BFGS from the starts `x0`, to call inside a trace."""
 
     def value_and_gradient(x):
         return tfp.math.value_and_gradient(value_fn, x)
 
-    def run(x0):
-        return minimizer(value_and_gradient, initial_position=x0, tolerance=tolerance, max_iterations=max_iterations)
+    minimizer = _MINIMIZERS[method]
+    return minimizer(value_and_gradient, initial_position=x0, tolerance=tolerance, max_iterations=max_iterations)
 
-    x0 = tf.convert_to_tensor(initial_positions, dtype_hint=tf.float32)
-    return tf.function(run, jit_compile=jit_compile, autograph=False)(x0)
+
+# Compiled searches by model signature and settings: a second call with new data of the
+# same shapes (or new starts) compiles nothing.
+_CACHE = _signature.LruCache(16)
+
+
+def _compiled_search(model: Any, target: _target.FlatTarget, settings: Tuple[Any, ...]):
+    """The cached compiled search `(x0, data) -> results` for this model's structure and `settings`."""
+    data, prov, rebuild = _signature.data_arguments(target, log_prob_only=False)
+    identity, keepalive = _signature.model_identity(model, target, prov)
+    method, max_iterations, tolerance, jacobian, jit_compile = settings
+
+    def run(x0, data):
+        flat = rebuild(data)
+
+        def objective(x):
+            log_density = flat.log_prob(x)
+            if not jacobian:
+                log_density = log_density - flat.bijector.forward_log_det_jacobian(x, event_ndims=1)
+            return -log_density
+
+        return _search(objective, x0, method, max_iterations, tolerance)
+
+    def make():
+        return keepalive, tf.function(run, jit_compile=jit_compile, autograph=False)
+
+    key = (identity, tuple(sorted(data["observed"])), target.layout_key(), settings)
+    return _CACHE.get(key, make)[1], data
 
 
 def _array_text(value: np.ndarray) -> str:
@@ -243,16 +283,11 @@ def map_estimate(
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
     target = _target.make_target(model, observed).for_batch(int(num_starts), check_seed)
     x0 = target.initial_state(int(num_starts), seed=seed_tensor)
-    bijector = target.bijector
-
-    def objective(x):
-        log_density = target.log_prob(x)
-        if not jacobian:
-            log_density = log_density - bijector.forward_log_det_jacobian(x, event_ndims=1)
-        return -log_density
-
+    search, data = _compiled_search(
+        model, target, (method, int(max_iterations), float(tolerance), bool(jacobian), bool(jit_compile))
+    )
     try:
-        result = minimize(objective, x0, method=method, max_iterations=max_iterations, tolerance=tolerance, jit_compile=jit_compile)
+        result = search(x0, data)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
         if not (jit_compile and _is_xla_error(e)):
             raise

@@ -3,9 +3,9 @@
 `Program` holds the two `tf.function`s for one model signature, and
 `program_for` finds (or makes) the one for a model and a sampler's settings
 in a small LRU cache. The observed data and a builder's data arguments are
-tensor *arguments* of both functions (`data_arguments` splits them off and
-gives a `rebuild(data)` to call inside the trace), so new data of the same
-shapes compiles nothing.
+tensor *arguments* of both functions (`_signature.data_arguments` splits them
+off and gives a `rebuild(data)` to call inside the trace), so new data of the
+same shapes compiles nothing.
 
 Inside `chunk`, TFP's kernels do the moves: `tfp.mcmc.NoUTurnSampler` (or
 `HamiltonianMonteCarlo`) wrapped in `tfp.mcmc.DualAveragingStepSizeAdaptation`.
@@ -15,24 +15,21 @@ reparametrisation `x = scale * z`, so the kernel keeps an identity mass matrix.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-from typing import Any, Callable, Dict, Literal, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Literal, NamedTuple, Optional, Tuple
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
 from tfjoint.infer import _distribute
+from tfjoint.infer import _signature
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
 from tfjoint.infer import _xla
 
 Method = Literal["nuts", "hmc"]
 NO_ADAPTATION_END = 2**30  # the dual-averaging counter restarts at every window, so it never gets here
-CACHE_SIZE = 16
-CACHE: "collections.OrderedDict[Any, Program]" = collections.OrderedDict()
+CACHE = _signature.LruCache(16)  # model signature + Sampler -> Program
 
 
 class ChainState(NamedTuple):
@@ -265,78 +262,13 @@ def freeze(state: ChainState) -> ChainState:
     return state._replace(kernel_results=frozen)
 
 
-# -- data as tensor arguments -------------------------------------------------------
-
-
-def _is_data(leaf: Any) -> bool:
-    return isinstance(leaf, (np.ndarray, tf.Tensor, tf.Variable)) and not isinstance(leaf, np.generic)
-
-
-def _hashable(leaf: Any) -> Any:
-    try:
-        hash(leaf)
-        return ("value", type(leaf).__name__, leaf)
-    except TypeError:
-        return ("id", id(leaf))
-
-
-def _model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[Any, Any]:
-    """A cache key for the model's structure (not its data), and objects to keep alive with it."""
-    if prov is not None:
-        leaves = tf.nest.flatten((prov.args, prov.kwargs))
-        statics = tuple(_hashable(x) if not _is_data(x) else ("data",) for x in leaves)
-        return ("builder", id(prov.builder), statics), prov.builder
-    if isinstance(model, (list, tuple)):
-        return ("list", tuple(id(x) for x in model)), list(model)
-    if isinstance(model, Mapping):
-        return ("dict", tuple((k, id(v)) for k, v in model.items())), dict(model)
-    if callable(model) and not hasattr(model, "log_prob"):
-        return ("generator", id(model)), model
-    joint = target.spec.joint
-    return ("joint", id(joint)), joint
-
-
-def data_arguments(target: _target.FlatTarget) -> Tuple[Dict[str, Any], Any, Callable]:
-    """Split the model into tensor data arguments and a `rebuild(data) -> FlatTarget` to call in a trace."""
-    pinned = target.pinned
-    pins = dict(getattr(pinned, "pins", {}) or {})
-    prov = _builders.provenance(target.spec.joint)
-    leaves, treedef_source = [], None
-    if prov is not None:
-        treedef_source = (prov.args, prov.kwargs)
-        all_leaves = tf.nest.flatten(treedef_source)
-        leaves = [tf.convert_to_tensor(x) for x in all_leaves if _is_data(x)]
-    data = {"observed": {k: tf.convert_to_tensor(v) for k, v in pins.items()}, "args": tuple(leaves)}
-    base_joint = target.spec.joint
-
-    def rebuild(d: Any) -> _target.FlatTarget:
-        if prov is not None:
-            it = iter(d["args"])
-            filled = [next(it) if _is_data(x) else x for x in tf.nest.flatten(treedef_source)]
-            args, kwargs = tf.nest.pack_sequence_as(treedef_source, filled)
-            joint = prov.builder.rebuild(*args, **kwargs)
-        else:
-            joint = base_joint
-        model = joint.experimental_pin(**d["observed"]) if d["observed"] else joint
-        return target.rebind(model, log_prob_only=True)
-
-    return data, prov, rebuild
-
-
 def program_for(model: Any, target: _target.FlatTarget, sampler: Sampler) -> Tuple[Program, Dict[str, Any]]:
-    data, prov, rebuild = data_arguments(target)
-    identity, keepalive = _model_identity(model, target, prov)
+    """The cached program for this model's structure and these settings, and the data to call it with."""
+    data, prov, rebuild = _signature.data_arguments(target)
+    identity, keepalive = _signature.model_identity(model, target, prov)
     # The layout (free nodes, shapes) is in the key: a builder given data of
     # another shape can change the free nodes' shapes, and so the program.
     key = (identity, tuple(sorted(data["observed"])), target.layout_key(), sampler)
     if sampler.placement is not None and sampler.placement.shard_data:
         return Program(sampler, rebuild, keepalive), data  # its data live on the replicas: never reused
-    program = CACHE.get(key)
-    if program is None:
-        program = Program(sampler, rebuild, keepalive)
-        CACHE[key] = program
-        while len(CACHE) > CACHE_SIZE:
-            CACHE.popitem(last=False)
-    else:
-        CACHE.move_to_end(key)
-    return program, data
+    return CACHE.get(key, lambda: Program(sampler, rebuild, keepalive)), data

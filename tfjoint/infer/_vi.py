@@ -12,7 +12,9 @@ The fit is TFP's `tfp.vi.fit_surrogate_posterior_stateless` (reparameterised
 Monte Carlo ELBO, reverse KL) driven by a small pure-functional Adam written
 here in TensorFlow (TFP's stateless fitter wants an optax-style
 `init`/`update` pair, which TF does not ship). The whole loop and the final
-draws run inside one `tf.function(jit_compile=True)`: one XLA program.
+draws run inside one `tf.function(jit_compile=True)`: one XLA program, cached
+per model signature and settings, with the observed data as its arguments
+(a second call with new data of the same shapes compiles nothing).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tfjoint import _format
 from tfjoint import _types
 from tfjoint.infer import _map
 from tfjoint.infer import _posterior
+from tfjoint.infer import _signature
 from tfjoint.infer import _target
 
 tfb = tfp.bijectors
@@ -180,6 +183,49 @@ def _check_positive_int(value: Any, argument: str, example: int) -> int:
     return int(value)
 
 
+# Compiled fits by model signature and settings: a second call with new data of the
+# same shapes (or a new seed) compiles nothing.
+_CACHE = _signature.LruCache(16)
+
+
+def _compiled_fit(
+    model: Any,
+    fit_target: _target.FlatTarget,
+    draws_target: _target.FlatTarget,
+    settings: Tuple[Any, ...],
+    jit_compile: bool,
+):
+    """The cached `(params0, fit_seed, draw_seed, data) -> (params, losses, values, lp)` and its data."""
+    data, prov, rebuild_fit = _signature.data_arguments(fit_target, log_prob_only=True)
+    _, _, rebuild_draws = _signature.data_arguments(draws_target, log_prob_only=False)
+    identity, keepalive = _signature.model_identity(model, fit_target, prov)
+    surrogate, num_steps, learning_rate, learning_rate_decay, sample_size, num_draws = settings
+
+    def build(loc, scale_param):
+        return _flat_surrogate(surrogate, loc, scale_param)
+
+    def fit(init_params, fit_seed, draw_seed, data):
+        fit_flat, draws_flat = rebuild_fit(data), rebuild_draws(data)
+        params, losses = tfp.vi.fit_surrogate_posterior_stateless(
+            fit_flat.log_prob,
+            build_surrogate_posterior_fn=build,
+            initial_parameters=init_params,
+            optimizer=_Adam(learning_rate, decay=learning_rate_decay, num_steps=num_steps),
+            num_steps=num_steps,
+            sample_size=sample_size,
+            seed=fit_seed,
+        )
+        x = build(*params).sample(num_draws, seed=draw_seed)
+        return params, losses, draws_flat.constrain(x), draws_flat.log_prob(x)
+
+    def make():
+        return keepalive, tf.function(fit, jit_compile=jit_compile, autograph=False)
+
+    key = (identity, tuple(sorted(data["observed"])), fit_target.layout_key(), draws_target.layout_key(), settings,
+           jit_compile)
+    return _CACHE.get(key, make)[1], data
+
+
 def vi(
     model: Any,
     observed: Optional[Mapping[str, Any]] = None,
@@ -257,27 +303,10 @@ def vi(
     draws_target = target.for_batch(num_draws, draws_check_seed)
     loc0 = target.initial_state(1, seed=init_seed)[0]
     params0 = (loc0, _initial_scale_param(surrogate, target.dim, target.dtype))
-    optimizer = _Adam(float(learning_rate), decay=float(learning_rate_decay), num_steps=num_steps)
-
-    def build(loc, scale_param):
-        return _flat_surrogate(surrogate, loc, scale_param)
-
-    def fit(init_params, fit_seed, draw_seed):
-        params, losses = tfp.vi.fit_surrogate_posterior_stateless(
-            fit_target.log_prob,
-            build_surrogate_posterior_fn=build,
-            initial_parameters=init_params,
-            optimizer=optimizer,
-            num_steps=num_steps,
-            sample_size=sample_size,
-            seed=fit_seed,
-        )
-        x = build(*params).sample(num_draws, seed=draw_seed)
-        return params, losses, target.constrain(x), draws_target.log_prob(x)
-
-    compiled = tf.function(fit, jit_compile=jit_compile, autograph=False)
+    settings = (surrogate, num_steps, float(learning_rate), float(learning_rate_decay), sample_size, num_draws)
+    compiled, data = _compiled_fit(model, fit_target, draws_target, settings, bool(jit_compile))
     try:
-        params, losses, values, lp = compiled(params0, fit_seed, draw_seed)
+        params, losses, values, lp = compiled(params0, fit_seed, draw_seed, data)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
         if not (jit_compile and _map._is_xla_error(e)):  # pylint: disable=protected-access
             raise
@@ -285,6 +314,10 @@ def vi(
             f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
             fix="pass jit_compile=False to fit without XLA.",
         ) from e
+
+    def build(loc, scale_param):
+        return _flat_surrogate(surrogate, loc, scale_param)
+
     flat_q = build(*[tf.constant(p.numpy()) for p in params])
     draws = {k: v[np.newaxis] for k, v in _node_draws(values).items()}
     elapsed = time.perf_counter() - start

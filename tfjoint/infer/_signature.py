@@ -1,0 +1,114 @@
+"""A model's signature for caching compiled functions: its structure as a key, its data as arguments.
+
+A compiled sampler or search can be reused for new data of the same shapes
+only if the data are *arguments* of the compiled function rather than
+constants captured in its trace. `data_arguments` splits a flat target into
+tensor data (the observed values, and a builder's array arguments) and a
+`rebuild(data)` that rebuilds the target from them inside a trace;
+`model_identity` gives the hashable part of a cache key that names the
+model's structure. `LruCache` keeps the most recent compiled functions.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, Dict, Hashable, Mapping, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from tfjoint import _builders
+from tfjoint.infer import _target
+
+
+class LruCache:
+    """The `size` most recently used values by key (compiled functions, with what keeps their keys valid)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: "collections.OrderedDict[Hashable, Any]" = collections.OrderedDict()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """Return the value for `key`, calling `make()` to create it on a miss."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = self._items[key] = make()
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+    def values(self):
+        """The values, least recently used first."""
+        return self._items.values()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def is_data(leaf: Any) -> bool:
+    return isinstance(leaf, (np.ndarray, tf.Tensor, tf.Variable)) and not isinstance(leaf, np.generic)
+
+
+def _hashable(leaf: Any) -> Any:
+    try:
+        hash(leaf)
+        return ("value", type(leaf).__name__, leaf)
+    except TypeError:
+        return ("id", id(leaf))
+
+
+def model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[Any, Any]:
+    """A cache key for the model's structure (not its data), and objects to keep alive with it."""
+    if prov is not None:
+        leaves = tf.nest.flatten((prov.args, prov.kwargs))
+        statics = tuple(_hashable(x) if not is_data(x) else ("data",) for x in leaves)
+        return ("builder", id(prov.builder), statics), prov.builder
+    if isinstance(model, (list, tuple)):
+        return ("list", tuple(id(x) for x in model)), list(model)
+    if isinstance(model, Mapping):
+        return ("dict", tuple((k, id(v)) for k, v in model.items())), dict(model)
+    if callable(model) and not hasattr(model, "log_prob"):
+        return ("generator", id(model)), model
+    joint = target.spec.joint
+    return ("joint", id(joint)), joint
+
+
+def data_arguments(target: _target.FlatTarget, *, log_prob_only: bool = True) -> Tuple[Dict[str, Any], Any, Callable]:
+    """Split the model into tensor data arguments and a `rebuild(data) -> FlatTarget` to call in a trace.
+
+    Args:
+      target: the flat target of the model with its observed data pinned.
+      log_prob_only: passed to `FlatTarget.rebind`: `True` when the trace only
+        evaluates `log_prob` (the rebuilt target may then lack `bijector`).
+
+    Returns:
+      `(data, provenance, rebuild)`: `data` is `{"observed": {name: Tensor},
+      "args": (Tensor, ...)}`, `provenance` the builder's record (or `None`).
+    """
+    pinned = target.pinned
+    pins = dict(getattr(pinned, "pins", {}) or {})
+    prov = _builders.provenance(target.spec.joint)
+    leaves, treedef_source = [], None
+    if prov is not None:
+        treedef_source = (prov.args, prov.kwargs)
+        all_leaves = tf.nest.flatten(treedef_source)
+        leaves = [tf.convert_to_tensor(x) for x in all_leaves if is_data(x)]
+    data = {"observed": {k: tf.convert_to_tensor(v) for k, v in pins.items()}, "args": tuple(leaves)}
+    base_joint = target.spec.joint
+
+    def rebuild(d: Any) -> _target.FlatTarget:
+        if prov is not None:
+            it = iter(d["args"])
+            filled = [next(it) if is_data(x) else x for x in tf.nest.flatten(treedef_source)]
+            args, kwargs = tf.nest.pack_sequence_as(treedef_source, filled)
+            joint = prov.builder.rebuild(*args, **kwargs)
+        else:
+            joint = base_joint
+        model = joint.experimental_pin(**d["observed"]) if d["observed"] else joint
+        return target.rebind(model, log_prob_only=log_prob_only)
+
+    return data, prov, rebuild

@@ -221,8 +221,8 @@ def _compiled_fit(
     def make():
         return keepalive, tf.function(fit, jit_compile=jit_compile, autograph=False)
 
-    key = (identity, tuple(sorted(data["observed"])), fit_target.layout_key(), draws_target.layout_key(), settings,
-           jit_compile)
+    layouts = (fit_target.layout_key(), draws_target.layout_key())
+    key = (identity, tuple(sorted(data["observed"])), layouts, settings, jit_compile)
     return _CACHE.get(key, make)[1], data
 
 
@@ -314,11 +314,7 @@ def vi(
             f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
             fix="pass jit_compile=False to fit without XLA.",
         ) from e
-
-    def build(loc, scale_param):
-        return _flat_surrogate(surrogate, loc, scale_param)
-
-    flat_q = build(*[tf.constant(p.numpy()) for p in params])
+    flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
     draws = {k: v[np.newaxis] for k, v in _node_draws(values).items()}
     elapsed = time.perf_counter() - start
     observed_data = {k: np.asarray(v) for k, v in dict(getattr(target.pinned, "pins", {}) or {}).items()}

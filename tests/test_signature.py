@@ -26,14 +26,14 @@ def test_lru_cache__makes_once_and_evicts_the_least_recently_used():
     assert made[-1] == "b again"
 
 
-def test_model_identity__builder_data_are_arguments_and_statics_are_in_the_key():
+def test_structure_key__builder_data_are_arguments_and_statics_are_in_the_key():
     X = np.random.default_rng(0).normal(size=(6, 2)).astype(np.float32)
     y = np.zeros(6, np.float32)
 
     def identity_and_data(X, **kwargs):
         target = _target.make_target(models.linear_regression(X, **kwargs), {"y": y})
         data, prov, _ = _signature.data_arguments(target)
-        return _signature.model_identity(None, target, prov)[0], data
+        return _signature.structure_key(None, target, data, prov)[0], data
 
     key, data = identity_and_data(X)
     same_key, _ = identity_and_data(X + 1.0)  # new data, same shapes: the same key

@@ -114,7 +114,7 @@ _CACHE = _signature.LruCache(16)
 def _compiled_search(model: Any, target: _target.FlatTarget, settings: Tuple[Any, ...]):
     """The cached compiled search `(x0, data) -> results` for this model's structure and `settings`."""
     data, prov, rebuild = _signature.data_arguments(target, log_prob_only=False)
-    identity, keepalive = _signature.model_identity(model, target, prov)
+    structure, keepalive = _signature.structure_key(model, target, data, prov)
     method, max_iterations, tolerance, jacobian, jit_compile = settings
 
     def run(x0, data):
@@ -131,8 +131,7 @@ def _compiled_search(model: Any, target: _target.FlatTarget, settings: Tuple[Any
     def make():
         return keepalive, tf.function(run, jit_compile=jit_compile, autograph=False)
 
-    key = (identity, tuple(sorted(data["observed"])), target.layout_key(), settings)
-    return _CACHE.get(key, make)[1], data
+    return _CACHE.get((structure, settings), make)[1], data
 
 
 def _array_text(value: np.ndarray) -> str:

@@ -265,10 +265,8 @@ def freeze(state: ChainState) -> ChainState:
 def program_for(model: Any, target: _target.FlatTarget, sampler: Sampler) -> Tuple[Program, Dict[str, Any]]:
     """The cached program for this model's structure and these settings, and the data to call it with."""
     data, prov, rebuild = _signature.data_arguments(target)
-    identity, keepalive = _signature.model_identity(model, target, prov)
-    # The layout (free nodes, shapes) is in the key: a builder given data of
-    # another shape can change the free nodes' shapes, and so the program.
-    key = (identity, tuple(sorted(data["observed"])), target.layout_key(), sampler)
+    structure, keepalive = _signature.structure_key(model, target, data, prov)
+    key = (structure, sampler)
     if sampler.placement is not None and sampler.placement.shard_data:
         return Program(sampler, rebuild, keepalive), data  # its data live on the replicas: never reused
     return CACHE.get(key, lambda: Program(sampler, rebuild, keepalive)), data

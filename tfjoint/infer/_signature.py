@@ -5,7 +5,7 @@ only if the data are *arguments* of the compiled function rather than
 constants captured in its trace. `data_arguments` splits a flat target into
 tensor data (the observed values, and a builder's array arguments) and a
 `rebuild(data)` that rebuilds the target from them inside a trace;
-`model_identity` gives the hashable part of a cache key that names the
+`structure_key` gives the hashable part of a cache key that names the
 model's structure. `LruCache` keeps the most recent compiled functions.
 """
 
@@ -61,8 +61,8 @@ def _hashable(leaf: Any) -> Any:
         return ("id", id(leaf))
 
 
-def model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[Any, Any]:
-    """A cache key for the model's structure (not its data), and objects to keep alive with it."""
+def _model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[Any, Any]:
+    """The model's identity (not its data), and objects to keep alive with it."""
     if prov is not None:
         leaves = tf.nest.flatten((prov.args, prov.kwargs))
         statics = tuple(_hashable(x) if not is_data(x) else ("data",) for x in leaves)
@@ -75,6 +75,18 @@ def model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[A
         return ("generator", id(model)), model
     joint = target.spec.joint
     return ("joint", id(joint)), joint
+
+
+def structure_key(model: Any, target: _target.FlatTarget, data: Mapping[str, Any], prov: Any) -> Tuple[Any, Any]:
+    """A cache key for the model's structure (not its data), and objects to keep alive with it.
+
+    The key holds the model's identity, the observed node names, and the
+    target's layout (free nodes, shapes, batching): a builder given data of
+    another shape can change the free nodes' shapes, and so the compiled code.
+    `data` and `prov` are what `data_arguments` returned for `target`.
+    """
+    identity, keepalive = _model_identity(model, target, prov)
+    return (identity, tuple(sorted(data["observed"])), target.layout_key()), keepalive
 
 
 def data_arguments(target: _target.FlatTarget, *, log_prob_only: bool = True) -> Tuple[Dict[str, Any], Any, Callable]:

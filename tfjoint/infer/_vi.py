@@ -198,7 +198,7 @@ def _compiled_fit(
     """The cached `(params0, fit_seed, draw_seed, data) -> (params, losses, values, lp)` and its data."""
     data, prov, rebuild_fit = _signature.data_arguments(fit_target, log_prob_only=True)
     _, _, rebuild_draws = _signature.data_arguments(draws_target, log_prob_only=False)
-    identity, keepalive = _signature.model_identity(model, fit_target, prov)
+    structure, keepalive = _signature.structure_key(model, fit_target, data, prov)
     surrogate, num_steps, learning_rate, learning_rate_decay, sample_size, num_draws = settings
 
     def build(loc, scale_param):
@@ -221,8 +221,8 @@ def _compiled_fit(
     def make():
         return keepalive, tf.function(fit, jit_compile=jit_compile, autograph=False)
 
-    layouts = (fit_target.layout_key(), draws_target.layout_key())
-    key = (identity, tuple(sorted(data["observed"])), layouts, settings, jit_compile)
+    # The draws' target differs from the fit's only in its batching, which its layout key holds.
+    key = (structure, draws_target.layout_key(), settings, jit_compile)
     return _CACHE.get(key, make)[1], data
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the tutorial models, and quiet TensorFlow."""
+"""Shared fixtures: the tutorial models, a record of batching choices, and quiet TensorFlow."""
 
 import os
 
@@ -9,6 +9,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 
 from tfjoint import _examples  # noqa: E402
+from tfjoint.infer import _target  # noqa: E402
 
 tfd = tfp.distributions
 
@@ -36,3 +37,18 @@ def hand_broadcast():
 @pytest.fixture
 def autobatched():
     return _examples.tutorial_autobatched()
+
+
+@pytest.fixture
+def for_batch_calls(monkeypatch):
+    """`(num_points, batching)` of every `FlatTarget.for_batch` call the test makes, in order."""
+    calls = []
+    for_batch = _target.FlatTarget.for_batch
+
+    def spy(self, num_points, seed):
+        target = for_batch(self, num_points, seed)
+        calls.append((num_points, target.batching))
+        return target
+
+    monkeypatch.setattr(_target.FlatTarget, "for_batch", spy)
+    return calls

@@ -7,7 +7,6 @@ import tensorflow_probability as tfp
 
 from tfjoint import _errors
 from tfjoint.infer import _map
-from tfjoint.infer import _target
 
 tfd = tfp.distributions
 
@@ -67,19 +66,10 @@ def test_map_estimate__conjugate_regression_is_the_analytic_mode(regression_fit)
     assert fit.method == "lbfgs" and fit.jacobian is False and fit.seed == (0, 1)
 
 
-def test_map_estimate__autobatched_model_evaluates_its_starts_by_broadcasting(monkeypatch):
+def test_map_estimate__autobatched_model_evaluates_its_starts_by_broadcasting(for_batch_calls):
     model, y, mean = _regression()
-    seen = []
-    for_batch = _target.FlatTarget.for_batch
-
-    def spy(self, num_points, seed):
-        target = for_batch(self, num_points, seed)
-        seen.append((num_points, target.batching))
-        return target
-
-    monkeypatch.setattr(_target.FlatTarget, "for_batch", spy)
     fit = _map.map_estimate(tfd.JointDistributionNamedAutoBatched(model), observed={"y": y}, num_starts=3, seed=0)
-    assert seen == [(3, "broadcast")]
+    assert for_batch_calls == [(3, "broadcast")]
     np.testing.assert_allclose(fit.params["w"], mean, atol=1e-4)
     assert fit.converged.all()
 

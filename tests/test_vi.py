@@ -8,7 +8,6 @@ import tensorflow_probability as tfp
 from tfjoint import _errors
 from tfjoint.infer import _posterior
 from tfjoint.infer import _predictive
-from tfjoint.infer import _target
 from tfjoint.infer import _vi
 
 tfd = tfp.distributions
@@ -64,20 +63,11 @@ def test_vi__mean_field_means_match_analytic_posterior(regression, mean_field):
     np.testing.assert_allclose(mean_field.flat_surrogate.stddev().numpy(), 1 / np.sqrt(np.diag(precision)), rtol=0.06)
 
 
-def test_vi__autobatched_model_evaluates_its_batches_by_broadcasting(regression, monkeypatch):
+def test_vi__autobatched_model_evaluates_its_batches_by_broadcasting(regression, for_batch_calls):
     model, y, mean, cov, _ = regression
-    seen = []
-    for_batch = _target.FlatTarget.for_batch
-
-    def spy(self, num_points, seed):
-        target = for_batch(self, num_points, seed)
-        seen.append((num_points, target.batching))
-        return target
-
-    monkeypatch.setattr(_target.FlatTarget, "for_batch", spy)
     fit = _vi.vi(tfd.JointDistributionNamedAutoBatched(model), observed={"y": y}, seed=(0, 3), **FIT)
     # sample_size draws per step, then the num_draws returned: each batch size checked.
-    assert seen == [(FIT["sample_size"], "broadcast"), (NUM_DRAWS, "broadcast")]
+    assert for_batch_calls == [(FIT["sample_size"], "broadcast"), (NUM_DRAWS, "broadcast")]
     loc = fit.flat_surrogate.mean().numpy()
     np.testing.assert_array_less(np.abs(loc - mean) / np.sqrt(np.diag(cov)), 0.1)  # as the mean-field test
 

@@ -9,9 +9,9 @@ XLA against ~1.3 ms in graph mode (12x; 8.8x at 64 x 64, 2.8x at 32 x 32,
 break-even near 8 x 8; `scripts/bench_xla_linalg.py`), and it is 90% of the log-Cox-process
 model's cost per leapfrog step (`scripts/bench_compile.py`). A triangular
 solve is also slower under XLA (1.7-3.4x at 32-100), but not by enough: the
-vectorized stochastic-volatility model, whose AR(1) bijector solves a
-100 x 100 triangular system, still ran 1.5x faster per leapfrog step under
-XLA than in graph mode. So only the Cholesky factor counts. On GPU and TPU
+vectorized stochastic-volatility model, when its AR(1) bijector still
+solved a 100 x 100 triangular system (it is a prefix scan now), ran 1.5x
+faster per leapfrog step under XLA than in graph mode. So only the Cholesky factor counts. On GPU and TPU
 XLA calls the vendor solvers, so the rule applies on CPU only.
 
 `slow_under_xla` reads a traced log-density's graph; `nuts(...,

@@ -31,6 +31,20 @@ def test_minimize__quadratic_bowl_from_seed_start_and_10_random_starts(method):
     np.testing.assert_allclose(result.objective_value.numpy(), 0.0, atol=1e-10)
 
 
+@pytest.mark.parametrize("method", ["lbfgs", "bfgs"])
+def test_minimize__traces_the_objective_once(method):
+    # TFP's minimizers call the objective from ten places; traced at each, a many-node model took minutes.
+    traces = []
+
+    def counted_bowl(x):
+        traces.append(x.shape)
+        return _bowl(x)
+
+    result = _map.minimize(counted_bowl, tf.constant([[0.6, 0.8], [-3.0, 5.0]]), method=method, jit_compile=False)
+    assert len(traces) == 1, traces
+    np.testing.assert_allclose(result.position.numpy(), np.broadcast_to(MINIMUM, (2, 2)), atol=1e-5)
+
+
 def _regression(seed=0, n=20, d=3, noise_scale=1.0, prior_scale=1.0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)).astype(np.float32)

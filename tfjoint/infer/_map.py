@@ -97,8 +97,16 @@ def minimize(
 def _search(
     value_fn: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, method: Method, max_iterations: int, tolerance: float
 ):
-    """TFP's (L-)BFGS from the starts `x0`, to call inside a trace."""
+    """TFP's (L-)BFGS from the starts `x0`, to call inside a trace.
 
+    TFP's minimizers call the objective from ten places (the Hager-Zhang line
+    search alone from several). Its value-and-gradient is therefore one nested
+    `tf.function`, traced once and called from all ten: on a model with
+    many nodes, tracing it ten times cost minutes
+    (`scripts/bench_map_compile.py`).
+    """
+
+    @tf.function(autograph=False)
     def value_and_gradient(x):
         return tfp.math.value_and_gradient(value_fn, x)
 

@@ -101,12 +101,28 @@ def test_map_estimate__second_call_with_new_data_compiles_nothing():
     assert float(fit2.params["mu"]) == pytest.approx(y2.sum() / 6, abs=1e-5)
 
 
+def test_map_estimate__search_settings_are_arguments_of_the_cached_search():
+    model, y, mean = _regression()
+    full = _map.map_estimate(model, observed={"y": y}, num_starts=2, seed=0)
+    short = _map.map_estimate(model, observed={"y": y}, num_starts=2, seed=0, max_iterations=1, tolerance=1e-3)
+    (search,) = [fn for keepalive, fn in _map._CACHE.values() if keepalive == model]
+    assert search.experimental_get_tracing_count() == 1
+    # A 3-dimensional quadratic takes L-BFGS more than one iteration: the short search really stopped at 1.
+    assert full.num_iterations > 1 and short.num_iterations == 1
+    assert full.converged.all() and not short.converged.all()
+    np.testing.assert_allclose(full.params["w"], mean, atol=1e-4)
+
+
 def test_map_estimate__renders(regression_fit):
     fit, _ = regression_fit
     text = str(fit)
     assert text.startswith("MAP estimate (lbfgs, 5 starts)")
     assert "w     [3]" in text and "Converged: 5 of 5" in text and "(best)" in text
     assert fit.to_markdown().startswith("### MAP estimate")
+    assert set(fit.timings) == {"setup", "trace_compile", "search", "total"}
+    assert all(v >= 0 for v in fit.timings.values())
+    assert fit.timings["total"] >= fit.timings["setup"] + fit.timings["trace_compile"] + fit.timings["search"]
+    assert "Timings: setup" in text
     assert "<table>" in fit._repr_html_()
 
 
@@ -141,5 +157,9 @@ def test_map_estimate__argument_errors():
         _map.map_estimate(model, observed={"y": y}, method="adam")
     with pytest.raises(_errors.ArgumentError, match="num_starts"):
         _map.map_estimate(model, observed={"y": y}, num_starts=0)
+    with pytest.raises(_errors.ArgumentError, match="max_iterations"):
+        _map.map_estimate(model, observed={"y": y}, max_iterations=0)
+    with pytest.raises(_errors.ArgumentError, match="tolerance"):
+        _map.map_estimate(model, observed={"y": y}, tolerance=-1.0)
     with pytest.raises(_errors.ObservedError, match="'nope'"):
         _map.map_estimate(model, observed={"nope": y})

@@ -4,8 +4,11 @@
 `make_target`), draws `num_starts` initial points uniform(-2, 2) there, and runs
 `tfp.optimizer.lbfgs_minimize` (or `bfgs_minimize`) on all of them at once, as
 one batch, inside one `tf.function(jit_compile=True)`. That compiled search is
-cached per model signature and settings, with the observed data as its
-arguments: a second call with new data of the same shapes compiles nothing.
+cached per model signature, method and `jacobian`, with the observed data,
+`max_iterations` and `tolerance` as its arguments: a second call with new
+data of the same shapes, or new search settings, compiles nothing. The first
+call compiles with a search of zero iterations, so `MapEstimate.timings`
+reports tracing and compiling apart from the search.
 
 **Which mode?** A density's mode depends on the coordinates. With
 `jacobian=False` (the default) the objective is the pinned model's
@@ -35,6 +38,7 @@ import tensorflow_probability as tfp
 from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _types
+from tfjoint.infer import _chunks
 from tfjoint.infer import _signature
 from tfjoint.infer import _target
 
@@ -94,9 +98,7 @@ def minimize(
     return tf.function(run, jit_compile=jit_compile, autograph=False)(x0)
 
 
-def _search(
-    value_fn: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, method: Method, max_iterations: int, tolerance: float
-):
+def _search(value_fn: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, method: Method, max_iterations: Any, tolerance: Any):
     """TFP's (L-)BFGS from the starts `x0`, to call inside a trace.
 
     TFP's minimizers call the objective from ten places (the Hager-Zhang line
@@ -114,18 +116,18 @@ def _search(
     return minimizer(value_and_gradient, initial_position=x0, tolerance=tolerance, max_iterations=max_iterations)
 
 
-# Compiled searches by model signature and settings: a second call with new data of the
-# same shapes (or new starts) compiles nothing.
+# Compiled searches by model signature, method, jacobian and jit_compile: a second call with
+# new data of the same shapes, new starts, max_iterations or tolerance compiles nothing.
 _CACHE = _signature.LruCache(16)
 
 
 def _compiled_search(model: Any, target: _target.FlatTarget, settings: Tuple[Any, ...]):
-    """The cached compiled search `(x0, data) -> results` for this model's structure and `settings`."""
+    """The cached compiled search `(x0, data, max_iterations, tolerance) -> results` for this model and `settings`."""
     data, prov, rebuild = _signature.data_arguments(target, log_prob_only=False)
     structure, keepalive = _signature.structure_key(model, target, data, prov)
-    method, max_iterations, tolerance, jacobian, jit_compile = settings
+    method, jacobian, jit_compile = settings
 
-    def run(x0, data):
+    def run(x0, data, max_iterations, tolerance):
         flat = rebuild(data)
 
         def objective(x):
@@ -168,6 +170,8 @@ class MapEstimate(_format.Report):
       method: "lbfgs" or "bfgs".
       jacobian: whether the objective included the log-det-Jacobian.
       seed: the stateless seed of the initial points.
+      timings: seconds: `"setup"` (reading the model, the starts),
+        `"trace_compile"` (0 when the search was cached), `"search"`, `"total"`.
     """
 
     params: Mapping[str, np.ndarray]
@@ -183,6 +187,7 @@ class MapEstimate(_format.Report):
     method: str
     jacobian: bool
     seed: Tuple[int, int]
+    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         n = self.objective_values.shape[0]
@@ -228,6 +233,8 @@ class MapEstimate(_format.Report):
         ]
         if not self.converged[self.best_start]:
             notes.append("Warning: the best start did not converge; raise max_iterations.")
+        if self.timings:
+            notes.append("Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
         return notes
 
     def _parts(self):
@@ -270,7 +277,8 @@ def map_estimate(
       A `MapEstimate`.
 
     Raises:
-      ArgumentError: for an unknown `method` or `num_starts < 1`.
+      ArgumentError: for an unknown `method`, `num_starts < 1`, `max_iterations < 1`
+        or `tolerance <= 0`.
       ObservedError: for observed data that does not fit the model.
       NonFiniteLogProbError: if no start has a finite log-density.
       XlaCompileError: if XLA cannot compile the model (pass `jit_compile=False`).
@@ -285,16 +293,25 @@ def map_estimate(
     _types.check_literal(method, Method, "method")
     if not isinstance(num_starts, (int, np.integer)) or isinstance(num_starts, bool) or num_starts < 1:
         raise _errors.ArgumentError(argument="num_starts", expected="an int >= 1", found=repr(num_starts), fix="pass e.g. num_starts=10.")
+    if not isinstance(max_iterations, (int, np.integer)) or isinstance(max_iterations, bool) or max_iterations < 1:
+        raise _errors.ArgumentError(argument="max_iterations", expected="an int >= 1", found=repr(max_iterations), fix="pass e.g. max_iterations=1000.")
+    if not isinstance(tolerance, (float, int)) or isinstance(tolerance, bool) or not tolerance > 0:
+        raise _errors.ArgumentError(argument="tolerance", expected="a float > 0", found=repr(tolerance), fix="pass e.g. tolerance=1e-6.")
+    clock = _chunks.Stopwatch()
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
     target = _target.make_target(model, observed).for_batch(int(num_starts), check_seed)
     x0 = target.initial_state(int(num_starts), seed=seed_tensor)
-    search, data = _compiled_search(
-        model, target, (method, int(max_iterations), float(tolerance), bool(jacobian), bool(jit_compile))
-    )
+    search, data = _compiled_search(model, target, (method, bool(jacobian), bool(jit_compile)))
+    tolerance_tensor = tf.constant(tolerance, target.dtype)
+    setup_seconds = clock()
     try:
-        result = search(x0, data)
+        # Zero iterations first: trace and compile (nothing, if cached), so the search is timed alone.
+        search(x0, data, tf.constant(0, tf.int32), tolerance_tensor).objective_value.numpy()
+        compile_seconds = clock() - setup_seconds
+        result = search(x0, data, tf.constant(int(max_iterations), tf.int32), tolerance_tensor)
+        values = result.objective_value.numpy()
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
         if not (jit_compile and _is_xla_error(e)):
             raise
@@ -302,7 +319,7 @@ def map_estimate(
             f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
             fix="pass jit_compile=False to run the search without XLA.",
         ) from e
-    values = result.objective_value.numpy()
+    search_seconds = clock() - setup_seconds - compile_seconds
     positions = result.position.numpy()
     ranked = np.where(np.isfinite(values) & ~result.failed.numpy(), values, np.inf)
     if not np.isfinite(ranked).any():
@@ -323,4 +340,5 @@ def map_estimate(
         method=method,
         jacobian=bool(jacobian),
         seed=tuple(int(s) for s in seed_tensor.numpy()),
+        timings=dict(setup=setup_seconds, trace_compile=compile_seconds, search=search_seconds, total=clock()),
     )

@@ -22,7 +22,7 @@ import argparse
 import os
 import sys
 import textwrap
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import nbformat
 

@@ -1,8 +1,6 @@
 """Tests for tfjoint._variants: the tutorial's comparison, reproduced."""
 
-import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _errors

@@ -2,7 +2,7 @@
 
 On a cheap model the cost per leapfrog step is not only the model's
 value-and-gradient. Two parts are measured, on the vectorized
-stochastic-volatility model (100 steps, 4 chains, XLA, float32), where the
+stochastic-volatility model (100 steps, `--chains` chains, default 4, XLA, float32), where the
 bare value-and-gradient is ~15 us:
 
 1. **tfjoint's `nuts`**, split into a fixed cost per iteration (momentum draw,
@@ -24,7 +24,11 @@ bare value-and-gradient is ~15 us:
    - the same with its U-turn checks switched off.
 
    If the lean kernel were much cheaper than TFP's, TFP's kernel would be
-   the thing to replace; it is not (see `scripts/README.md`).
+   the thing to replace; it is not (see `scripts/README.md`). Next to each
+   loop's time is its number of "thunks": the operations XLA dispatches, one
+   after another, per leapfrog step (counted in the optimized HLO). At 4
+   chains the tensors are so small that this count, not the arithmetic,
+   sets the time; `--chains=64` shows how the ratios change when it does not.
 3. **Whole runs** with tfjoint's defaults (1000 warmup + 1000 draws, 4
    chains), `--seeds` seeds, with TFP's kernel and with the lean kernel put in
    its place (patched into tfjoint's program for this comparison only): us
@@ -36,7 +40,9 @@ per evaluation whose NUTS steps cost close to its value-and-gradient).
 
 Usage:
   .venv/bin/python scripts/bench_nuts_overhead.py [--model=sv_vectorized|iris] [--num_results=300]
-      [--repeats=3] [--seeds=3]
+      [--repeats=3] [--seeds=3] [--chains=4] [--parts=123]
+
+`--parts=2` runs part 2 alone (about three minutes at 4 chains).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import time
 
@@ -76,6 +83,45 @@ KERNELS = {
         fn, eps, max_tree_depth=depth, u_turn=False
     ),
 }
+
+
+_FREE_HLO_OPS = frozenset(["parameter", "constant", "get-tuple-element", "tuple", "bitcast"])
+
+
+def _thunks_per_step(loop, *args):
+    """Operations XLA runs per leapfrog step: those of the innermost while body that evaluates the gradient.
+
+    Counted in the optimized HLO: every instruction of that body except
+    parameters, constants, tuples and bitcasts, which cost nothing at run
+    time. On the CPU each one is a separately dispatched kernel (a "thunk"),
+    so for tensors this small their number, not their arithmetic, sets the
+    time. TFP's kernel also runs a small U-turn while loop per step, not
+    counted here.
+    """
+    hlo = loop.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
+    bodies, current = {}, None
+    for line in hlo.splitlines():
+        if not line.startswith(" ") and line.rstrip().endswith("{"):
+            current = re.match(r"^(?:ENTRY )?%?([\w.\-]+) ", line).group(1)
+            bodies[current] = []
+        elif line.startswith("}"):
+            current = None
+        elif current is not None:
+            m = re.match(r"\s*(?:ROOT )?%?[\w.\-]+ = .*? ([a-z][\w\-]*)\((.*)", line)
+            if m:
+                bodies[current].append((m.group(1), m.group(2)))
+
+    def steps(name, depth):
+        """(nesting depth, thunks) of every while body under `name` that takes a gradient."""
+        for op, rest in bodies[name]:
+            if op == "while":
+                body = re.search(r"body=%?([\w.\-]+)", rest).group(1)
+                if any("gradient" in r for _, r in bodies[body]):
+                    yield depth + 1, sum(o not in _FREE_HLO_OPS for o, _ in bodies[body])
+                yield from steps(body, depth + 1)
+
+    entry = re.search(r"^ENTRY %?([\w.\-]+) ", hlo, re.M).group(1)
+    return max(steps(entry, 0))[1]
 
 
 def _fit(leapfrogs, us_per_iteration):
@@ -156,12 +202,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--model", default="sv_vectorized", choices=["sv_vectorized", "iris", "sv_per_step", "lgcp"])
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--parts", default="123", help="which of the three parts to run, e.g. 2")
     args = parser.parse_args()
     builder, builder_args, builder_kwargs, observed = bench_compile.build(args.model)
     jd = builder(*builder_args, **builder_kwargs)
-    target = _target.make_target(jd, observed).for_batch(4, 0)
+    chains = args.chains
+    target = _target.make_target(jd, observed).for_batch(chains, 0)
     data, _, rebuild = _signature.data_arguments(target)
-    x0 = target.initial_state(4, _types.as_seed(0))
+    x0 = target.initial_state(chains, _types.as_seed(0))
     n = args.num_results
     loops = {
         (name, d): _kernel_loop(make, rebuild, n, d, rescaled="rescaled" in name)
@@ -182,60 +231,69 @@ def main():
 
     tfjoint_leapfrogs = {}
     for r in range(args.repeats):
-        for depth in DEPTHS:
-            post = _nuts.nuts(
-                jd, observed=observed, num_chains=4, num_warmup=0, num_results=n, seed=r,
-                step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False,
-            )
-            keep(("tfjoint nuts", depth), 1e6 * post.timings["sampling"] / n)
-            tfjoint_leapfrogs[depth] = post.settings["leapfrog_steps"] / n
+        if "1" in args.parts:
+            for depth in DEPTHS:
+                post = _nuts.nuts(
+                    jd, observed=observed, num_chains=chains, num_warmup=0, num_results=n, seed=r,
+                    step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False,
+                )
+                keep(("tfjoint nuts", depth), 1e6 * post.timings["sampling"] / n)
+                tfjoint_leapfrogs[depth] = post.settings["leapfrog_steps"] / n
         keep("bare", time_loop(bare, x0, data, leapfrog_steps, True, prepare=rebuild)[0])
-        keep("leapfrog", 1e6 * _best_seconds(leapfrog, x0, data) / leapfrog_steps)
-        for key, loop in loops.items():
-            keep(key, 1e6 * _best_seconds(loop, x0, data, scale) / n)
+        if "2" in args.parts:
+            keep("leapfrog", 1e6 * _best_seconds(leapfrog, x0, data) / leapfrog_steps)
+            for key, loop in loops.items():
+                keep(key, 1e6 * _best_seconds(loop, x0, data, scale) / n)
 
-    whole = {name: [] for name in ("TFP NoUTurnSampler", "lean NUTS")}
+    whole = {name: [] for name in ("TFP NoUTurnSampler", "lean NUTS")} if "3" in args.parts else {}
     for seed in range(args.seeds):
         for name, runs in whole.items():
             with _kernel_in_tfjoint(name):
                 post = _nuts.nuts(
-                    jd, observed=observed, num_chains=4, num_warmup=1000, num_results=1000, seed=seed, progress=False
+                    jd, observed=observed, num_chains=chains, num_warmup=1000, num_results=1000, seed=seed,
+                    progress=False,
                 )
             seconds = post.timings["warmup"] + post.timings["sampling"]
             min_ess = ess_summary([np.swapaxes(v, 0, 1) for v in post.draws.values()])[0]
             runs.append((seconds, post.settings["leapfrog_steps"], min_ess))
 
     bare_us = best["bare"]
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.model}, 4 chains, XLA, "
-          f"{n} iterations, best of {args.repeats}")
-    print("\n1. tfjoint's nuts, every tree at max_tree_depth")
-    print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
-    for depth in DEPTHS:
-        us = best[("tfjoint nuts", depth)]
-        print(f"{depth:>5} {tfjoint_leapfrogs[depth]:>8.0f} {us:>9.0f} {us / tfjoint_leapfrogs[depth]:>7.1f}")
-    fixed, per_step = _fit([tfjoint_leapfrogs[d] for d in DEPTHS], [best[("tfjoint nuts", d)] for d in DEPTHS])
-    print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.model}, {chains} chains, XLA, "
+          f"{n} iterations, best of {args.repeats}; bare value-and-gradient {bare_us:.1f} us")
+    if "1" in args.parts:
+        print("\n1. tfjoint's nuts, every tree at max_tree_depth")
+        print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
+        for depth in DEPTHS:
+            us = best[("tfjoint nuts", depth)]
+            print(f"{depth:>5} {tfjoint_leapfrogs[depth]:>8.0f} {us:>9.0f} {us / tfjoint_leapfrogs[depth]:>7.1f}")
+        fixed, per_step = _fit([tfjoint_leapfrogs[d] for d in DEPTHS], [best[("tfjoint nuts", d)] for d in DEPTHS])
+        print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
 
-    print(f"\n2. per leapfrog step, kernels alone (fit over depths {KERNEL_DEPTHS})")
-    print(f"{'':<30} {'us/lf':>7} {'x bare':>7}")
-    print(f"{'bare value-and-gradient':<30} {bare_us:>7.1f} {1.0:>7.2f}")
-    print(f"{'plain leapfrog loop':<30} {best['leapfrog']:>7.1f} {best['leapfrog'] / bare_us:>7.2f}")
-    for name in KERNELS:
-        _, per_step = _fit([2**d - 1 for d in KERNEL_DEPTHS], [best[(name, d)] for d in KERNEL_DEPTHS])
-        print(f"{name:<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
-    _, per_step = _fit(
-        [tfjoint_leapfrogs[d] for d in KERNEL_DEPTHS], [best[("tfjoint nuts", d)] for d in KERNEL_DEPTHS]
-    )
-    print(f"{'tfjoint nuts (TFP kernel)':<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
+    if "2" in args.parts:
+        print(f"\n2. per leapfrog step, kernels alone (fit over depths {KERNEL_DEPTHS}); thunks: XLA operations "
+              "dispatched per step")
+        print(f"{'':<30} {'us/lf':>7} {'x bare':>7} {'thunks':>7}")
+        print(f"{'bare value-and-gradient':<30} {bare_us:>7.1f} {1.0:>7.2f}")
+        thunks = _thunks_per_step(leapfrog, x0, data)
+        print(f"{'plain leapfrog loop':<30} {best['leapfrog']:>7.1f} {best['leapfrog'] / bare_us:>7.2f} {thunks:>7}")
+        for name in KERNELS:
+            _, per_step = _fit([2**d - 1 for d in KERNEL_DEPTHS], [best[(name, d)] for d in KERNEL_DEPTHS])
+            thunks = _thunks_per_step(loops[(name, KERNEL_DEPTHS[0])], x0, data, scale)
+            print(f"{name:<30} {per_step:>7.1f} {per_step / bare_us:>7.2f} {thunks:>7}")
+        if "1" in args.parts:
+            _, per_step = _fit(
+                [tfjoint_leapfrogs[d] for d in KERNEL_DEPTHS], [best[("tfjoint nuts", d)] for d in KERNEL_DEPTHS]
+            )
+            print(f"{'tfjoint nuts (TFP kernel)':<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
 
-    print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, 4 chains, seeds 0..{args.seeds - 1}): per seed")
-    print(f"{'kernel':<20} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
-    for name, runs in whole.items():
-        us = " ".join(f"{1e6 * t / lf:6.1f}" for t, lf, _ in runs)
-        per_iter = " ".join(f"{lf / 2000:6.1f}" for _, lf, _ in runs)
-        ess_s = " ".join(f"{e / t:6.0f}" for t, _, e in runs)
-        print(f"{name:<20} {us:>24} {per_iter:>20} {ess_s:>20}")
-
+    if whole:
+        print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{args.seeds - 1}): per seed")
+        print(f"{'kernel':<20} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
+        for name, runs in whole.items():
+            us = " ".join(f"{1e6 * t / lf:6.1f}" for t, lf, _ in runs)
+            per_iter = " ".join(f"{lf / 2000:6.1f}" for _, lf, _ in runs)
+            ess_s = " ".join(f"{e / t:6.0f}" for t, _, e in runs)
+            print(f"{name:<20} {us:>24} {per_iter:>20} {ess_s:>20}")
 
 if __name__ == "__main__":
     main()

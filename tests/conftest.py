@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
@@ -37,6 +38,22 @@ def hand_broadcast():
 @pytest.fixture
 def autobatched():
     return _examples.tutorial_autobatched()
+
+
+@pytest.fixture
+def ar1():
+    """`ar1(seed, num_chains, num_draws, rho, k)`: stationary AR(1) chains `x[t] = rho x[t-1] + e[t]`, `[chain, draw, k]`."""
+
+    def chains(seed, num_chains, num_draws, rho, k):
+        rng = np.random.default_rng(seed)
+        e = rng.normal(size=(num_chains, num_draws, k))
+        x = np.zeros_like(e)
+        x[:, 0] = e[:, 0] / np.sqrt(1.0 - rho**2)
+        for t in range(1, num_draws):
+            x[:, t] = rho * x[:, t - 1] + e[:, t]
+        return x
+
+    return chains
 
 
 @pytest.fixture

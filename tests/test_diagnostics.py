@@ -1,4 +1,4 @@
-"""Tests for tfjoint.infer._diagnostics: R-hat, ESS, MCSE and Summary against known truth."""
+"""Tests for tfjoint.infer._diagnostics: R-hat, ESS and MCSE against known truth (and the ArviZ export)."""
 
 import warnings
 
@@ -8,18 +8,8 @@ import tensorflow_probability as tfp
 
 from tfjoint import _errors
 from tfjoint.infer import _diagnostics as diag
+from tfjoint.infer import _summary
 
-
-
-def _ar1(seed, num_chains, num_draws, rho, k):
-    """Stationary AR(1) chains x[t] = rho x[t-1] + e[t], shape [chain, draw, k]."""
-    rng = np.random.default_rng(seed)
-    e = rng.normal(size=(num_chains, num_draws, k))
-    x = np.zeros_like(e)
-    x[:, 0] = e[:, 0] / np.sqrt(1.0 - rho**2)
-    for t in range(1, num_draws):
-        x[:, t] = rho * x[:, t - 1] + e[:, t]
-    return x
 
 
 # --- small pieces against hand computation ---------------------------------------------------
@@ -50,12 +40,12 @@ def test_ess__constant_chain_is_its_size():
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.5])
-def test_ess_mean__ar1_matches_analytic(rho):
+def test_ess_mean__ar1_matches_analytic(rho, ar1):
     # ESS of an AR(1) chain of length n is n (1 - rho) / (1 + rho). Across 50 independent
     # coordinates the per-coordinate relative sd of the estimator is about 0.04 (rho = 0) and
     # 0.08 (rho = 0.5) (measured over 5 seeds), so the mean over 50 has sd <= 0.012; the
     # estimator also has a known ~2% downward bias at this n. 0.06 is > 3 sd plus the bias.
-    x = _ar1(0, 4, 1000, rho, 50)
+    x = ar1(0, 4, 1000, rho, 50)
     truth = 4000 * (1 - rho) / (1 + rho)
     assert abs(np.mean(diag.ess_mean(x)) / truth - 1) < 0.06
     assert abs(np.mean(diag.ess_bulk(x)) / truth - 1) < 0.06
@@ -74,11 +64,11 @@ def test_ess__iid_normal_is_about_n():
     np.testing.assert_allclose(np.mean(diag.mcse_mean(x)), 1 / np.sqrt(4000), rtol=0.05)
 
 
-def test_ess_mean__close_to_tfp_on_average():
+def test_ess_mean__close_to_tfp_on_average(ar1):
     # TFP's ESS (initial positive sequence, no monotone step) is a different estimator per
     # coordinate (differences of 10-40% on single coordinates), but both estimate the same
     # quantity: on average over 50 AR(1) coordinates they agree within 5%.
-    x = _ar1(2, 4, 1000, 0.5, 50)
+    x = ar1(2, 4, 1000, 0.5, 50)
     split = diag._split_chains(x)
     theirs = tfp.mcmc.effective_sample_size(
         np.transpose(split, (1, 0, 2)), filter_beyond_positive_pairs=True, cross_chain_dims=1
@@ -90,8 +80,8 @@ def test_rhat__shifted_chain_means_are_flagged():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4, 500)) + np.array([0.0, 0.0, 0.0, 2.0])[:, None]
     assert diag.rhat(x) > 1.1
-    with pytest.warns(diag.ConvergenceWarning) as record:  # the bulk ESS warning fires too
-        summary = diag.summarize({"mu": x})
+    with pytest.warns(_summary.ConvergenceWarning) as record:  # the bulk ESS warning fires too
+        summary = _summary.summarize({"mu": x})
     assert any(str(r.message).startswith("R-hat above 1.01 for 1 of 1 coordinates") for r in record)
     assert any("R-hat" in w for w in summary.warnings)
     assert not summary.ok
@@ -103,18 +93,18 @@ def test_rhat__one_chain_is_nan_and_not_flagged():
     assert np.isnan(diag.rhat(x))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        summary = diag.summarize({"mu": x})
+        summary = _summary.summarize({"mu": x})
     assert summary.warnings == ()
 
 
 # --- optional cross-check against ArviZ -------------------------------------------------------
 
 
-def test_estimators__match_arviz():
+def test_estimators__match_arviz(ar1):
     az = pytest.importorskip("arviz")
     rng = np.random.default_rng(5)
     cases = [
-        _ar1(6, 4, 301, 0.7, 3),  # odd number of draws: the split drops the middle draw
+        ar1(6, 4, 301, 0.7, 3),  # odd number of draws: the split drops the middle draw
         rng.normal(size=(2, 200, 2)) + np.array([0.0, 0.5])[:, None, None],
         rng.integers(0, 3, size=(3, 100, 2)).astype(float),  # ties in the ranks
         rng.exponential(size=(2, 7, 1)),  # few draws
@@ -127,94 +117,6 @@ def test_estimators__match_arviz():
             np.testing.assert_allclose(diag.ess_tail(x)[j], az.ess(x[:, :, j], method="tail"), rtol=1e-10)
             np.testing.assert_allclose(diag.ess_mean(x)[j], az.ess(x[:, :, j], method="mean"), rtol=1e-10)
             np.testing.assert_allclose(diag.mcse_mean(x)[j], az.mcse(x[:, :, j], method="mean"), rtol=1e-10)
-
-
-# --- Summary ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "event_shape, names",
-    [((), ["w"]), ((1,), ["w[0]"]), ((2, 3), ["w[0, 0]", "w[0, 1]", "w[0, 2]", "w[1, 0]", "w[1, 1]", "w[1, 2]"])],
-)
-def test_summarize__rows_per_coordinate(event_shape, names):
-    rng = np.random.default_rng(7)
-    w = rng.normal(size=(4, 400) + event_shape) * 2.0 + 3.0
-    s = diag.summarize({"w": w, "sigma": rng.exponential(size=(4, 400))}, prob=0.8)
-    assert s.names == tuple(names) + ("sigma",)
-    assert s.nodes == ("w",) * len(names) + ("sigma",)
-    flat = w.reshape(4 * 400, -1)
-    # mean/sd/quantiles are plain numpy statistics over all chains and draws.
-    np.testing.assert_allclose(s.mean[:-1], flat.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(s.sd[:-1], flat.std(0, ddof=1), rtol=1e-12)
-    np.testing.assert_allclose(s.lower[:-1], np.quantile(flat, 0.1, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(s.upper[:-1], np.quantile(flat, 0.9, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(s.r_hat[:-1], diag.rhat(w).reshape(-1), rtol=1e-12)
-    assert s.row(names[-1])["mean"] == pytest.approx(flat[:, -1].mean())
-    assert s.num_chains == 4 and s.num_draws == 400 and s.num_divergences is None
-
-
-def test_summarize__renders_text_markdown_html():
-    rng = np.random.default_rng(8)
-    s = diag.summarize({"mu": rng.normal(size=(2, 300))}, {"diverging": np.zeros((2, 300), bool)})
-    text = str(s)
-    assert text.startswith("Posterior summary (2 chains x 300 draws)")
-    for column in ("mean", "sd", "5%", "95%", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"):
-        assert column in text
-    assert "Divergences: 0" in text
-    assert s.to_markdown().startswith("### Posterior summary")
-    assert "| mu |" in s.to_markdown()
-    assert "<table>" in s._repr_html_()
-
-
-def test_summarize__divergences_counted_and_warned():
-    rng = np.random.default_rng(9)
-    diverging = np.zeros((4, 500), bool)
-    diverging[1, [3, 10, 11]] = True
-    with pytest.warns(diag.ConvergenceWarning, match="3 of 2000 transitions diverged") as record:
-        s = diag.summarize({"mu": rng.normal(size=(4, 500))}, {"diverging": diverging})
-    assert s.num_divergences == 3
-    # stacklevel=2 points at the caller of summarize: this file.
-    assert record[0].filename == __file__
-    assert "Divergences: 3" in s.to_text()
-
-
-def test_summarize__low_ess_is_warned():
-    x = _ar1(10, 2, 200, 0.95, 1)[:, :, 0]  # ESS ~ 400 * 0.05 / 1.95 ~ 10, far below 200
-    with pytest.warns(diag.ConvergenceWarning) as record:  # R-hat and ESS warnings both fire
-        s = diag.summarize({"mu": x}, warn=True)
-    assert any("Bulk ESS below 100 per chain" in str(r.message) for r in record)
-    assert [str(r.message) for r in record] == list(s.warnings)
-    s = diag.summarize({"mu": x}, warn=False)  # no Python warning, still listed
-    assert s.warnings
-
-
-def test_summarize__var_names_selects_nodes():
-    rng = np.random.default_rng(11)
-    s = diag.summarize({"a": rng.normal(size=(2, 100)), "b": rng.normal(size=(2, 100, 2))}, var_names=["b"], warn=False)
-    assert s.names == ("b[0]", "b[1]")
-
-
-def test_summarize__errors_name_the_node():
-    with pytest.raises(_errors.ShapeError, match="Node: 'mu'"):
-        diag.summarize({"mu": np.zeros(10)})
-    with pytest.raises(_errors.ShapeError, match="Node: 'b'"):
-        diag.summarize({"a": np.zeros((2, 10)), "b": np.zeros((3, 10))})
-    with pytest.raises(_errors.ArgumentError, match="var_names"):
-        diag.summarize({"a": np.zeros((2, 10))}, var_names=["zzz"])
-    with pytest.raises(_errors.ArgumentError, match="prob"):
-        diag.summarize({"a": np.zeros((2, 10))}, prob=1.5)
-
-
-def test_summary__is_frozen_and_validated():
-    s = diag.summarize({"mu": np.random.default_rng(12).normal(size=(2, 100))}, warn=False)
-    with pytest.raises(Exception):
-        s.prob = 0.5
-    with pytest.raises(ValueError):
-        s.mean[0] = 1.0  # read-only arrays
-    with pytest.raises(ValueError, match="shape"):
-        diag.Summary(names=("a",), nodes=("a",), mean=np.zeros(2), sd=np.zeros(1), lower=np.zeros(1), upper=np.zeros(1),
-                     mcse_mean=np.zeros(1), ess_bulk=np.zeros(1), ess_tail=np.zeros(1), r_hat=np.zeros(1),
-                     num_chains=1, num_draws=1)
 
 
 # --- ArviZ export (optional extra) ------------------------------------------------------------

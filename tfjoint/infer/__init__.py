@@ -8,18 +8,10 @@ with draws laid out `[chain, draw, *event_shape]` per node.
 """
 
 from tfjoint.infer._arviz import to_arviz
-from tfjoint.infer._diagnostics import (
-    ConvergenceWarning,
-    Summary,
-    ess_bulk,
-    ess_mean,
-    ess_tail,
-    mcse_mean,
-    rhat,
-    summarize,
-)
+from tfjoint.infer._diagnostics import ess_bulk, ess_mean, ess_tail, mcse_mean, rhat
 from tfjoint.infer._distribute import shard_chains
 from tfjoint.infer._sharded_data import ShardedLogProb, sharded_log_prob
+from tfjoint.infer._summary import ConvergenceWarning, Summary, summarize
 from tfjoint.infer._map import MapEstimate, map_estimate, minimize
 from tfjoint.infer._nuts import hmc, nuts
 from tfjoint.infer._posterior import Posterior

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from tfjoint import _format
-from tfjoint.infer import _diagnostics
+from tfjoint.infer import _summary
 
 __all__ = ["Posterior"]
 
@@ -108,7 +108,7 @@ class Posterior(_format.Report):
         Returns:
           A `Summary`.
         """
-        return _diagnostics.summarize(
+        return _summary.summarize(
             self.draws, self.sample_stats, var_names=var_names, prob=prob, warn=warn, stacklevel=3
         )
 

@@ -12,7 +12,10 @@ matrix, simplex, Cholesky factor), lives in one slice of the flat vector:
 
 `FlatTarget.log_prob(x)` is the pinned model's unnormalized log-prob at the
 constrained point plus the log-det-Jacobian of that map, i.e. the density
-Stan samples in unconstrained space.
+Stan samples in unconstrained space. Where each node's slice lies, and the
+bijector itself, come from `_layout`; this module evaluates the density
+(batched, broadcast or vectorized), draws initial points and explains
+non-finite ones.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from tfjoint import _errors
 from tfjoint import _model
 from tfjoint import _types
 from tfjoint.infer import _broadcast
+from tfjoint.infer import _layout
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -37,18 +41,6 @@ __all__ = ["FlatTarget", "make_target", "check_free_values"]
 _PINNED = tfp.experimental.distributions.JointDistributionPinned
 _INIT_RADIUS = 2.0  # Stan's default: uniform(-2, 2) in unconstrained space.
 _INIT_ATTEMPTS = 100  # Stan tries 100 times per chain.
-
-
-@dataclasses.dataclass(frozen=True)
-class _Layout:
-    """Where each free node lives in the flat vector (static, model-independent of data)."""
-
-    names: Tuple[str, ...]  # free node names, model order
-    tfp_names: Tuple[str, ...]  # TFP's names of the same nodes
-    tokens: Tuple[Any, ...]  # per node: its leaves' indices, in the node value's structure
-    leaf_shapes: Tuple[Tuple[int, ...], ...]  # unconstrained shape per leaf
-    leaf_sizes: Tuple[int, ...]
-    pinned_kind: str  # "mapping" or "sequence": how the pinned model structures its free parts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +77,7 @@ class FlatTarget:
     dim: int
     dtype: tf.DType
     bijector: tfb.Bijector
-    _layout: _Layout = dataclasses.field(repr=False, compare=False, default=None)
+    _layout: _layout.Layout = dataclasses.field(repr=False, compare=False, default=None)
     _space_bijector: Any = dataclasses.field(repr=False, compare=False, default=None)
     _per_draw: bool = dataclasses.field(repr=False, compare=False, default=False)
     # An AutoBatched model whose ops were checked to broadcast over the batch (see `for_batch`).
@@ -257,7 +249,7 @@ class FlatTarget:
             return dataclasses.replace(self, pinned=pinned, _space_bijector=None, bijector=None)
         space = pinned.experimental_default_event_space_bijector()
         return dataclasses.replace(
-            self, pinned=pinned, _space_bijector=space, bijector=_flat_bijector(self._layout, pinned, space)
+            self, pinned=pinned, _space_bijector=space, bijector=_layout.flat_bijector(self._layout, pinned, space)
         )
 
     # -- initial points ----------------------------------------------------------
@@ -417,61 +409,6 @@ def check_free_values(names: Sequence[str], values: Mapping[str, Any]) -> None:
         )
 
 
-def _flat_bijector(layout: _Layout, pinned: Any, space: tfb.Bijector) -> tfb.Bijector:
-    """Flat `[..., dim]` -> `{name: constrained value}`, as one plain TFP bijector."""
-    n_leaves = len(layout.leaf_sizes)
-    reshapes = [tfb.Reshape(event_shape_out=list(s), event_shape_in=[k]) for s, k in zip(layout.leaf_shapes, layout.leaf_sizes)]
-    if layout.pinned_kind == "mapping":
-        pinned_tokens: Any = dict(zip(layout.tfp_names, layout.tokens))
-    elif layout.pinned_kind == "single":
-        pinned_tokens = layout.tokens[0]
-    elif hasattr(pinned.event_shape, "_fields"):
-        pinned_tokens = type(pinned.event_shape)(*layout.tokens)
-    else:
-        pinned_tokens = list(layout.tokens)
-    steps = [
-        tfb.Restructure(dict(zip(layout.names, layout.tokens)), pinned_tokens),
-        space,
-        tfb.Restructure(pinned_tokens, list(range(n_leaves))),
-        tfb.JointMap(reshapes),
-    ]
-    if n_leaves > 1:
-        steps.append(tfb.Split(list(layout.leaf_sizes), axis=-1))
-    else:
-        steps.append(tfb.Restructure([0], 0))
-    return tfb.Chain(steps, name="flat_to_nodes")
-
-
-def _no_bijector_error(spec: _model.ModelSpec, error: BaseException) -> _errors.TfjointError:
-    """Name the free node TFP has no default event-space bijector for (discrete, usually)."""
-    flat = [spec.pins.get(n.name) for n in spec.nodes]
-    run = _model.execute(spec.joint, value=flat, names=spec.names)
-    for node in spec.nodes:
-        if node.observed or node.index >= len(run.runs):
-            continue
-        dist = run.runs[node.index].distribution
-        try:
-            missing = dist.experimental_default_event_space_bijector() is None
-        except Exception:  # noqa: BLE001
-            missing = True
-        if missing:
-            return _errors.NodeError(
-                "HMC and NUTS need continuous free nodes with a default event-space bijector; "
-                "this node has none (it is discrete, or TFP defines no bijector for it).",
-                node=node.name,
-                node_kind=type(dist).__name__,
-                expected="a continuous distribution",
-                found=f"{type(dist).__name__} (dtype {tf.as_dtype(dist.dtype).name})",
-                fix="observe the node, or marginalize it out of the model "
-                "(e.g. tfd.MixtureSameFamily instead of a Categorical assignment).",
-            )
-    return _errors.ModelInputError(
-        "TFP could not build the default event-space bijector of this model.",
-        found=f"{type(error).__name__}: {_model._first_line(error)}",  # pylint: disable=protected-access
-        fix="give every free node a distribution with a default event-space bijector.",
-    )
-
-
 def _pinned_model(model: Any, observed: Optional[Mapping[str, Any]]) -> Tuple[_model.ModelSpec, Any]:
     if observed:
         pinned = _model.condition(model, observed)
@@ -515,96 +452,18 @@ def make_target(model: Any, observed: Optional[Mapping[str, Any]] = None) -> Fla
       TensorShape([2])
     """
     spec, pinned = _pinned_model(model, observed)
-    free = [n for n in spec.nodes if not n.observed]
-    if not free:
-        raise _errors.ObservedError(
-            "Every node is observed: there is nothing to sample.",
-            found="observed nodes " + ", ".join(repr(n.name) for n in spec.nodes),
-            fix="leave at least one node unobserved.",
-        )
-    dtypes = pinned.dtype
+    layout, space, dtype = _layout.build(spec, pinned)
     event = pinned.event_shape
-    if isinstance(event, Mapping):
-        kind = "mapping"
-    elif len(free) == 1 and not isinstance(event, (list, tuple)):
-        kind = "single"
-    else:
-        kind = "sequence"
-    names = tuple(n.name for n in free)
-    tfp_names = tuple(spec.tfp_names[n.index] for n in free)
-
-    def part(structure: Any, k: int) -> Any:
-        if kind == "mapping":
-            return structure[tfp_names[k]]
-        if kind == "single":
-            return structure
-        return structure[k]
-
-    dtype = None
-    for k, node in enumerate(free):
-        for dt in tf.nest.flatten(part(dtypes, k)):
-            dt = tf.as_dtype(dt)
-            if not dt.is_floating:
-                raise _errors.NodeError(
-                    "HMC and NUTS need continuous free nodes; this one is discrete.",
-                    node=node.name,
-                    expected="a float dtype",
-                    found=f"dtype {dt.name}",
-                    fix="observe the node, or marginalize it out of the model "
-                    "(e.g. tfd.MixtureSameFamily instead of a Categorical assignment).",
-                )
-            if dtype is None:
-                dtype = dt
-            elif dt != dtype:
-                raise _errors.ModelInputError(
-                    "The free nodes mix float dtypes; the flat vector needs one.",
-                    node=node.name,
-                    expected=f"dtype {dtype.name} (as the first free node)",
-                    found=f"dtype {dt.name}",
-                    fix="build every node with the same float dtype.",
-                )
-    try:
-        space = pinned.experimental_default_event_space_bijector()
-    except Exception as e:  # noqa: BLE001 - TFP raises AttributeError/NotImplementedError here
-        raise _no_bijector_error(spec, e) from e
     unconstrained = space.inverse_event_shape(event)
-    tokens, leaf_shapes, leaf_sizes = [], [], []
-    for k, node in enumerate(free):
-        shapes = part(unconstrained, k)
-        flat_shapes = tf.nest.flatten(shapes)
-        start = len(leaf_shapes)
-        for s in flat_shapes:
-            s = tf.TensorShape(s)
-            if not s.is_fully_defined():
-                raise _errors.ShapeError(
-                    node=node.name,
-                    expected="a fully defined event shape",
-                    found=_types.shape_str(s),
-                    fix="give the node static parameter shapes.",
-                )
-            leaf_shapes.append(tuple(s.as_list()))
-            leaf_sizes.append(int(np.prod(s.as_list(), dtype=np.int64)))
-        if tf.nest.is_nested(shapes):
-            tokens.append(tf.nest.pack_sequence_as(shapes, list(range(start, len(leaf_shapes)))))
-        else:
-            tokens.append(start)
-    layout = _Layout(
-        names=names,
-        tfp_names=tfp_names,
-        tokens=tuple(tokens),
-        leaf_shapes=tuple(leaf_shapes),
-        leaf_sizes=tuple(leaf_sizes),
-        pinned_kind=kind,
-    )
     target = FlatTarget(
         spec=spec,
         pinned=pinned,
-        names=names,
-        event_shapes={n: part(event, k) for k, n in enumerate(names)},
-        unconstrained_shapes={n: part(unconstrained, k) for k, n in enumerate(names)},
-        dim=sum(leaf_sizes),
+        names=layout.names,
+        event_shapes={n: layout.part(event, k) for k, n in enumerate(layout.names)},
+        unconstrained_shapes={n: layout.part(unconstrained, k) for k, n in enumerate(layout.names)},
+        dim=sum(layout.leaf_sizes),
         dtype=dtype,
-        bijector=_flat_bijector(layout, pinned, space),
+        bijector=_layout.flat_bijector(layout, pinned, space),
         _layout=layout,
         _space_bijector=space,
         _per_draw=_model.is_autobatched(pinned),

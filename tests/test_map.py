@@ -151,6 +151,19 @@ def test_map_estimate__jacobian_choice_on_a_positive_node():
     assert "no Jacobian" in str(plain) and "with log-det-Jacobian" in str(jac)
 
 
+def test_map_estimate__model_xla_cannot_compile_names_the_op():
+    def through_numpy(x):  # tf.numpy_function has no XLA kernel; the gradient is the identity
+        y = tf.reshape(tf.numpy_function(lambda v: v, [x], x.dtype, stateful=False), tf.shape(x))
+        return x + tf.stop_gradient(y - x)
+
+    model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(through_numpy(mu), 1.0))
+    with pytest.raises(_errors.XlaCompileError, match=r"(?s)PyFuncStateless.*jit_compile=False") as info:
+        _map.map_estimate(model, observed={"y": 1.0}, num_starts=2)
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no TensorFlow traceback chained
+    fit = _map.map_estimate(model, observed={"y": 1.0}, num_starts=2, jit_compile=False)
+    assert float(fit.params["mu"]) == pytest.approx(0.5, abs=1e-4)  # the conjugate mode
+
+
 def test_map_estimate__argument_errors():
     model, y, _ = _regression()
     with pytest.raises(_errors.ArgumentError, match="'lbfgs', 'bfgs'"):

@@ -44,6 +44,7 @@ __all__ = [
     "OutputDifference",
     "XlaConsistencyReport",
     "xla_consistency",
+    "xla_compile_error",
 ]
 
 OnRetrace = Literal["warn", "error", "allow"]
@@ -55,6 +56,8 @@ _CONSTANT_RE = re.compile(r"[Ii]nput \d+ to node `([^`]+)` with op (\w+) must be
 _NODE_RE = re.compile(r"\{\{node ([^}]+)\}\}")
 _XLA_MARKERS = ("Detected unsupported operations when trying to compile", "must be a compile-time constant",
                 "tf2xla conversion failed", "XLA compilation", "XlaCompile")
+# What TensorFlow raises when XLA cannot compile a function (see `xla_compile_error`).
+XLA_COMPILE_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError)
 XLA_FIX = (
     "keep that op out of the compiled function: compute it before the call and pass the result in,\n"
     "or replace it with an XLA-supported op (no tf.strings, tf.py_function, tf.numpy_function,\n"
@@ -196,8 +199,25 @@ def _explain(new: _Signature, old: _Signature, static_reason: Optional[str], rel
 
 
 # ------------------------------------------------------------- XLA errors
-def _xla_error(error: Exception, name: str) -> Optional[_errors.XlaCompileError]:
-    """Turn TF's XLA compile failure into an `XlaCompileError`, or `None` if it is not one."""
+def xla_compile_error(error: Exception, name: str, fix: str = XLA_FIX) -> Optional[_errors.XlaCompileError]:
+    """Turn TF's XLA compile failure into an `XlaCompileError` naming the op, or `None` if it is not one.
+
+    Args:
+      error: what TensorFlow raised.
+      name: what was being compiled, for the message (e.g. "function f").
+      fix: the advice to give; the default suits a user's own function.
+
+    Examples:
+      >>> import tensorflow as tf
+      >>> error = tf.errors.InvalidArgumentError(None, None, (
+      ...     "Detected unsupported operations when trying to compile graph f on XLA_CPU_JIT: "
+      ...     "PyFuncStateless (No registered 'PyFuncStateless' OpKernel for XLA_CPU_JIT devices "
+      ...     "compatible with node {{node PyFuncStateless}})"))
+      >>> xla_compile_error(error, "function f").found
+      'PyFuncStateless'
+      >>> xla_compile_error(ValueError("unrelated"), "function f") is None
+      True
+    """
     message = str(getattr(error, "message", error))
     if not any(marker in message for marker in _XLA_MARKERS):
         return None
@@ -211,7 +231,7 @@ def _xla_error(error: Exception, name: str) -> Optional[_errors.XlaCompileError]
     else:
         detail = "Op(s) with no XLA kernel: " + (", ".join(dict.fromkeys(ops)) or "see the TensorFlow message below")
     created = [line.strip() for line in message.splitlines() if line.strip().startswith("File ")]
-    created = [c for c in created if not any(p in c for p in ("/tensorflow/", "/tensorflow_probability/"))]
+    created = [c for c in created if not any(p in c for p in ("/tensorflow/", "/tensorflow_probability/", "/tfjoint/"))]
     if created:
         detail += f"\nCreated at: {created[-1]}"
     if not ops:
@@ -220,10 +240,10 @@ def _xla_error(error: Exception, name: str) -> Optional[_errors.XlaCompileError]
         detail,
         node=nodes[0] if nodes else (ops[0] if ops else None),
         node_kind=ops[0] if ops else None,
-        argument=f"function {name}",
+        argument=name,
         expected="every op compilable by XLA",
         found=", ".join(dict.fromkeys(ops)) or "an XLA compilation error",
-        fix=XLA_FIX,
+        fix=fix,
     )
 
 
@@ -368,8 +388,8 @@ class Jitted:
     def _run(self, args, kwargs):
         try:
             return self._function(*args, **kwargs)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as error:
-            xla_error = _xla_error(error, self._name) if self.compiled else None
+        except XLA_COMPILE_ERRORS as error:
+            xla_error = xla_compile_error(error, f"function {self._name}") if self.compiled else None
             if xla_error is None:
                 raise
             raise _XlaFailed(xla_error) from None
@@ -550,8 +570,8 @@ def xla_consistency(fn: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6,
     plain = tf.function(fn)(*args, **kwargs)
     try:
         xla = tf.function(fn, jit_compile=True)(*args, **kwargs)
-    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as error:
-        xla_error = _xla_error(error, name)
+    except XLA_COMPILE_ERRORS as error:
+        xla_error = xla_compile_error(error, f"function {name}")
         if xla_error is None:
             raise
         raise xla_error from None

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfjoint import _compile
 from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _types
@@ -45,6 +46,8 @@ from tfjoint.infer import _target
 __all__ = ["MapEstimate", "map_estimate", "minimize"]
 
 Method = Literal["lbfgs", "bfgs"]
+
+_NO_XLA_FIX = "pass jit_compile=False to run the search without XLA, or keep that op out of the model."
 
 _MINIMIZERS = {"lbfgs": tfp.optimizer.lbfgs_minimize, "bfgs": tfp.optimizer.bfgs_minimize}
 
@@ -241,11 +244,6 @@ class MapEstimate(_format.Report):
         return self._title(), self._tables(), self._notes()
 
 
-def _is_xla_error(error: Exception) -> bool:
-    text = str(error)
-    return any(key in text for key in ("XLA", "xla", "unsupported operations", "must be a compile-time constant"))
-
-
 def map_estimate(
     model: Any,
     observed: Optional[Mapping[str, Any]] = None,
@@ -312,13 +310,11 @@ def map_estimate(
         compile_seconds = clock() - setup_seconds
         result = search(x0, data, tf.constant(int(max_iterations), tf.int32), tolerance_tensor)
         values = result.objective_value.numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
-        if not (jit_compile and _is_xla_error(e)):
+    except _compile.XLA_COMPILE_ERRORS as e:
+        error = _compile.xla_compile_error(e, "map_estimate's search", fix=_NO_XLA_FIX) if jit_compile else None
+        if error is None:
             raise
-        raise _errors.XlaCompileError(
-            f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
-            fix="pass jit_compile=False to run the search without XLA.",
-        ) from e
+        raise error from None
     search_seconds = clock() - setup_seconds - compile_seconds
     positions = result.position.numpy()
     ranked = np.where(np.isfinite(values) & ~result.failed.numpy(), values, np.inf)

@@ -180,7 +180,7 @@ def _run(
     # then measures sampling alone. A cached program compiles nothing here.
     program.prepare(x0, step0, data)
     start_state = program.start(x0, step0, data)
-    program.chunk(start_state, tf.constant(0, tf.int32), window_ends, slow_start, slow_end, run_seed, data)
+    program.compile_chunk(start_state, window_ends, slow_start, slow_end, run_seed, data)
     compile_seconds = clock() - setup_seconds
     compile_note: Optional[float] = compile_seconds
 
@@ -352,9 +352,10 @@ def nuts(
       jit_compile: `None` (default): XLA, except on CPU for a model whose
         log-density takes Cholesky factors of matrices of size >= 32, which
         XLA's CPU backend computes many times slower than
-        TensorFlow's graph mode (see `tfjoint.infer._xla`); the choice is in
-        `settings["compile_mode"]`. `True`: always XLA. `False`: TensorFlow
-        graph mode.
+        TensorFlow's graph mode (see `tfjoint.infer._xla`), or a model with an
+        op XLA cannot compile (then with an `XlaFallbackWarning`); the choice is
+        in `settings["compile_mode"]`. `True`: always XLA (`XlaCompileError`
+        naming the op if it cannot). `False`: TensorFlow graph mode.
       progress: print a progress line between chunks.
       checkpoint_dir: directory to save the state and draws to after every
         chunk; a run with the same settings, seed and data resumes from it.
@@ -384,6 +385,8 @@ def nuts(
       StrategyError: if `num_chains` is not a multiple of the strategy's
         replica count, or `shard_data=True` with a model whose data cannot be
         split (the message says why, and the fix).
+      XlaCompileError: with `jit_compile=True`, if XLA cannot compile the
+        model (the message names the op).
 
     Examples:
       >>> import tensorflow_probability as tfp; tfd = tfp.distributions

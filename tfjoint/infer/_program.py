@@ -16,11 +16,14 @@ reparametrisation `x = scale * z`, so the kernel keeps an identity mass matrix.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Callable, Dict, Literal, NamedTuple, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfjoint import _compile
+from tfjoint import _vectorize
 from tfjoint.infer import _distribute
 from tfjoint.infer import _signature
 from tfjoint.infer import _target
@@ -55,6 +58,12 @@ class Sampler:
     chunk_size: int
     jit_compile: Optional[bool]  # None: XLA unless `_xla.slow_under_xla` finds a reason not to
     placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
+
+
+_NO_XLA_FIX = (
+    "keep that op out of the model, or pass jit_compile=False (or None, the default, which then falls back "
+    "to TF graph mode) to sample without XLA."
+)
 
 
 class Program:
@@ -99,6 +108,37 @@ class Program:
             )
         # Across replicas the loop runs on the host and compiles each replica's work instead.
         self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
+
+    def compile_chunk(self, state: "ChainState", *args: Any) -> None:
+        """Trace and compile `chunk` by running zero iterations from `state` (`args`: the rest of its arguments).
+
+        XLA cannot compile a model with an op that has no XLA kernel (a
+        `tf.numpy_function`, say). Under `jit_compile=None` the chunk then runs
+        in TF graph mode instead, with an `XlaFallbackWarning` and the reason in
+        `compile_reason`; under `jit_compile=True` (or across replicas) it
+        raises `XlaCompileError` naming the op.
+        """
+        zero = tf.constant(0, tf.int32)
+        try:
+            self.chunk(state, zero, *args)
+        except _compile.XLA_COMPILE_ERRORS as e:
+            s = self.sampler
+            error = _compile.xla_compile_error(e, f"{s.method}'s compiled chunk", fix=_NO_XLA_FIX) if self.xla else None
+            if error is None:
+                raise
+            if s.jit_compile is not None or s.placement is not None:
+                raise error from None
+            self.xla = False
+            self.compile_reason = f"auto: TF graph mode, not XLA (XLA cannot compile {error.found})"
+            self._chunk_fn = tf.function(self._chunk, jit_compile=False, autograph=False)
+            warnings.warn(
+                f"XLA cannot compile this model ({error.found}); {s.method} runs in TF graph mode "
+                "instead, which is slower. Fix: keep that op out of the model, or pass jit_compile=False "
+                "to choose graph mode yourself.",
+                _compile.XlaFallbackWarning,
+                stacklevel=_vectorize.user_stacklevel(),
+            )
+            self.chunk(state, zero, *args)
 
     def tracing_counts(self) -> Dict[str, int]:
         counts = {"start": self.start.experimental_get_tracing_count()}

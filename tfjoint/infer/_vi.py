@@ -27,10 +27,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfjoint import _compile
 from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _types
-from tfjoint.infer import _map
 from tfjoint.infer import _posterior
 from tfjoint.infer import _signature
 from tfjoint.infer import _target
@@ -307,13 +307,12 @@ def vi(
     compiled, data = _compiled_fit(model, fit_target, draws_target, settings, bool(jit_compile))
     try:
         params, losses, values, lp = compiled(params0, fit_seed, draw_seed, data)
-    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
-        if not (jit_compile and _map._is_xla_error(e)):  # pylint: disable=protected-access
+    except _compile.XLA_COMPILE_ERRORS as e:
+        fix = "pass jit_compile=False to fit without XLA, or keep that op out of the model."
+        error = _compile.xla_compile_error(e, "vi's fit", fix=fix) if jit_compile else None
+        if error is None:
             raise
-        raise _errors.XlaCompileError(
-            f"{type(e).__name__}: {str(e).strip().splitlines()[0]}",
-            fix="pass jit_compile=False to fit without XLA.",
-        ) from e
+        raise error from None
     flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
     draws = {k: v[np.newaxis] for k, v in _node_draws(values).items()}
     elapsed = time.perf_counter() - start

@@ -11,7 +11,7 @@ LAYERS = [
     {"_model", "_builders", "_rebuild"},
     {"_shapes", "_debug", "_bijectors", "_joint_bijectors", "_autobatch", "_pfor"},
     {"_vectorize", "_graph", "_examples"},
-    {"_variants", "_compile"},
+    {"_variants", "_compile", "_xla_consistency"},
     {"infer"},
     {"models"},
     {"_fit", "_cli", "__main__", "__init__", "errors"},  # the front door

@@ -50,7 +50,7 @@ _EXPORTS = {
     "vectorize": "tfjoint._vectorize",
     "check_batched": "tfjoint._vectorize",
     "jit": "tfjoint._compile",
-    "xla_consistency": "tfjoint._compile",
+    "xla_consistency": "tfjoint._xla_consistency",
     # errors
     "TfjointError": "tfjoint._errors",
     "ShapeError": "tfjoint._errors",
@@ -80,7 +80,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint._autobatch import log_prob, sample  # noqa: F401
     from tfjoint._bijectors import BijectorTrace, trace_bijector  # noqa: F401
     from tfjoint._builders import model  # noqa: F401
-    from tfjoint._compile import jit, xla_consistency  # noqa: F401
+    from tfjoint._compile import jit  # noqa: F401
     from tfjoint._debug import PointReport, debug  # noqa: F401
     from tfjoint._errors import ShapeError, TfjointError  # noqa: F401
     from tfjoint._graph import graph  # noqa: F401
@@ -88,4 +88,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint._model import condition, normalize  # noqa: F401
     from tfjoint._shapes import Finding, ShapeReport, check  # noqa: F401
     from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401
+    from tfjoint._xla_consistency import xla_consistency  # noqa: F401
     from tfjoint._vectorize import check_batched, vectorize  # noqa: F401

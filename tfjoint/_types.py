@@ -153,6 +153,35 @@ def check_literal(value: Any, literal_type: Any, argument: str) -> Any:
     return value
 
 
+def check_int(value: Any, argument: str, minimum: int, example: int) -> int:
+    """Return `value` as an `int` if it is a Python or NumPy int (not a bool) `>= minimum`, else raise.
+
+    Examples:
+      >>> check_int(4, "num_chains", 1, 4)
+      4
+      >>> check_int(0, "num_chains", 1, 4)
+      Traceback (most recent call last):
+      ...
+      tfjoint._errors.ArgumentError: Invalid argument.
+        Argument: num_chains
+        Expected: an int >= 1
+        Found: 0
+        Fix: pass num_chains=4.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise _errors.ArgumentError(
+            argument=argument,
+            expected=f"a Python int >= {minimum}",
+            found=f"{type(value).__name__} {value!r}",
+            fix=f"pass {argument}={example}.",
+        )
+    if value < minimum:
+        raise _errors.ArgumentError(
+            argument=argument, expected=f"an int >= {minimum}", found=repr(int(value)), fix=f"pass {argument}={example}."
+        )
+    return int(value)
+
+
 def shape_str(shape: Union[Iterable[int], tf.TensorShape, None]) -> str:
     """Format a shape as TFP prints it: `[5, 3]`, `[]`, or `?` if unknown.
 

@@ -174,7 +174,7 @@ class MapEstimate(_format.Report):
       jacobian: whether the objective included the log-det-Jacobian.
       seed: the stateless seed of the initial points.
       timings: seconds: `"setup"` (reading the model, the starts),
-        `"trace_compile"` (0 when the search was cached), `"search"`, `"total"`.
+        `"trace_compile"` (one evaluation when the search was cached), `"search"`, `"total"`.
     """
 
     params: Mapping[str, np.ndarray]
@@ -289,18 +289,16 @@ def map_estimate(
       (1.0, True)
     """
     _types.check_literal(method, Method, "method")
-    if not isinstance(num_starts, (int, np.integer)) or isinstance(num_starts, bool) or num_starts < 1:
-        raise _errors.ArgumentError(argument="num_starts", expected="an int >= 1", found=repr(num_starts), fix="pass e.g. num_starts=10.")
-    if not isinstance(max_iterations, (int, np.integer)) or isinstance(max_iterations, bool) or max_iterations < 1:
-        raise _errors.ArgumentError(argument="max_iterations", expected="an int >= 1", found=repr(max_iterations), fix="pass e.g. max_iterations=1000.")
+    num_starts = _types.check_int(num_starts, "num_starts", 1, 10)
+    max_iterations = _types.check_int(max_iterations, "max_iterations", 1, 1000)
     if not isinstance(tolerance, (float, int)) or isinstance(tolerance, bool) or not tolerance > 0:
         raise _errors.ArgumentError(argument="tolerance", expected="a float > 0", found=repr(tolerance), fix="pass e.g. tolerance=1e-6.")
     clock = _chunks.Stopwatch()
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
-    target = _target.make_target(model, observed).for_batch(int(num_starts), check_seed)
-    x0 = target.initial_state(int(num_starts), seed=seed_tensor)
+    target = _target.make_target(model, observed).for_batch(num_starts, check_seed)
+    x0 = target.initial_state(num_starts, seed=seed_tensor)
     search, data = _compiled_search(model, target, (method, bool(jacobian), bool(jit_compile)))
     tolerance_tensor = tf.constant(tolerance, target.dtype)
     setup_seconds = clock()
@@ -308,7 +306,7 @@ def map_estimate(
         # Zero iterations first: trace and compile (nothing, if cached), so the search is timed alone.
         search(x0, data, tf.constant(0, tf.int32), tolerance_tensor).objective_value.numpy()
         compile_seconds = clock() - setup_seconds
-        result = search(x0, data, tf.constant(int(max_iterations), tf.int32), tolerance_tensor)
+        result = search(x0, data, tf.constant(max_iterations, tf.int32), tolerance_tensor)
         values = result.objective_value.numpy()
     except _compile.XLA_COMPILE_ERRORS as e:
         error = _compile.xla_compile_error(e, "map_estimate's search", fix=_NO_XLA_FIX) if jit_compile else None

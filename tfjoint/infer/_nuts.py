@@ -55,21 +55,6 @@ _AFTER_CHUNK: Optional[Callable[[str, int], None]] = None
 # -- argument checks ----------------------------------------------------------------
 
 
-def _check_int(value: Any, argument: str, minimum: int, example: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise _errors.ArgumentError(
-            argument=argument,
-            expected=f"a Python int >= {minimum}",
-            found=f"{type(value).__name__} {value!r}",
-            fix=f"pass {argument}={example}.",
-        )
-    if value < minimum:
-        raise _errors.ArgumentError(
-            argument=argument, expected=f"an int >= {minimum}", found=repr(int(value)), fix=f"pass {argument}={example}."
-        )
-    return int(value)
-
-
 def _check_probability(value: Any, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 < float(value) < 1.0:
         raise _errors.ArgumentError(argument=argument, expected="a float in (0, 1)", found=repr(value), fix=f"pass {argument}=0.8.")
@@ -143,12 +128,12 @@ def _run(
     shard_data: bool = False,
 ) -> _posterior.Posterior:
     clock = _chunks.Stopwatch()
-    num_chains = _check_int(num_chains, "num_chains", 1, 4)
-    num_warmup = _check_int(num_warmup, "num_warmup", 0, 500)
-    num_results = _check_int(num_results, "num_results", 1, 500)
-    chunk_size = _check_int(chunk_size, "chunk_size", 1, 100)
-    max_tree_depth = _check_int(max_tree_depth, "max_tree_depth", 1, 10)
-    num_leapfrog_steps = _check_int(num_leapfrog_steps, "num_leapfrog_steps", 1, 16)
+    num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
+    num_warmup = _types.check_int(num_warmup, "num_warmup", 0, 500)
+    num_results = _types.check_int(num_results, "num_results", 1, 500)
+    chunk_size = _types.check_int(chunk_size, "chunk_size", 1, 100)
+    max_tree_depth = _types.check_int(max_tree_depth, "max_tree_depth", 1, 10)
+    num_leapfrog_steps = _types.check_int(num_leapfrog_steps, "num_leapfrog_steps", 1, 16)
     target_accept_prob = _check_probability(target_accept_prob, "target_accept_prob")
     step_size = _check_step_size(step_size)
     if jit_compile is not None and not isinstance(jit_compile, bool):

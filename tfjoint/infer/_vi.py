@@ -177,12 +177,6 @@ class VIFit(_format.Report):
         return self._title(), self._tables(), self._notes()
 
 
-def _check_positive_int(value: Any, argument: str, example: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise _errors.ArgumentError(argument=argument, expected="a Python int >= 1", found=repr(value), fix=f"pass e.g. {argument}={example}.")
-    return int(value)
-
-
 # Compiled fits by model signature and settings: a second call with new data of the
 # same shapes (or a new seed) compiles nothing.
 _CACHE = _signature.LruCache(16)
@@ -282,9 +276,9 @@ def vi(
       (1.0, 0.7)
     """
     _types.check_literal(surrogate, SurrogateKind, "surrogate")
-    num_steps = _check_positive_int(num_steps, "num_steps", 1000)
-    sample_size = _check_positive_int(sample_size, "sample_size", 1)
-    num_draws = _check_positive_int(num_draws, "num_draws", 1000)
+    num_steps = _types.check_int(num_steps, "num_steps", 1, 1000)
+    sample_size = _types.check_int(sample_size, "sample_size", 1, 1)
+    num_draws = _types.check_int(num_draws, "num_draws", 1, 1000)
     if not (isinstance(learning_rate, (float, int)) and not isinstance(learning_rate, bool) and learning_rate > 0):
         raise _errors.ArgumentError(argument="learning_rate", expected="a float > 0", found=repr(learning_rate), fix="pass e.g. learning_rate=0.05.")
     if not (isinstance(learning_rate_decay, (float, int)) and not isinstance(learning_rate_decay, bool) and 0 < learning_rate_decay <= 1):

@@ -57,6 +57,20 @@ def ar1():
 
 
 @pytest.fixture
+def model_xla_cannot_compile():
+    """mu ~ N(0, 1), y ~ N(mu, 1), with mu passed through `tf.numpy_function` (no XLA kernel; identity gradient).
+
+    Observed at y = 1, the posterior of mu is N(1/2, 1/2).
+    """
+
+    def through_numpy(x):
+        y = tf.reshape(tf.numpy_function(lambda v: v, [x], x.dtype, stateful=False), tf.shape(x))
+        return x + tf.stop_gradient(y - x)
+
+    return dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(through_numpy(mu), 1.0))
+
+
+@pytest.fixture
 def for_batch_calls(monkeypatch):
     """`(num_points, batching)` of every `FlatTarget.for_batch` call the test makes, in order."""
     calls = []

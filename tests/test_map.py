@@ -151,12 +151,8 @@ def test_map_estimate__jacobian_choice_on_a_positive_node():
     assert "no Jacobian" in str(plain) and "with log-det-Jacobian" in str(jac)
 
 
-def test_map_estimate__model_xla_cannot_compile_names_the_op():
-    def through_numpy(x):  # tf.numpy_function has no XLA kernel; the gradient is the identity
-        y = tf.reshape(tf.numpy_function(lambda v: v, [x], x.dtype, stateful=False), tf.shape(x))
-        return x + tf.stop_gradient(y - x)
-
-    model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(through_numpy(mu), 1.0))
+def test_map_estimate__model_xla_cannot_compile_names_the_op(model_xla_cannot_compile):
+    model = model_xla_cannot_compile
     with pytest.raises(_errors.XlaCompileError, match=r"(?s)PyFuncStateless.*jit_compile=False") as info:
         _map.map_estimate(model, observed={"y": 1.0}, num_starts=2)
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no TensorFlow traceback chained

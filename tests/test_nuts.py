@@ -469,19 +469,9 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
         np.testing.assert_allclose(getattr(got, field), getattr(want, field), err_msg=field)
 
 
-def _through_numpy(x):
-    """`x`, computed by `tf.numpy_function` (no XLA kernel) with an identity gradient."""
-    y = tf.reshape(tf.numpy_function(lambda v: v, [x], x.dtype, stateful=False), tf.shape(x))
-    return x + tf.stop_gradient(y - x)
-
-
-# mu ~ N(0, 1), y ~ N(mu, 1), y = 1 observed: the posterior of mu is N(1/2, 1/2).
-NUMPY_MODEL = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(_through_numpy(mu), 1.0))
-
-
-def test_nuts__model_xla_cannot_compile_falls_back_to_graph_mode_by_default():
+def test_nuts__model_xla_cannot_compile_falls_back_to_graph_mode_by_default(model_xla_cannot_compile):
     with pytest.warns(_compile.XlaFallbackWarning, match=r"PyFuncStateless\); nuts runs in TF graph mode") as record:
-        post = _nuts.nuts(NUMPY_MODEL, {"y": 1.0}, num_warmup=200, num_results=500, seed=0, progress=False)
+        post = _nuts.nuts(model_xla_cannot_compile, {"y": 1.0}, num_warmup=200, num_results=500, seed=0, progress=False)
     assert record[0].filename == __file__  # the warning points at the user's call
     assert post.settings["jit_compile"] is False
     assert post.settings["compile_mode"] == "auto: TF graph mode, not XLA (XLA cannot compile PyFuncStateless)"
@@ -489,9 +479,9 @@ def test_nuts__model_xla_cannot_compile_falls_back_to_graph_mode_by_default():
     assert abs(float(post.draws["mu"].mean()) - 0.5) < 0.15
 
 
-def test_nuts__model_xla_cannot_compile_names_the_op_under_jit_compile_true():
+def test_nuts__model_xla_cannot_compile_names_the_op_under_jit_compile_true(model_xla_cannot_compile):
     with pytest.raises(_errors.XlaCompileError, match=r"(?s)PyFuncStateless.*jit_compile=False"):
-        _nuts.nuts(NUMPY_MODEL, {"y": 1.0}, num_warmup=5, num_results=5, seed=0, progress=False, jit_compile=True)
+        _nuts.nuts(model_xla_cannot_compile, {"y": 1.0}, num_warmup=5, num_results=5, seed=0, progress=False, jit_compile=True)
 
 
 def test_nuts__compile_mode_is_chosen_and_reported(graph_run, xla_run):

@@ -21,6 +21,7 @@ share.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -43,6 +44,7 @@ __all__ = [
     "Jitted",
     "jit",
     "xla_compile_error",
+    "naming_xla_errors",
 ]
 
 OnRetrace = Literal["warn", "error", "allow"]
@@ -243,6 +245,31 @@ def xla_compile_error(error: Exception, name: str, fix: str = XLA_FIX) -> Option
         found=", ".join(dict.fromkeys(ops)) or "an XLA compilation error",
         fix=fix,
     )
+
+
+@contextlib.contextmanager
+def naming_xla_errors(name: str, fix: str = XLA_FIX, enabled: bool = True):
+    """Inside, XLA's compile failures come out as `xla_compile_error`'s `XlaCompileError` (others unchanged).
+
+    The TensorFlow error is not chained: the message already names the op.
+    `enabled=False` (a call that did not use XLA) lets everything through.
+
+    Examples:
+      >>> import tensorflow as tf
+      >>> with naming_xla_errors("function f"):
+      ...     tf.function(lambda x: tf.strings.as_string(x), jit_compile=True)(tf.ones([2]))
+      Traceback (most recent call last):
+      ...
+      tfjoint._errors.XlaCompileError: XLA could not compile this function.
+      ...
+    """
+    try:
+        yield
+    except XLA_COMPILE_ERRORS as e:
+        error = xla_compile_error(e, name, fix) if enabled else None
+        if error is None:
+            raise
+        raise error from None
 
 
 # ------------------------------------------------------------------- Jitted

@@ -122,13 +122,8 @@ def xla_consistency(fn: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6,
     """
     name = getattr(fn, "__name__", type(fn).__name__)
     plain = tf.function(fn)(*args, **kwargs)
-    try:
+    with _compile.naming_xla_errors(f"function {name}"):
         xla = tf.function(fn, jit_compile=True)(*args, **kwargs)
-    except _compile.XLA_COMPILE_ERRORS as error:
-        xla_error = _compile.xla_compile_error(error, f"function {name}")
-        if xla_error is None:
-            raise
-        raise xla_error from None
     paths = _vectorize.leaf_paths(plain, "output")
     flat_plain, flat_xla = tf.nest.flatten(plain), tf.nest.flatten(xla)
     if len(paths) != len(flat_plain):

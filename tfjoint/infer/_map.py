@@ -302,17 +302,12 @@ def map_estimate(
     search, data = _compiled_search(model, target, (method, bool(jacobian), bool(jit_compile)))
     tolerance_tensor = tf.constant(tolerance, target.dtype)
     setup_seconds = clock()
-    try:
+    with _compile.naming_xla_errors("map_estimate's search", _NO_XLA_FIX, enabled=bool(jit_compile)):
         # Zero iterations first: trace and compile (nothing, if cached), so the search is timed alone.
         search(x0, data, tf.constant(0, tf.int32), tolerance_tensor).objective_value.numpy()
         compile_seconds = clock() - setup_seconds
         result = search(x0, data, tf.constant(max_iterations, tf.int32), tolerance_tensor)
         values = result.objective_value.numpy()
-    except _compile.XLA_COMPILE_ERRORS as e:
-        error = _compile.xla_compile_error(e, "map_estimate's search", fix=_NO_XLA_FIX) if jit_compile else None
-        if error is None:
-            raise
-        raise error from None
     search_seconds = clock() - setup_seconds - compile_seconds
     positions = result.position.numpy()
     ranked = np.where(np.isfinite(values) & ~result.failed.numpy(), values, np.inf)

@@ -299,14 +299,9 @@ def vi(
     params0 = (loc0, _initial_scale_param(surrogate, target.dim, target.dtype))
     settings = (surrogate, num_steps, float(learning_rate), float(learning_rate_decay), sample_size, num_draws)
     compiled, data = _compiled_fit(model, fit_target, draws_target, settings, bool(jit_compile))
-    try:
+    fix = "pass jit_compile=False to fit without XLA, or keep that op out of the model."
+    with _compile.naming_xla_errors("vi's fit", fix, enabled=bool(jit_compile)):
         params, losses, values, lp = compiled(params0, fit_seed, draw_seed, data)
-    except _compile.XLA_COMPILE_ERRORS as e:
-        fix = "pass jit_compile=False to fit without XLA, or keep that op out of the model."
-        error = _compile.xla_compile_error(e, "vi's fit", fix=fix) if jit_compile else None
-        if error is None:
-            raise
-        raise error from None
     flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
     draws = {k: v[np.newaxis] for k, v in _node_draws(values).items()}
     elapsed = time.perf_counter() - start

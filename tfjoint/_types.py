@@ -182,6 +182,26 @@ def check_int(value: Any, argument: str, minimum: int, example: int) -> int:
     return int(value)
 
 
+def check_positive_float(value: Any, argument: str, example: str) -> float:
+    """Return `value` as a `float` if it is a Python number (not a bool) `> 0`, else raise.
+
+    Examples:
+      >>> check_positive_float(0.05, "learning_rate", "0.05")
+      0.05
+      >>> check_positive_float(True, "learning_rate", "0.05")
+      Traceback (most recent call last):
+      ...
+      tfjoint._errors.ArgumentError: Invalid argument.
+        Argument: learning_rate
+        Expected: a float > 0
+        Found: True
+        Fix: pass e.g. learning_rate=0.05.
+    """
+    if not isinstance(value, (float, int)) or isinstance(value, bool) or not value > 0:
+        raise _errors.ArgumentError(argument=argument, expected="a float > 0", found=repr(value), fix=f"pass e.g. {argument}={example}.")
+    return float(value)
+
+
 def shape_str(shape: Union[Iterable[int], tf.TensorShape, None]) -> str:
     """Format a shape as TFP prints it: `[5, 3]`, `[]`, or `?` if unknown.
 

@@ -36,7 +36,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _compile
-from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _types
 from tfjoint.infer import _chunks
@@ -291,8 +290,7 @@ def map_estimate(
     _types.check_literal(method, Method, "method")
     num_starts = _types.check_int(num_starts, "num_starts", 1, 10)
     max_iterations = _types.check_int(max_iterations, "max_iterations", 1, 1000)
-    if not isinstance(tolerance, (float, int)) or isinstance(tolerance, bool) or not tolerance > 0:
-        raise _errors.ArgumentError(argument="tolerance", expected="a float > 0", found=repr(tolerance), fix="pass e.g. tolerance=1e-6.")
+    _types.check_positive_float(tolerance, "tolerance", "1e-6")
     clock = _chunks.Stopwatch()
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).

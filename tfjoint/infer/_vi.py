@@ -279,8 +279,7 @@ def vi(
     num_steps = _types.check_int(num_steps, "num_steps", 1, 1000)
     sample_size = _types.check_int(sample_size, "sample_size", 1, 1)
     num_draws = _types.check_int(num_draws, "num_draws", 1, 1000)
-    if not (isinstance(learning_rate, (float, int)) and not isinstance(learning_rate, bool) and learning_rate > 0):
-        raise _errors.ArgumentError(argument="learning_rate", expected="a float > 0", found=repr(learning_rate), fix="pass e.g. learning_rate=0.05.")
+    _types.check_positive_float(learning_rate, "learning_rate", "0.05")
     if not (isinstance(learning_rate_decay, (float, int)) and not isinstance(learning_rate_decay, bool) and 0 < learning_rate_decay <= 1):
         raise _errors.ArgumentError(
             argument="learning_rate_decay", expected="a float in (0, 1]", found=repr(learning_rate_decay), fix="pass e.g. learning_rate_decay=0.01, or 1.0 for a constant step size."

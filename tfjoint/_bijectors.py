@@ -222,12 +222,6 @@ def _example_event(bij: Any, imin: int) -> Shape:
         return None
 
 
-def first_line(error: BaseException) -> str:
-    """`Type: first line of the message` of an exception."""
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-
-
 def describe_distribution(dist: Any) -> str:
     """A distribution's class, with the inner class for wrappers: 'Sample(Normal)'."""
     kind = type(dist).__name__
@@ -334,7 +328,7 @@ class _Tracer:
                 problems.append(
                     (
                         "event_shape",
-                        f"{type(bij).__name__} cannot map event_shape {_shape(event)}: {first_line(e)}",
+                        f"{type(bij).__name__} cannot map event_shape {_shape(event)}: {_errors.first_line(e)}",
                         f"give it an event it accepts{self._example_input(bij, imin)}.",
                         None,
                     )
@@ -420,7 +414,7 @@ class _Tracer:
             back = _as_shape(bij.inverse_event_shape(out))
         except Exception as e:  # noqa: BLE001
             return ("element_count", f"{kind} maps event_shape {_shape(event)} to {_shape(out)}, "
-                    f"but cannot map {_shape(out)} back: {first_line(e)}", "check the bijector's event_shape functions.", None)
+                    f"but cannot map {_shape(out)} back: {_errors.first_line(e)}", "check the bijector's event_shape functions.", None)
         if back is not None and tf.TensorShape(back).is_compatible_with(event):
             return None
         return (
@@ -508,7 +502,7 @@ class _Tracer:
                 y = bij.forward(x)
             except Exception as e:  # noqa: BLE001
                 if step.label not in flagged:
-                    self._add(step, "forward", f"forward(x) on x of shape {_shape(_as_shape(x.shape))} raised {first_line(e)}",
+                    self._add(step, "forward", f"forward(x) on x of shape {_shape(_as_shape(x.shape))} raised {_errors.first_line(e)}",
                               "check the bijector's parameters against the event_shape in this row.")
                 return
             expected = None
@@ -615,14 +609,14 @@ def _raise_cannot_apply(base: Any, tracer: _Tracer, error: BaseException):
     )
     if tracer.findings:
         f = tracer.findings[0]
-        tfp_says = "" if str(error).strip() in f.message else f"\nTFP says: {first_line(error)}"
+        tfp_says = "" if str(error).strip() in f.message else f"\nTFP says: {_errors.first_line(error)}"
         raise _errors.ShapeError(
             f"Bijector {f.node} cannot be applied to the base {where}.\n{f.message}{tfp_says}",
             argument="bijector",
             fix=f.fix,
         ) from error
     raise _errors.ShapeError(
-        f"The bijector cannot be applied to the base {where}.\nTFP says: {first_line(error)}",
+        f"The bijector cannot be applied to the base {where}.\nTFP says: {_errors.first_line(error)}",
         argument="bijector",
         fix="check each step's event_shape in trace_bijector(base, bijector) against the bijector's parameters.",
     ) from error

@@ -139,7 +139,7 @@ class ModelBuilder:
         if not run.ok:
             raise _errors.NodeError(
                 f"{self.fn.__name__}: building the model at a prior draw failed: "
-                f"{type(run.error).__name__}: {_model._first_line(run.error)}",  # pylint: disable=protected-access
+                f"{_errors.first_line(run.error)}",
                 node=f"#{len(run.runs)} (after {run.runs[-1].name!r})" if run.runs else "#0",
                 fix="check the distribution yielded at that step.",
             ) from run.error

@@ -174,7 +174,7 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
             finite = bool(np.all(np.isfinite(lp_arr)))
         except Exception as e:  # noqa: BLE001
             raise _errors.NodeError(
-                f"log_prob raised: {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+                f"log_prob raised: {_errors.first_line(e)}",
                 node=node.name,
                 node_kind=type(r.distribution).__name__,
                 expected=f"a value of shape {_types.shape_str(r.distribution.batch_shape + r.distribution.event_shape) if isinstance(r.distribution.event_shape, tf.TensorShape) else '?'}",
@@ -195,5 +195,5 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
                 given=given[node.index],
             )
         )
-    error = None if run.ok else f"{type(run.error).__name__}: {_model._first_line(run.error)}"  # pylint: disable=protected-access
+    error = None if run.ok else f"{_errors.first_line(run.error)}"
     return PointReport(nodes=tuple(rows), failed_node=run.failed_node, error=error)

@@ -24,6 +24,7 @@ __all__ = [
     "XlaCompileError",
     "RetraceError",
     "StrategyError",
+    "first_line",
     "missing_extra",
 ]
 
@@ -156,3 +157,16 @@ def missing_extra(package: str, extra: str) -> ImportError:
         f"This feature needs the optional package '{package}'.\n"
         f"  Fix: pip install 'tfjoint[{extra}]'   (or: pip install {package})"
     )
+
+
+def first_line(error: BaseException) -> str:
+    """`Type: first line of the message` of an exception, for quoting it inside a tfjoint error.
+
+    Examples:
+      >>> first_line(ValueError("Incompatible shapes\\nTraceback ..."))
+      'ValueError: Incompatible shapes'
+      >>> first_line(KeyError())
+      'KeyError'
+    """
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__

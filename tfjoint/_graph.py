@@ -248,7 +248,7 @@ def graph(model: Any, observed: Union[None, Iterable[str], Mapping[str, Any]] = 
     run = _model.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
     if not run.ok:
         raise _errors.NodeError(
-            f"Building the model at a prior draw failed: {_bijectors.first_line(run.error)}",
+            f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",
             node=run.failed_node,
             fix="check the node's lambda or generator step; tfjoint.check(model) shows each node's shapes.",
         ) from run.error

@@ -28,7 +28,6 @@ tfb = tfp.bijectors
 __all__ = ["JointBijectorNode", "JointBijectorTrace", "trace_joint_bijector"]
 
 _shape = _bijectors._shape  # pylint: disable=protected-access
-first_line = _bijectors.first_line
 describe_distribution = _bijectors.describe_distribution
 describe_bijector = _bijectors.describe_bijector
 
@@ -178,7 +177,7 @@ def trace_joint_bijector(model: Any, observed: Optional[dict] = None, *, seed: _
             bij = dist.experimental_default_event_space_bijector()
         except Exception as e:  # noqa: BLE001
             raise _errors.NodeError(
-                f"TFP cannot build its default event-space bijector: {first_line(e)}",
+                f"TFP cannot build its default event-space bijector: {_errors.first_line(e)}",
                 node=node.name,
                 node_kind=type(dist).__name__,
                 fix="if this is TFP 0.25 with numpy >= 2.4 (tfb.Pad calls np.reshape(newshape=)), install numpy<2.4;\n"

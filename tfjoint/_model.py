@@ -539,7 +539,7 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
     run = execute(joint, seed=seed, value=flat_pins, names=tfp_names)
     if not run.ok:
         raise _errors.NodeError(
-            f"Building the model at a prior draw failed: {type(run.error).__name__}: {_first_line(run.error)}",
+            f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",
             node=run.failed_node,
             fix="check the node's lambda or generator step; `tfjoint.debug(model, value)` shows parameters.",
         ) from run.error
@@ -569,13 +569,6 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
         pins=pins,
         tfp_names=tfp_names,
     )
-
-
-def _first_line(error: Optional[BaseException]) -> str:
-    if error is None:
-        return ""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def execute(
@@ -717,7 +710,7 @@ def condition(model: Any, observed: Optional[Mapping[str, Any]] = None, **observ
     run = execute(spec.joint, seed=0, value=flat, names=spec.names)
     if not run.ok:
         raise _errors.ObservedError(
-            f"The model fails with this data: {type(run.error).__name__}: {_first_line(run.error)}",
+            f"The model fails with this data: {_errors.first_line(run.error)}",
             node=run.failed_node,
             fix="check the data's shape against the node's parameters.",
         ) from run.error

@@ -22,6 +22,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _autobatch
+from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _rebuild
@@ -210,10 +211,6 @@ def _dist_shape(shape: Any) -> Any:
     return str(tf.nest.map_structure(_types.shape_str, shape))
 
 
-def _first_line(error: BaseException) -> str:
-    return _model._first_line(error)  # pylint: disable=protected-access
-
-
 _INCOMPATIBLE = re.compile(r"Incompatible shapes: \[[^\]]*\] vs\. \[[^\]]*\]")
 
 
@@ -226,7 +223,7 @@ def _translate(error: BaseException) -> str:
     match = re.search(r"Dimensions must be equal[^\n]*", text)
     if match:
         return match.group(0)
-    line = f"{type(error).__name__}: {_first_line(error)}"
+    line = _errors.first_line(error)
     return line if len(line) <= 160 else line[:157] + "..."
 
 

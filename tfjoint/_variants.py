@@ -40,7 +40,7 @@ def _leaks(spec: _model.ModelSpec, seed: Any) -> Dict[str, int]:
     run = _model.execute(spec.joint, seed=seed, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
     if not run.ok:
         raise _errors.NodeError(
-            f"sample() fails: {type(run.error).__name__}: {_model._first_line(run.error)}",  # pylint: disable=protected-access
+            f"sample() fails: {_errors.first_line(run.error)}",
             node=run.failed_node,
             fix="run tfjoint.check(model) for the diagnosis.",
         )

@@ -93,7 +93,7 @@ class _Stacked:
         prior = _model.execute(self.joint, seed=0, names=self.spec.names)
         if not prior.ok:
             raise _errors.NodeError(
-                f"The model fails at a prior draw: {type(prior.error).__name__}: {_model._first_line(prior.error)}",  # pylint: disable=protected-access
+                f"The model fails at a prior draw: {_errors.first_line(prior.error)}",
                 node=prior.failed_node,
                 fix="check the model with tfjoint.debug(model).",
             )
@@ -144,7 +144,7 @@ class _Stacked:
                 dists, _ = self.joint.sample_distributions(value=full)
             except Exception as e:  # noqa: BLE001 - re-raised with the node named
                 raise _errors.NodeError(
-                    f"Running the AutoBatched model on {self.size} stacked draws failed: {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+                    f"Running the AutoBatched model on {self.size} stacked draws failed: {_errors.first_line(e)}",
                     node=self.spec.nodes[index].name,
                     fix="check the model with tfjoint.debug(model).",
                 ) from e
@@ -154,7 +154,7 @@ class _Stacked:
             failed = run.failed_node or self.spec.nodes[index].name
             raise _errors.ShapeError(
                 f"Node '{failed}' does not broadcast over the leading draw dimension "
-                f"[{self.size}] (= chain * draw): {type(run.error).__name__}: {_model._first_line(run.error)}",  # pylint: disable=protected-access
+                f"[{self.size}] (= chain * draw): {_errors.first_line(run.error)}",
                 node=failed,
                 fix="write the node's lambda for a leading sample dimension (tf.linalg.matvec(X, w), "
                 "w[..., None]), or build the model AutoBatched (JointDistribution*AutoBatched).",

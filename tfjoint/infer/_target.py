@@ -292,7 +292,7 @@ class FlatTarget:
         except Exception as e:  # noqa: BLE001 - report the model's failure on a batch of chains
             raise _errors.ShapeError(
                 "The log-prob of one draw works, but not of a batch of draws "
-                f"(shape {_types.shape_str(x.shape)}, one row per chain): {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+                f"(shape {_types.shape_str(x.shape)}, one row per chain): {_errors.first_line(e)}",
                 expected="a model that broadcasts over leading sample dimensions",
                 found="a model written for a single draw only",
                 fix="write the parameters so a leading sample dimension broadcasts (e.g. m[..., None] * X),\n"
@@ -316,7 +316,7 @@ class FlatTarget:
             by_name = _parts_by_name(self, constrained)
         except Exception as e:  # noqa: BLE001 - report, don't mask, the model's own failure
             return _errors.NonFiniteLogProbError(
-                f"Evaluating the log-prob parts {where} raised {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+                f"Evaluating the log-prob parts {where} raised {_errors.first_line(e)}",
                 fix="check the model with tfjoint.debug(model, value).",
             )
         values = dict(zip(self.names, self._from_pinned_structure(constrained)))
@@ -506,7 +506,7 @@ def _check_scalar_log_prob(target: FlatTarget) -> None:
         lp = target.log_prob(x)
     except Exception as e:  # noqa: BLE001 - the model's own failure, reported with its node
         raise _errors.NodeError(
-            f"The log-prob fails at the point x = 0 (unconstrained): {type(e).__name__}: {_model._first_line(e)}",  # pylint: disable=protected-access
+            f"The log-prob fails at the point x = 0 (unconstrained): {_errors.first_line(e)}",
             fix="check the model with tfjoint.debug(model, value) or tfjoint.check(model).",
         ) from e
     if lp.shape.rank == 0:

@@ -9,7 +9,7 @@ from tensorflow_probability.python.bijectors import pad as tfp_pad
 from tfjoint import _bijectors
 from tfjoint import _joint_bijectors
 from tfjoint import _errors
-from tfjoint import _model
+from tfjoint import _observed
 from tfjoint._types import shape_str
 
 tfd = tfp.distributions
@@ -297,7 +297,7 @@ def test_trace_joint_bijector__constrained_to_unconstrained_shapes():
         "Softplus", "SoftmaxCentered", "CorrelationCholesky"]
     assert trace.total_dimension == 13
     # Independent truth: map a real prior draw to unconstrained space with TFP.
-    pinned = _model.condition(constrained_model(), y=tf.zeros(2))
+    pinned = _observed.condition(constrained_model(), y=tf.zeros(2))
     draw = pinned.sample_unpinned(seed=(3, 4))
     unconstrained = pinned.experimental_default_event_space_bijector().inverse(draw)
     assert {k: tuple(v.shape) for k, v in unconstrained.items()} == trace.unconstrained_shapes
@@ -309,7 +309,7 @@ def test_trace_joint_bijector__constrained_to_unconstrained_shapes():
 
 @pytest.mark.usefixtures("numpy_newshape_compat")
 def test_trace_joint_bijector__pinned_model_equals_observed_argument():
-    pinned = _model.condition(constrained_model(), y=tf.zeros(2))
+    pinned = _observed.condition(constrained_model(), y=tf.zeros(2))
     assert _joint_bijectors.trace_joint_bijector(pinned) == _joint_bijectors.trace_joint_bijector(
         constrained_model(), observed={"y": tf.zeros(2)})
 

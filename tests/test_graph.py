@@ -9,7 +9,7 @@ import tensorflow_probability as tfp
 
 from tfjoint import _errors
 from tfjoint import _graph
-from tfjoint import _model
+from tfjoint import _observed
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
@@ -78,7 +78,7 @@ NAMED_DOT = r"""digraph {
 
 
 def test_graph__named_model_with_observed_node_exact_dot():
-    pinned = _model.condition(named_model(), y=tf.zeros(4))
+    pinned = _observed.condition(named_model(), y=tf.zeros(4))
     g = _graph.graph(pinned)
     assert g.source == NAMED_DOT
     assert [n.name for n in g.nodes if n.observed] == ["y"]
@@ -88,7 +88,7 @@ def test_graph__named_model_with_observed_node_exact_dot():
 
 
 def test_graph__observed_extra_nodes():
-    pinned = _model.condition(named_model(), y=tf.zeros(4))
+    pinned = _observed.condition(named_model(), y=tf.zeros(4))
     g = _graph.graph(pinned, observed="sigma")
     assert [n.name for n in g.nodes if n.observed] == ["sigma", "y"]
     assert '"sigma" [label="sigma ~ HalfNormal\\nbatch_shape=[] event_shape=[]", style=filled, fillcolor=lightgrey];' in g.source
@@ -145,7 +145,7 @@ def test_graph__unknown_parents_drawn_without_edges():
 
 
 def test_graph__to_text_table():
-    text = _graph.graph(_model.condition(named_model(), y=tf.zeros(4))).to_text()
+    text = _graph.graph(_observed.condition(named_model(), y=tf.zeros(4))).to_text()
     assert text.splitlines()[2:] == [
         "node   distribution         batch_shape  event_shape  parents    observed",
         "-----  -------------------  -----------  -----------  ---------  --------",

@@ -8,7 +8,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Bottom-up. A module may import modules of its own layer or lower ones.
 LAYERS = [
     {"_errors", "_types", "_format"},
-    {"_model", "_builders", "_rebuild"},
+    {"_model", "_execution", "_observed", "_builders", "_rebuild"},
     {"_shapes", "_debug", "_bijectors", "_joint_bijectors", "_autobatch", "_pfor"},
     {"_vectorize", "_graph", "_examples"},
     {"_variants", "_compile", "_xla_consistency"},

@@ -72,45 +72,6 @@ def test_normalize__generated_names_are_stable():
     assert _model.normalize(model).names == _model.normalize(model).names == ("x", "x1")
 
 
-def test_execute__matches_tfp_sample():
-    jd = tfd.JointDistributionSequential(LIST)
-    run = _model.execute(jd, sample_shape=(), seed=(4, 5))
-    expected = jd.sample(seed=(4, 5))
-    for r, e in zip(run.runs, expected):
-        np.testing.assert_array_equal(r.value, e)  # same seed splitting: identical draws
-
-
-def test_execute__reports_failing_node_and_stage():
-    jd = tfd.JointDistributionSequential(LIST)
-    run = _model.execute(jd, sample_shape=(5, 3), seed=0, names=("m", "b", "Y"))
-    assert (run.failed_node, run.stage) == ("Y", "build")
-    assert "Incompatible shapes" in str(run.error)
-
-
-def test_condition__returns_plain_pinned_model():
-    pinned = _model.condition(DICT, Y=np.arange(7.0))
-    assert isinstance(pinned, tfp.experimental.distributions.JointDistributionPinned)
-    assert pinned.pins["Y"].dtype == tf.float32  # float64 numpy data cast to the node's dtype
-
-
-def test_condition__unknown_node_lists_valid_names():
-    with pytest.raises(_errors.ObservedError, match=r"'Z' is not a node(.|\n)*'m', 'b', 'Y'"):
-        _model.condition(DICT, Z=1.0)
-
-
-def test_condition__wrong_shape_names_node_and_expected_shape():
-    with pytest.raises(_errors.ObservedError, match=r"Node: 'Y' \(Normal\)(.|\n)*Expected: shape \[7\](.|\n)*Found: shape \[3\]"):
-        _model.condition(DICT, Y=[1.0, 2.0, 3.0])
-
-
-def test_condition__wrong_dtype():
-    with pytest.raises(_errors.ObservedError, match=r"Expected: dtype float32(.|\n)*Found: dtype int32"):
-        _model.condition(DICT, Y=tf.range(7))
-    labels = dict(p=tfd.Dirichlet(tf.ones(3)), k=lambda p: tfd.Categorical(probs=p))
-    with pytest.raises(_errors.ObservedError, match="integer data"):
-        _model.condition(labels, k=0.5)
-
-
 def test_as_joint__rejects_non_models():
     for bad in (3, "x", None, [1, 2], {"a": 1}, tfd.Normal(0.0, 1.0), []):
         with pytest.raises(_errors.ModelInputError):

@@ -16,7 +16,7 @@ import tensorflow_probability as tfp
 
 from tfjoint import _builders
 from tfjoint import _errors
-from tfjoint import _model
+from tfjoint import _execution
 from tfjoint import _shapes
 from tfjoint import models
 
@@ -336,7 +336,7 @@ def test_stochastic_volatility__forms_agree(dtype, num_steps):
 
 def test_stochastic_volatility__per_step_has_one_node_per_step():
     jd = models.stochastic_volatility(SV_RETURNS)
-    names = [run.name for run in _model.execute(jd, seed=0).runs]
+    names = [run.name for run in _execution.execute(jd, seed=0).runs]
     assert names == ["phi", "mu", "sigma"] + [f"h_{t}" for t in range(len(SV_RETURNS))] + ["y"]
 
 

@@ -33,7 +33,7 @@ _EXPORTS = {
     "PointReport": "tfjoint._debug",
     # writing and reading models
     "model": "tfjoint._builders",
-    "condition": "tfjoint._model",
+    "condition": "tfjoint._observed",
     "normalize": "tfjoint._model",
     # batching variants
     "variants": "tfjoint._variants",
@@ -85,7 +85,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint._errors import ShapeError, TfjointError  # noqa: F401
     from tfjoint._graph import graph  # noqa: F401
     from tfjoint._joint_bijectors import trace_joint_bijector  # noqa: F401
-    from tfjoint._model import condition, normalize  # noqa: F401
+    from tfjoint._model import normalize  # noqa: F401
+    from tfjoint._observed import condition  # noqa: F401
     from tfjoint._shapes import Finding, ShapeReport, check  # noqa: F401
     from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401
     from tfjoint._xla_consistency import xla_consistency  # noqa: F401

@@ -41,6 +41,7 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import samplers
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _model
 from tfjoint import _pfor
 from tfjoint import _types
@@ -129,7 +130,7 @@ def _split(model: Any) -> Tuple[Any, tfd.JointDistribution, Dict[str, Any]]:
 
 
 def _vectorizes(base: Any) -> bool:
-    return _model.is_autobatched(base) and bool(getattr(base, "use_vectorized_map", False))
+    return _execution.is_autobatched(base) and bool(getattr(base, "use_vectorized_map", False))
 
 
 def _dist_at(base: tfd.JointDistribution, index: int, prefix: Sequence[Any]) -> Any:

@@ -20,7 +20,9 @@ from typing import Any, Callable, Mapping, Optional, Tuple
 import tensorflow_probability as tfp
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _model
+from tfjoint import _observed
 
 tfd = tfp.distributions
 
@@ -44,7 +46,7 @@ def provenance(joint: Any) -> Optional[Provenance]:
     Inference uses it to pass a builder's data as tensor arguments to compiled
     functions, so new data of the same shapes compiles nothing.
     """
-    if isinstance(joint, _model._PINNED):  # pylint: disable=protected-access
+    if isinstance(joint, _execution.PINNED):  # pylint: disable=protected-access
         joint = joint.distribution
     try:
         return _PROVENANCE.get(joint)
@@ -129,11 +131,11 @@ class ModelBuilder:
           A plain `JointDistributionPinned` (see `tfjoint.condition`).
         """
         joint = self(*args, **kwargs)
-        pinned = _model.condition(joint, observed)
+        pinned = _observed.condition(joint, observed)
         return pinned
 
     def _check_names(self, joint: tfd.JointDistribution) -> None:
-        run = _model.execute(joint, seed=0, names=None)
+        run = _execution.execute(joint, seed=0, names=None)
         if not run.ok and isinstance(run.error, _errors.TfjointError):
             raise run.error  # the builder's own argument checks already say what is wrong
         if not run.ok:
@@ -146,7 +148,7 @@ class ModelBuilder:
         seen = set()
         for i, r in enumerate(run.runs):
             dist = r.distribution
-            if _model._is_default_name(dist):  # pylint: disable=protected-access
+            if _model.is_default_name(dist):
                 raise _errors.NodeError(
                     f"{self.fn.__name__}: node #{i} has no name.",
                     node=f"#{i}",

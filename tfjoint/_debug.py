@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _types
@@ -164,7 +165,7 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
         i = spec.node(name).index
         flat[i] = pin
         given[i] = True
-    run = _model.execute(spec.joint, seed=seed, value=flat, names=spec.names)
+    run = _execution.execute(spec.joint, seed=seed, value=flat, names=spec.names)
     rows = []
     for node, r in zip(spec.nodes, run.runs):
         try:

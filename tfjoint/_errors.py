@@ -24,6 +24,7 @@ __all__ = [
     "XlaCompileError",
     "RetraceError",
     "StrategyError",
+    "describe",
     "first_line",
     "missing_extra",
 ]
@@ -170,3 +171,11 @@ def first_line(error: BaseException) -> str:
     """
     text = str(error).strip()
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+def describe(value: Any) -> str:
+    """A value as an error's `found` line shows it: its type, then its repr cut to 80 characters."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{type(value).__name__}: {text}"

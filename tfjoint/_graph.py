@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from tfjoint import _bijectors
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _types
@@ -245,7 +246,7 @@ def graph(model: Any, observed: Union[None, Iterable[str], Mapping[str, Any]] = 
     """
     spec = _model.normalize(model, seed=seed)
     observed_names = _observed_names(spec, observed)
-    run = _model.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
+    run = _execution.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
     if not run.ok:
         raise _errors.NodeError(
             f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",

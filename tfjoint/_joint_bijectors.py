@@ -18,8 +18,10 @@ import tensorflow_probability as tfp
 
 from tfjoint import _bijectors
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _format
 from tfjoint import _model
+from tfjoint import _observed
 from tfjoint import _types
 
 tfd = tfp.distributions
@@ -160,14 +162,14 @@ def trace_joint_bijector(model: Any, observed: Optional[dict] = None, *, seed: _
       ({'scale': (), 'L': (3,)}, 4)
     """
     if observed:
-        model = _model.condition(model, observed)
+        model = _observed.condition(model, observed)
     spec = _model.normalize(model, seed=seed)
     if spec.pins:
         joint = spec.joint.experimental_pin(**{spec.tfp_names[spec.node(k).index]: v for k, v in spec.pins.items()})
     else:
         joint = spec.joint
     free_tfp = [t for n, t in zip(spec.nodes, spec.tfp_names) if not n.observed]
-    run = _model.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
+    run = _execution.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
     node_bijectors = {}
     for node, node_run in zip(spec.nodes, run.runs):
         if node.observed:

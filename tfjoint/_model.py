@@ -6,9 +6,8 @@ pinned or not. `normalize` reads each into a `ModelSpec`: the plain TFP joint
 distribution, its nodes in execution order with their names and parents, and
 the observed (pinned) values. Everything else in tfjoint works on a `ModelSpec`.
 
-`execute` runs a joint model node by node, the way TFP's `_execute_model` does
-(same seed splitting, so the same numbers), but it stops at the first node that
-fails and says which one it was.
+Reading a model runs it once, node by node (`_execution.execute`), at a prior
+draw; pinning observed data to it is `_observed.condition`.
 """
 
 from __future__ import annotations
@@ -18,14 +17,11 @@ import inspect
 import re
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.distributions import joint_distribution_named as _jdn_module
-from tensorflow_probability.python.distributions import joint_distribution_sequential as _jds_module
-from tensorflow_probability.python.internal import samplers
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _types
 
 tfd = tfp.distributions
@@ -33,24 +29,15 @@ tfd = tfp.distributions
 __all__ = [
     "Node",
     "ModelSpec",
-    "NodeRun",
-    "Execution",
     "normalize",
     "as_joint",
-    "condition",
-    "execute",
-    "is_autobatched",
+    "is_default_name",
 ]
 
 Style = Literal["sequential", "named", "coroutine"]
 
-_AUTOBATCHED = (
-    tfd.JointDistributionSequentialAutoBatched,
-    tfd.JointDistributionNamedAutoBatched,
-    tfd.JointDistributionCoroutineAutoBatched,
-)
-_PINNED = tfp.experimental.distributions.JointDistributionPinned
-_ROOT = tfd.JointDistributionCoroutine.Root
+_PINNED = _execution.PINNED
+_ROOT = _execution.ROOT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,76 +167,14 @@ class ModelSpec:
         return {node.name: v for node, v in zip(self.nodes, flat)}
 
 
-@dataclasses.dataclass(frozen=True)
-class NodeRun:
-    """One node, as met during a node-by-node execution of the model."""
-
-    name: str
-    distribution: Any
-    value: Any
-    is_root: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Execution:
-    """The outcome of `execute`: the nodes that ran, and the first failure.
-
-    Attributes:
-      runs: the nodes that were built and sampled, in order.
-      failed_node: name of the node that failed, or None.
-      stage: "build" if the node's distribution could not be made (its factory
-        or constructor raised), "sample" if sampling it raised.
-      error: the exception raised, or None.
-    """
-
-    runs: Tuple[NodeRun, ...]
-    failed_node: Optional[str] = None
-    stage: Optional[Literal["build", "sample"]] = None
-    error: Optional[BaseException] = None
-
-    @property
-    def ok(self) -> bool:
-        return self.failed_node is None
-
-    def value(self, name: str) -> Any:
-        for run in self.runs:
-            if run.name == name:
-                return run.value
-        raise KeyError(name)
-
-    def distribution(self, name: str) -> Any:
-        for run in self.runs:
-            if run.name == name:
-                return run.distribution
-        raise KeyError(name)
-
-
-def is_autobatched(joint: Any) -> bool:
-    """Whether `joint` (or the model under a pinned one) is AutoBatched."""
-    if isinstance(joint, _PINNED):
-        joint = joint.distribution
-    return isinstance(joint, _AUTOBATCHED)
-
-
 # TFP's AutoBatched classes derive from these private bases, not from the public
 # JointDistributionSequential/Named, so style is read from the private bases.
-_SEQUENTIAL_BASE = _jds_module._JointDistributionSequential  # pylint: disable=protected-access
-_NAMED_BASE = _jdn_module._JointDistributionNamed  # pylint: disable=protected-access
-
-
 def _style(joint: tfd.JointDistribution) -> Style:
-    if isinstance(joint, _NAMED_BASE):
+    if isinstance(joint, _execution.NAMED_BASE):
         return "named"
-    if isinstance(joint, _SEQUENTIAL_BASE):
+    if isinstance(joint, _execution.SEQUENTIAL_BASE):
         return "sequential"
     return "coroutine"
-
-
-def _describe(obj: Any) -> str:
-    text = repr(obj)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{type(obj).__name__}: {text}"
 
 
 _FIX_NOT_A_MODEL = (
@@ -344,7 +269,7 @@ def as_joint(model: Any) -> tfd.JointDistribution:
         raise _errors.ModelInputError(
             "A single distribution is not a joint model.",
             expected="a joint distribution (several named nodes)",
-            found=_describe(model),
+            found=_errors.describe(model),
             fix="wrap it: tfd.JointDistributionNamed(dict(x=dist)), or pass [dist].",
         )
     if isinstance(model, (list, tuple)):
@@ -355,7 +280,7 @@ def as_joint(model: Any) -> tfd.JointDistribution:
                 raise _errors.ModelInputError(
                     f"List entry {i} is neither a distribution nor a callable that returns one.",
                     expected="a tfd.Distribution or a lambda",
-                    found=_describe(part),
+                    found=_errors.describe(part),
                     fix=_FIX_NOT_A_MODEL,
                 )
         return tfd.JointDistributionSequential(list(model))
@@ -367,7 +292,7 @@ def as_joint(model: Any) -> tfd.JointDistribution:
                 raise _errors.ModelInputError(
                     f"Dict entry '{key}' is neither a distribution nor a callable that returns one.",
                     expected="a tfd.Distribution or a lambda",
-                    found=_describe(part),
+                    found=_errors.describe(part),
                     fix=_FIX_NOT_A_MODEL,
                 )
         _check_parent_names(model)
@@ -376,32 +301,10 @@ def as_joint(model: Any) -> tfd.JointDistribution:
         if _uses_root(model):
             return tfd.JointDistributionCoroutine(model)
         return tfd.JointDistributionCoroutineAutoBatched(model)
-    raise _errors.ModelInputError(expected="a joint model", found=_describe(model), fix=_FIX_NOT_A_MODEL)
+    raise _errors.ModelInputError(expected="a joint model", found=_errors.describe(model), fix=_FIX_NOT_A_MODEL)
 
 
-def _tfp_names(joint: tfd.JointDistribution) -> Tuple[str, ...]:
-    """TFP's node names; if TFP must run a failing factory to get them, names that need no run."""
-    try:
-        return tuple(joint._flat_resolve_names())  # pylint: disable=protected-access
-    except Exception:  # noqa: BLE001 - a factory raised; the caller reports which one
-        pass
-    if isinstance(joint, _NAMED_BASE):
-        return tuple(joint.model)
-    if isinstance(joint, _SEQUENTIAL_BASE):
-        fn_args = joint._dist_fn_args  # pylint: disable=protected-access
-        names: List[Optional[str]] = [None] * len(fn_args)
-        for i in range(len(fn_args) - 1, -1, -1):
-            for j, arg in enumerate(fn_args[i] or ()):
-                if arg and arg != "_" and names[i - j - 1] is None:
-                    names[i - j - 1] = arg
-        out: List[str] = []
-        for i, name in enumerate(names):
-            out.append(name if name and name not in out else (f"x{i}" if "x" in out or "x" in names else "x"))
-        return tuple(out)
-    return tuple(f"var{i}" for i in range(64))
-
-
-def _is_default_name(dist: Any) -> bool:
+def is_default_name(dist: Any) -> bool:
     name = getattr(dist, "name", None)
     if not name:
         return True
@@ -419,11 +322,11 @@ def _sequential_names(joint: tfd.JointDistributionSequential, dists: Sequence[An
         for j, arg in enumerate(fn_args[i] or ()):
             if arg and arg != "_" and names[i - j - 1] is None:
                 names[i - j - 1] = arg
-    tfp_names = _tfp_names(joint)
+    tfp_names = _execution.tfp_names(joint)
     out = []
     for i in range(n):
         name = names[i]
-        if name is None and i < len(dists) and dists[i] is not None and not _is_default_name(dists[i]):
+        if name is None and i < len(dists) and dists[i] is not None and not is_default_name(dists[i]):
             name = dists[i].name
         if name is None or name in out:
             name = tfp_names[i]
@@ -440,7 +343,7 @@ def _sequential_parents(joint: tfd.JointDistributionSequential, names: Sequence[
     return tuple(parents)
 
 
-def _coroutine_parents(joint: tfd.JointDistribution, runs: Sequence[NodeRun], names: Sequence[str]):
+def _coroutine_parents(joint: tfd.JointDistribution, runs: Sequence[_execution.NodeRun], names: Sequence[str]):
     """Find each node's parents by data flow: which upstream values reach its parameters.
 
     The model is re-run in a scratch graph with a placeholder for each node's
@@ -534,9 +437,9 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
         pinned_tfp = {}
     if isinstance(joint, _PINNED):  # doubly pinned
         raise _errors.ModelInputError(found="a pinned model of a pinned model", fix="pin all observed nodes in one call.")
-    tfp_names = _tfp_names(joint)
+    tfp_names = _execution.tfp_names(joint)
     flat_pins = [pinned_tfp.get(n) for n in tfp_names]
-    run = execute(joint, seed=seed, value=flat_pins, names=tfp_names)
+    run = _execution.execute(joint, seed=seed, value=flat_pins, names=tfp_names)
     if not run.ok:
         raise _errors.NodeError(
             f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",
@@ -565,192 +468,7 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
         joint=joint,
         nodes=nodes,
         style=style,
-        autobatched=is_autobatched(joint),
+        autobatched=_execution.is_autobatched(joint),
         pins=pins,
         tfp_names=tfp_names,
     )
-
-
-def execute(
-    joint: tfd.JointDistribution,
-    *,
-    sample_shape: Sequence[int] = (),
-    seed: _types.Seed = 0,
-    value: Optional[Sequence[Any]] = None,
-    names: Optional[Sequence[str]] = None,
-) -> Execution:
-    """Run a joint model node by node, stopping at the first node that fails.
-
-    Roots are drawn with `sample_shape`; other nodes are drawn once, their sample
-    dimensions coming from their parents, exactly as TFP's joint `sample` does.
-    Seeds are split as TFP splits them, so for a non-AutoBatched model the draws
-    equal `joint.sample(sample_shape, seed=seed)`.
-
-    Args:
-      joint: an unpinned `tfd.JointDistribution*`.
-      sample_shape: the sample shape for root nodes.
-      seed: a stateless seed.
-      value: optional list by node index; non-None entries are used instead of
-        sampling.
-      names: node names by index (defaults to TFP's names).
-
-    Returns:
-      An `Execution`.
-    """
-    names = tuple(names) if names is not None else _tfp_names(joint)
-    seed = samplers.sanitize_seed(_types.as_seed(seed), salt="JointDistribution")
-    runs: List[NodeRun] = []
-    gen = joint._model_coroutine()  # pylint: disable=protected-access
-    index = 0
-
-    def name_at(i: int) -> str:
-        return names[i] if i < len(names) else f"<node {i}>"
-
-    try:
-        d = next(gen)
-    except StopIteration:
-        return Execution(runs=())
-    except Exception as e:  # noqa: BLE001
-        return Execution(runs=(), failed_node=name_at(0), stage="build", error=e)
-    while True:
-        is_root = isinstance(d, _ROOT)
-        dist = d.distribution if is_root else d
-        node_seed, seed = samplers.split_seed(seed)
-        given = value[index] if value is not None and index < len(value) else None
-        try:
-            if not isinstance(dist, tfd.Distribution):
-                raise TypeError(f"expected a tfd.Distribution, got {_describe(dist)}")
-            if given is not None:
-                x = tf.nest.map_structure(
-                    lambda v, dt: tf.convert_to_tensor(v, dtype_hint=dt), given, dist.dtype
-                )
-            else:
-                x = dist.sample(sample_shape if (is_root or joint_is_autobatched(joint)) else (), seed=node_seed)
-        except Exception as e:  # noqa: BLE001
-            stage = "build" if not isinstance(dist, tfd.Distribution) else "sample"
-            return Execution(runs=tuple(runs), failed_node=name_at(index), stage=stage, error=e)
-        runs.append(NodeRun(name=name_at(index), distribution=dist, value=x, is_root=is_root))
-        index += 1
-        try:
-            d = gen.send(x)
-        except StopIteration:
-            return Execution(runs=tuple(runs))
-        except Exception as e:  # noqa: BLE001
-            return Execution(runs=tuple(runs), failed_node=name_at(index), stage="build", error=e)
-
-
-def joint_is_autobatched(joint: Any) -> bool:
-    return isinstance(joint, _AUTOBATCHED)
-
-
-def condition(model: Any, observed: Optional[Mapping[str, Any]] = None, **observed_kwargs: Any):
-    """Pin observed nodes to data, after checking names, dtypes and shapes.
-
-    This is `experimental_pin` with errors a person can act on: an unknown node
-    name lists the valid names, and data of the wrong shape or dtype names the
-    node and the shape it needs.
-
-    Args:
-      model: any joint-model input (see `normalize`).
-      observed: dict from node name to data; data shapes must equal the node's
-        `batch_shape + event_shape`.
-      **observed_kwargs: the same, as keyword arguments.
-
-    Returns:
-      A plain `tfp.experimental.distributions.JointDistributionPinned`.
-
-    Raises:
-      ObservedError: for an unknown node name, or data of the wrong shape or dtype.
-
-    Examples:
-      >>> import tensorflow as tf, tensorflow_probability as tfp
-      >>> tfd = tfp.distributions
-      >>> pinned = condition(dict(m=tfd.Normal(0., 1.), y=lambda m: tfd.Normal(m, 1.)), y=0.5)
-      >>> type(pinned).__name__, pinned.pins
-      ('JointDistributionPinned', {'y': <tf.Tensor: shape=(), dtype=float32, numpy=0.5>})
-    """
-    data = dict(observed or {})
-    overlap = set(data) & set(observed_kwargs)
-    if overlap:
-        raise _errors.ArgumentError(
-            argument="observed", found=f"{sorted(overlap)} given twice", fix="pass each node once."
-        )
-    data.update(observed_kwargs)
-    spec = normalize(model)
-    if spec.pins:
-        raise _errors.ObservedError(
-            "The model is already pinned.",
-            found="pinned nodes " + ", ".join(repr(k) for k in spec.pins),
-            fix="condition the unpinned model: tfjoint.condition(pinned.distribution, {...}).",
-        )
-    if not data:
-        raise _errors.ObservedError(
-            expected="at least one observed node", found="none", fix="pass e.g. observed={'y': y_data}."
-        )
-    for key in data:
-        if key not in spec.names:
-            raise _errors.ObservedError(
-                f"'{key}' is not a node of the model.",
-                argument="observed",
-                expected="node names: " + ", ".join(repr(n) for n in spec.names),
-                found=repr(key),
-                fix="use one of the node names above.",
-            )
-    flat = [None] * len(spec.nodes)
-    converted: Dict[str, tf.Tensor] = {}
-    prior = execute(spec.joint, seed=0, names=spec.names)
-    for key, v in data.items():
-        node = spec.node(key)
-        if prior.ok or node.index < len(prior.runs):
-            dtype = prior.runs[node.index].distribution.dtype
-        else:
-            dtype = None
-        converted[key] = _convert_observed(key, v, dtype)
-        flat[node.index] = converted[key]
-    run = execute(spec.joint, seed=0, value=flat, names=spec.names)
-    if not run.ok:
-        raise _errors.ObservedError(
-            f"The model fails with this data: {_errors.first_line(run.error)}",
-            node=run.failed_node,
-            fix="check the data's shape against the node's parameters.",
-        ) from run.error
-    for key, v in converted.items():
-        dist = run.distribution(key)
-        expected = dist.batch_shape + dist.event_shape if not isinstance(dist.event_shape, (list, tuple, dict)) else None
-        if expected is not None and expected.is_fully_defined() and v.shape != expected:
-            raise _errors.ObservedError(
-                node=key,
-                node_kind=type(dist).__name__,
-                expected=f"shape {_types.shape_str(expected)} "
-                f"(batch_shape {_types.shape_str(dist.batch_shape)} + event_shape {_types.shape_str(dist.event_shape)})",
-                found=f"shape {_types.shape_str(v.shape)}",
-                fix=f"reshape the data to {_types.shape_str(expected)}, or change the node's parameters to match the data.",
-            )
-    return spec.joint.experimental_pin(**{spec.tfp_names[spec.node(k).index]: v for k, v in converted.items()})
-
-
-def _convert_observed(key: str, value: Any, dtype: Any) -> tf.Tensor:
-    if dtype is None or isinstance(dtype, (list, tuple, dict)):
-        return tf.nest.map_structure(tf.convert_to_tensor, value)
-    dtype = tf.as_dtype(dtype)
-    if tf.is_tensor(value):
-        if value.dtype != dtype:
-            raise _errors.ObservedError(
-                node=key,
-                expected=f"dtype {dtype.name}",
-                found=f"dtype {value.dtype.name}",
-                fix=f"tf.cast(data, tf.{dtype.name}).",
-            )
-        return value
-    array = np.asarray(value)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise _errors.ObservedError(node=key, expected=f"numeric data of dtype {dtype.name}", found=f"{array.dtype}", fix="pass a numeric array.")
-    if dtype.is_integer and not np.issubdtype(array.dtype, np.integer):
-        if not np.all(np.equal(np.mod(array, 1), 0)):
-            raise _errors.ObservedError(
-                node=key,
-                expected=f"integer data (dtype {dtype.name})",
-                found=f"non-integer values of dtype {array.dtype}",
-                fix="pass integer counts or labels.",
-            )
-    return tf.convert_to_tensor(array.astype(dtype.as_numpy_dtype))

@@ -45,7 +45,7 @@ def _independent(dist: Any, ndims: int) -> Any:
     if not ndims:
         return dist
     # Keep the node's name: an explicit name= carries over, a default one stays default.
-    name = "Independent" if _model._is_default_name(dist) else dist.name  # pylint: disable=protected-access
+    name = "Independent" if _model.is_default_name(dist) else dist.name
     return tfd.Independent(dist, reinterpreted_batch_ndims=ndims, name=name)
 
 

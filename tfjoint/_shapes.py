@@ -23,6 +23,7 @@ import tensorflow_probability as tfp
 
 from tfjoint import _autobatch
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _rebuild
@@ -281,7 +282,7 @@ def _joint_sample(joint: tfd.JointDistribution, sample_shape: Tuple[int, ...], s
     return list(joint._model_flatten(draws))  # pylint: disable=protected-access
 
 
-def _newaxis_fix(spec: _model.ModelSpec, node: str, node_rank: int, single: _model.Execution) -> str:
+def _newaxis_fix(spec: _model.ModelSpec, node: str, node_rank: int, single: _execution.Execution) -> str:
     parents = spec.node(node).parents or ()
     edits = []
     for p in parents:
@@ -329,7 +330,7 @@ class _Checker:
 
     def run(self) -> ShapeReport:
         spec = self.spec
-        single = _model.execute(spec.joint, seed=self.seeds[0], value=self.flat_pins, names=spec.names)
+        single = _execution.execute(spec.joint, seed=self.seeds[0], value=self.flat_pins, names=spec.names)
         self.single = single
         if not single.ok:
             node = single.failed_node
@@ -427,7 +428,7 @@ class _Checker:
     def _verify_independent(self, leaks: Dict[str, int]) -> None:
         try:
             joint = _rebuild.to_independent(self.spec, leaks)
-            run = _model.execute(joint, seed=self.seeds[0], value=self.flat_pins, names=self.spec.names)
+            run = _execution.execute(joint, seed=self.seeds[0], value=self.flat_pins, names=self.spec.names)
             parts = _log_prob_parts(joint, [r.value for r in run.runs]) if run.ok else None
             ok = parts is not None and all(tuple(p.shape.as_list()) == self.batch for p in parts)
         except Exception:  # noqa: BLE001
@@ -458,7 +459,7 @@ class _Checker:
                 culprit = spec.names[0]
 
         else:
-            run = _model.execute(spec.joint, sample_shape=sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names)
+            run = _execution.execute(spec.joint, sample_shape=sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names)
             for node, r, single_value in zip(spec.nodes, run.runs, values):
                 expected = self._expected_value_shape(node, single_value)
                 found = _static_shape(r.value)
@@ -589,7 +590,7 @@ class _Checker:
     def _distribution_at(self, name: str, batched: Optional[Sequence[Any]]) -> Any:
         """The node's distribution at the batched draws (if it can be built there), else at one draw."""
         if batched is not None and not self.spec.autobatched:
-            run = _model.execute(self.spec.joint, seed=self.seeds[2], value=list(batched), names=self.spec.names)
+            run = _execution.execute(self.spec.joint, seed=self.seeds[2], value=list(batched), names=self.spec.names)
             if run.ok:
                 return run.distribution(name)
         return self.single.distribution(name)

@@ -21,6 +21,7 @@ import tensorflow_probability as tfp
 
 from tfjoint import _autobatch
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _rebuild
@@ -37,7 +38,7 @@ MODES: Tuple[str, ...] = ("eager", "function", "xla")
 
 def _leaks(spec: _model.ModelSpec, seed: Any) -> Dict[str, int]:
     """Per node, how many batch dims must become event dims for a scalar log_prob."""
-    run = _model.execute(spec.joint, seed=seed, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
+    run = _execution.execute(spec.joint, seed=seed, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
     if not run.ok:
         raise _errors.NodeError(
             f"sample() fails: {_errors.first_line(run.error)}",
@@ -194,7 +195,7 @@ def _batch_shape_str(joint: Any) -> str:
 
 
 def _signature(spec: _model.ModelSpec) -> Tuple:
-    run = _model.execute(spec.joint, seed=0, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
+    run = _execution.execute(spec.joint, seed=0, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
     # Value shapes and dtypes by position: names may differ between hand-written
     # variants (an unnamed leaf is 'x' in one and 'Y' in another).
     return tuple(

@@ -20,6 +20,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _model
 from tfjoint import _types
 
@@ -175,7 +176,7 @@ def flat_bijector(layout: Layout, pinned: Any, space: tfb.Bijector) -> tfb.Bijec
 def _no_bijector_error(spec: _model.ModelSpec, error: BaseException) -> _errors.TfjointError:
     """Name the free node TFP has no default event-space bijector for (discrete, usually)."""
     flat = [spec.pins.get(n.name) for n in spec.nodes]
-    run = _model.execute(spec.joint, value=flat, names=spec.names)
+    run = _execution.execute(spec.joint, value=flat, names=spec.names)
     for node in spec.nodes:
         if node.observed or node.index >= len(run.runs):
             continue

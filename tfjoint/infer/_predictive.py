@@ -31,6 +31,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _model
 from tfjoint import _types
 from tfjoint.infer import _posterior
@@ -90,7 +91,7 @@ class _Stacked:
                 fix="pass the model the posterior was drawn from (it may have new data, but the same nodes).",
             )
         # One prior draw gives each node's single-draw shape and dtype (for placeholders).
-        prior = _model.execute(self.joint, seed=0, names=self.spec.names)
+        prior = _execution.execute(self.joint, seed=0, names=self.spec.names)
         if not prior.ok:
             raise _errors.NodeError(
                 f"The model fails at a prior draw: {_errors.first_line(prior.error)}",
@@ -149,7 +150,7 @@ class _Stacked:
                     fix="check the model with tfjoint.debug(model).",
                 ) from e
             return dists[index]
-        run = _model.execute(self.joint, value=full, names=self.spec.names)
+        run = _execution.execute(self.joint, value=full, names=self.spec.names)
         if not run.ok or len(run.runs) <= index:
             failed = run.failed_node or self.spec.nodes[index].name
             raise _errors.ShapeError(

@@ -30,7 +30,9 @@ import tensorflow_probability as tfp
 
 from tfjoint import _builders
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _model
+from tfjoint import _observed
 from tfjoint import _types
 from tfjoint.infer import _distribute
 from tfjoint.infer import _target
@@ -236,7 +238,7 @@ def _independent_along(dist: Any, axis: int) -> bool:
 def _check_shardable(spec: _model.ModelSpec, axis: int) -> None:
     """Every observed node sums its log-prob over the split axis (else observations are coupled)."""
     flat = [spec.pins.get(n.name) for n in spec.nodes]
-    run = _model.execute(spec.joint, value=flat, names=spec.names)
+    run = _execution.execute(spec.joint, value=flat, names=spec.names)
     ran = {r.name for r in run.runs}
     for name in spec.observed_names:
         dist = run.distribution(name) if name in ran else None
@@ -368,7 +370,7 @@ def _make_sharded(
 
     def target_of(start: int, stop: int) -> _target.FlatTarget:
         joint, observed = build(slice_of(start, stop))
-        return _target.make_target(_model.condition(joint, observed))
+        return _target.make_target(_observed.condition(joint, observed))
 
     first = target_of(0, bounds[1])
     _check_shardable(first.spec, axis)

@@ -1,7 +1,7 @@
 """The flat target: a pinned joint model as one log-density on a flat unconstrained vector.
 
 Samplers want one `Tensor` of shape `[..., dim]` per chain. `make_target` pins
-the observed nodes (through `tfjoint._model.condition`, so bad data gets a
+the observed nodes (through `tfjoint._observed.condition`, so bad data gets a
 clear error) and chains TFP's default event-space bijector of the pinned model
 with a split-and-reshape, so every free node, whatever its structure (dict or
 tuple values of nested joint distributions) and event shape (scalar, vector,
@@ -28,7 +28,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _errors
+from tfjoint import _execution
 from tfjoint import _model
+from tfjoint import _observed
 from tfjoint import _types
 from tfjoint.infer import _broadcast
 from tfjoint.infer import _layout
@@ -372,7 +374,7 @@ class FlatTarget:
             elif n.name in self.spec.pins:
                 flat[n.index] = self.spec.pins[n.name]
         try:
-            run = _model.execute(self.spec.joint, value=flat, names=self.spec.names)
+            run = _execution.execute(self.spec.joint, value=flat, names=self.spec.names)
             return type(run.distribution(name)).__name__
         except Exception:  # noqa: BLE001 - the kind is a nicety
             return None
@@ -411,7 +413,7 @@ def check_free_values(names: Sequence[str], values: Mapping[str, Any]) -> None:
 
 def _pinned_model(model: Any, observed: Optional[Mapping[str, Any]]) -> Tuple[_model.ModelSpec, Any]:
     if observed:
-        pinned = _model.condition(model, observed)
+        pinned = _observed.condition(model, observed)
         return _model.normalize(pinned), pinned
     joint = _model.as_joint(model)
     spec = _model.normalize(joint)
@@ -429,7 +431,7 @@ def make_target(model: Any, observed: Optional[Mapping[str, Any]] = None) -> Fla
       model: any tfjoint model input: a list, dict, generator function or
         `tfd.JointDistribution*` (pinned or not, AutoBatched or not).
       observed: dict from node name to data of shape `batch_shape + event_shape`
-        (validated by `tfjoint._model.condition`). Without it, the model's own
+        (validated by `tfjoint._observed.condition`). Without it, the model's own
         pins are used; an unpinned model gives its prior as the target.
 
     Returns:
@@ -466,7 +468,7 @@ def make_target(model: Any, observed: Optional[Mapping[str, Any]] = None) -> Fla
         bijector=_layout.flat_bijector(layout, pinned, space),
         _layout=layout,
         _space_bijector=space,
-        _per_draw=_model.is_autobatched(pinned),
+        _per_draw=_execution.is_autobatched(pinned),
     )
     _check_scalar_log_prob(target)
     return target

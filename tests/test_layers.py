@@ -9,7 +9,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LAYERS = [
     {"_errors", "_types", "_format"},
     {"_model", "_execution", "_observed", "_builders", "_rebuild"},
-    {"_shapes", "_debug", "_bijectors", "_joint_bijectors", "_autobatch", "_pfor"},
+    {"_shape_report", "_shapes", "_debug", "_bijectors", "_joint_bijectors", "_autobatch", "_pfor"},
     {"_vectorize", "_graph", "_examples"},
     {"_variants", "_compile", "_xla_consistency"},
     {"infer"},

@@ -249,16 +249,6 @@ def test_check__sample_shape_not_a_shape(naive, bad):
 # --- rendering --------------------------------------------------------------------
 
 
-def test_report__renders_text_markdown_html(naive):
-    report = _shapes.check(naive, seed=0)
-    text = str(report)
-    assert "Node: 'Y'" in text and "batch_shape" in text and "FAIL" in text
-    md = report.to_markdown()
-    assert md.startswith("### Shape report") and "| node |" in md
-    html = report._repr_html_()
-    assert "<table>" in html and "Incompatible shapes" in html
-
-
 def test_check__parts_that_do_not_broadcast_are_a_finding_not_a_crash():
     model = dict(a=tfd.Normal(tf.zeros(3), 1.0), c=tfd.Independent(tfd.Normal(tf.zeros([2, 3]), 1.0), 1))
     report = _shapes.check(model, seed=0)

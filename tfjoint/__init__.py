@@ -27,8 +27,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # shapes of joint models
     "check": "tfjoint._shapes",
-    "ShapeReport": "tfjoint._shapes",
-    "Finding": "tfjoint._shapes",
+    "ShapeReport": "tfjoint._shape_report",
+    "Finding": "tfjoint._shape_report",
     "debug": "tfjoint._debug",
     "PointReport": "tfjoint._debug",
     # writing and reading models
@@ -87,7 +87,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint._joint_bijectors import trace_joint_bijector  # noqa: F401
     from tfjoint._model import normalize  # noqa: F401
     from tfjoint._observed import condition  # noqa: F401
-    from tfjoint._shapes import Finding, ShapeReport, check  # noqa: F401
+    from tfjoint._shape_report import Finding, ShapeReport  # noqa: F401
+    from tfjoint._shapes import check  # noqa: F401
     from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401
     from tfjoint._xla_consistency import xla_consistency  # noqa: F401
     from tfjoint._vectorize import check_batched, vectorize  # noqa: F401

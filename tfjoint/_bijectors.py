@@ -53,7 +53,7 @@ _CHAIN_TYPES = (tfb.Chain, _chain_lib._Chain)  # pylint: disable=protected-acces
 class BijectorFinding:
     """A shape problem at one step of a bijector, and its fix.
 
-    Field names match `tfjoint._shapes.Finding`, so reports can list both.
+    Field names match `tfjoint._shape_report.Finding`, so reports can list both.
 
     Attributes:
       node: the step, as "<position>: <name> (<class>)", position counted in

@@ -1,4 +1,4 @@
-"""Shape reports for joint distributions: per-node shapes, the joint checks, and findings.
+"""The joint shape checks: what a joint model's shapes must satisfy, and the fix when they do not.
 
 `check(model)` runs the four desiderata of TFP's "Auto-Batched Joint
 Distributions" tutorial, plus finiteness, and turns every failure into a
@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import re
 import warnings
-from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -24,178 +24,16 @@ import tensorflow_probability as tfp
 from tfjoint import _autobatch
 from tfjoint import _errors
 from tfjoint import _execution
-from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _rebuild
+from tfjoint import _shape_report
 from tfjoint import _types
 
 tfd = tfp.distributions
 
-__all__ = ["CHECKS", "Check", "NodeShapes", "Finding", "ShapeReport", "check"]
-
-CHECKS = ("sample", "scalar_log_prob", "batched_sample", "batched_log_prob", "finite_log_prob")
-CheckName = Literal["sample", "scalar_log_prob", "batched_sample", "batched_log_prob", "finite_log_prob"]
+__all__ = ["check", "translate"]
 
 _STATELESS_AUTOBATCH_WARNING = r".*Autovectorized functions that use stateless sampling.*"
-
-
-@dataclasses.dataclass(frozen=True)
-class NodeShapes:
-    """The shapes of one node, at one draw and at `sample_shape` draws.
-
-    Shapes are tuples of ints, or None where the node could not be evaluated.
-    Structured (nested) event shapes are shown as strings.
-    """
-
-    name: str
-    distribution: str
-    parents: Optional[Tuple[str, ...]]
-    observed: bool
-    batch_shape: Any
-    event_shape: Any
-    value_shape: Any
-    log_prob_shape: Any
-    batched_value_shape: Any = None
-    batched_log_prob_shape: Any = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    """A failed check: where it goes wrong, the evidence, and the fix.
-
-    Attributes:
-      node: the node responsible.
-      check: which check failed (one of `CHECKS`).
-      message: the evidence, as shapes.
-      fix: concrete code-level advice.
-      verified: True if tfjoint applied the fix and the check then passed,
-        False if it applied it and the check still failed, None if not tried.
-    """
-
-    node: str
-    check: str
-    message: str
-    fix: str
-    verified: Optional[bool] = None
-
-    def __post_init__(self):
-        if self.check not in CHECKS:
-            raise ValueError(f"Finding.check must be one of {CHECKS}, got {self.check!r}.")
-
-    def __str__(self) -> str:
-        lines = [f"[{self.check}] Node: '{self.node}'"]
-        lines.extend("  " + line for line in self.message.splitlines())
-        fix = self.fix.splitlines()
-        lines.append("  Fix: " + fix[0])
-        lines.extend("       " + line for line in fix[1:])
-        if self.verified is not None:
-            lines.append("  Fix verified: " + ("yes, the check passes after it." if self.verified else "NO, the check still fails after it."))
-        return "\n".join(lines)
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """One named check and its outcome ("pass", "fail" or "skipped")."""
-
-    name: str
-    status: Literal["pass", "fail", "skipped"]
-    detail: str
-
-    def __post_init__(self):
-        if self.name not in CHECKS:
-            raise ValueError(f"unknown check {self.name!r}")
-
-
-def _shape_cell(shape: Any) -> str:
-    if shape is None:
-        return "-"
-    if isinstance(shape, str):
-        return shape
-    return _types.shape_str(shape)
-
-
-@dataclasses.dataclass(frozen=True)
-class ShapeReport(_format.Report):
-    """Per-node shapes of a joint model, the joint checks, and findings with fixes.
-
-    Render it with `str(report)` (text), `report.to_markdown()`, or let Colab
-    show `_repr_html_()`.
-    """
-
-    model: str
-    sample_shape: Tuple[int, ...]
-    batch_shape: Tuple[int, ...]
-    nodes: Tuple[NodeShapes, ...]
-    checks: Tuple[Check, ...]
-    findings: Tuple[Finding, ...]
-
-    def __post_init__(self):
-        if tuple(c.name for c in self.checks) != CHECKS:
-            raise ValueError("ShapeReport.checks must list every check once, in order.")
-
-    @property
-    def ok(self) -> bool:
-        """True when every check passes."""
-        return all(c.status == "pass" for c in self.checks)
-
-    def check(self, name: str) -> Check:
-        for c in self.checks:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
-    def findings_for(self, check: str) -> Tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.check == check)
-
-    def _tables(self):
-        s = _types.shape_str(self.sample_shape)
-        node_table = _format.Table(
-            (
-                "node",
-                "distribution",
-                "parents",
-                "batch_shape",
-                "event_shape",
-                "value",
-                "log_prob part",
-                f"value @{s}",
-                f"log_prob part @{s}",
-            ),
-            tuple(
-                (
-                    n.name + (" (observed)" if n.observed else ""),
-                    n.distribution,
-                    "?" if n.parents is None else (", ".join(n.parents) or "-"),
-                    _shape_cell(n.batch_shape),
-                    _shape_cell(n.event_shape),
-                    _shape_cell(n.value_shape),
-                    _shape_cell(n.log_prob_shape),
-                    _shape_cell(n.batched_value_shape),
-                    _shape_cell(n.batched_log_prob_shape),
-                )
-                for n in self.nodes
-            ),
-        )
-        check_table = _format.Table(
-            ("check", "result", "detail"),
-            tuple((c.name, c.status.upper(), c.detail) for c in self.checks),
-        )
-        return node_table, check_table
-
-    def _title(self) -> str:
-        verdict = "all checks pass" if self.ok else f"{len(self.findings)} finding(s)"
-        return f"Shape report for {self.model}: {verdict}"
-
-    def _notes(self) -> List[str]:
-        return [str(f) for f in self.findings]
-
-
-# ---------------------------------------------------------------------------
-# Helpers
-
-    def _parts(self):
-        return self._title(), self._tables(), self._notes()
-
 
 def _static_shape(x: Any) -> Any:
     if x is None:
@@ -215,7 +53,7 @@ def _dist_shape(shape: Any) -> Any:
 _INCOMPATIBLE = re.compile(r"Incompatible shapes: \[[^\]]*\] vs\. \[[^\]]*\]")
 
 
-def _translate(error: BaseException) -> str:
+def translate(error: BaseException) -> str:
     """TF's error, as one line a person can read."""
     text = str(error)
     match = _INCOMPATIBLE.search(text)
@@ -319,16 +157,16 @@ class _Checker:
         self.seeds = tfp.random.split_seed(seed, n=3)
         self.requested_batch = batch_shape
         self.verify_fixes = verify_fixes
-        self.findings: List[Finding] = []
+        self.findings: List[_shape_report.Finding] = []
         self.status: Dict[str, Tuple[str, str]] = {}
         self.flat_pins = [spec.pins.get(n) for n in spec.names]
 
-    def fail(self, check: str, finding: Finding, detail: str) -> None:
+    def fail(self, check: str, finding: _shape_report.Finding, detail: str) -> None:
         self.findings.append(finding)
         if self.status.get(check, ("pass",))[0] != "fail":
             self.status[check] = ("fail", detail)
 
-    def run(self) -> ShapeReport:
+    def run(self) -> _shape_report.ShapeReport:
         spec = self.spec
         single = _execution.execute(spec.joint, seed=self.seeds[0], value=self.flat_pins, names=spec.names)
         self.single = single
@@ -337,29 +175,29 @@ class _Checker:
             what = "building its distribution" if single.stage == "build" else "sampling it"
             self.fail(
                 "sample",
-                Finding(
+                _shape_report.Finding(
                     node=node,
                     check="sample",
-                    message=f"sample() fails at '{node}' while {what}:\n{_translate(single.error)}",
+                    message=f"sample() fails at '{node}' while {what}:\n{translate(single.error)}",
                     fix=f"fix the factory of '{node}'; tfjoint.debug(model, value) shows the parameters it received.",
                 ),
                 f"fails at '{node}'",
             )
-            for name in CHECKS[1:]:
+            for name in _shape_report.CHECKS[1:]:
                 self.status[name] = ("skipped", "sample() failed")
             return self._report(parts=None, batched=None, batched_parts=None)
         dists = [r.distribution for r in single.runs]
         values = [r.value for r in single.runs]
-        self.status["sample"] = ("pass", "per-node value shapes " + ", ".join(_shape_cell(_static_shape(v)) for v in values))
+        self.status["sample"] = ("pass", "per-node value shapes " + ", ".join(_shape_report.shape_cell(_static_shape(v)) for v in values))
         self.batch = _expected_batch(spec, dists, self.requested_batch)
         parts = self._scalar_log_prob(dists, values)
         batched, batched_parts = self._batched(values)
         self._finite(values, parts, batched, batched_parts)
         return self._report(parts=parts, batched=batched, batched_parts=batched_parts)
 
-    def _report(self, parts, batched, batched_parts) -> ShapeReport:
-        checks = tuple(Check(name, *self.status.get(name, ("skipped", "not run"))) for name in CHECKS)
-        return ShapeReport(
+    def _report(self, parts, batched, batched_parts) -> _shape_report.ShapeReport:
+        checks = tuple(_shape_report.Check(name, *self.status.get(name, ("skipped", "not run"))) for name in _shape_report.CHECKS)
+        return _shape_report.ShapeReport(
             model=_model_label(self.spec),
             sample_shape=tuple(self.sample_shape),
             batch_shape=tuple(getattr(self, "batch", ())),
@@ -376,7 +214,7 @@ class _Checker:
         except Exception as e:  # noqa: BLE001
             self.fail(
                 "scalar_log_prob",
-                Finding(spec.names[0], "scalar_log_prob", f"log_prob_parts(sample()) raised: {_translate(e)}", "see the per-node table."),
+                _shape_report.Finding(spec.names[0], "scalar_log_prob", f"log_prob_parts(sample()) raised: {translate(e)}", "see the per-node table."),
                 "log_prob_parts raised",
             )
             return None
@@ -391,7 +229,7 @@ class _Checker:
                 leaks[node.name] = extra
                 self.fail(
                     "scalar_log_prob",
-                    Finding(
+                    _shape_report.Finding(
                         node=node.name,
                         check="scalar_log_prob",
                         message=(
@@ -410,7 +248,7 @@ class _Checker:
             else:
                 self.fail(
                     "scalar_log_prob",
-                    Finding(
+                    _shape_report.Finding(
                         node=node.name,
                         check="scalar_log_prob",
                         message=f"log_prob part shape: {_types.shape_str(shape)}  (expected: {_types.shape_str(expected)})",
@@ -467,7 +305,7 @@ class _Checker:
                     culprit = node.name
                     self.fail(
                         "batched_sample",
-                        Finding(
+                        _shape_report.Finding(
                             node=node.name,
                             check="batched_sample",
                             message=(
@@ -491,13 +329,13 @@ class _Checker:
             node_rank = len(_static_shape(self.single.value(culprit))) if culprit in spec.names else 0
             self.fail(
                 "batched_sample",
-                Finding(
+                _shape_report.Finding(
                     node=culprit,
                     check="batched_sample",
-                    message=f"sample({s}) fails at '{culprit}': {_translate(error)}",
+                    message=f"sample({s}) fails at '{culprit}': {translate(error)}",
                     fix=_newaxis_fix(spec, culprit, node_rank, self.single),
                 ),
-                f"fails at '{culprit}': {_translate(error)}",
+                f"fails at '{culprit}': {translate(error)}",
             )
         if batched is None:
             self.status["batched_log_prob"] = ("skipped", f"sample({s}) failed")
@@ -511,7 +349,7 @@ class _Checker:
             if isinstance(expected, tuple) and found != expected and self.status["batched_sample"][0] == "pass":
                 self.fail(
                     "batched_sample",
-                    Finding(
+                    _shape_report.Finding(
                         node.name,
                         "batched_sample",
                         f"sample({s}) gives '{node.name}' shape {_types.shape_str(found)} (expected: {_types.shape_str(expected)})",
@@ -538,8 +376,8 @@ class _Checker:
         except Exception as e:  # noqa: BLE001
             self.fail(
                 "batched_log_prob",
-                Finding(spec.names[-1], "batched_log_prob", f"log_prob(sample({s})) raised: {_translate(e)}", "see the per-node table: a part does not broadcast."),
-                f"raised: {_translate(e)}",
+                _shape_report.Finding(spec.names[-1], "batched_log_prob", f"log_prob(sample({s})) raised: {translate(e)}", "see the per-node table: a part does not broadcast."),
+                f"raised: {translate(e)}",
             )
             return None
         for node, part in zip(spec.nodes, parts):
@@ -553,7 +391,7 @@ class _Checker:
                 )
                 self.fail(
                     "batched_log_prob",
-                    Finding(
+                    _shape_report.Finding(
                         node.name,
                         "batched_log_prob",
                         f"log_prob part shape at sample({s}): {_types.shape_str(shape)}  (expected: {_types.shape_str(expected)})",
@@ -564,7 +402,7 @@ class _Checker:
         if tuple(total.shape.as_list()) != expected and "batched_log_prob" not in self.status:
             self.fail(
                 "batched_log_prob",
-                Finding(spec.names[-1], "batched_log_prob", f"joint log_prob shape {_types.shape_str(tuple(total.shape.as_list()))} (expected {_types.shape_str(expected)})", "see the per-node table."),
+                _shape_report.Finding(spec.names[-1], "batched_log_prob", f"joint log_prob shape {_types.shape_str(tuple(total.shape.as_list()))} (expected {_types.shape_str(expected)})", "see the per-node table."),
                 "wrong joint shape",
             )
         self.status.setdefault("batched_log_prob", ("pass", f"log_prob(sample({s})) has shape {_types.shape_str(expected)}"))
@@ -640,7 +478,7 @@ class _Checker:
                 )
             self.fail(
                 "finite_log_prob",
-                Finding(
+                _shape_report.Finding(
                     node=node.name,
                     check="finite_log_prob",
                     message=f"log_prob part is not finite at {where}: {count} of {size} entries."
@@ -695,7 +533,7 @@ def check(
     seed: _types.Seed = 0,
     batch_shape: Optional[_types.Shape] = None,
     verify_fixes: bool = True,
-) -> ShapeReport:
+) -> _shape_report.ShapeReport:
     """Report per-node shapes and run the joint-model checks.
 
     The checks are the desiderata of TFP's "Auto-Batched Joint Distributions"
@@ -749,7 +587,7 @@ def check(
     return checker.run()
 
 
-def _node_rows(checker: "_Checker", parts, batched, batched_parts) -> Tuple[NodeShapes, ...]:
+def _node_rows(checker: "_Checker", parts, batched, batched_parts) -> Tuple[_shape_report.NodeShapes, ...]:
     spec = checker.spec
     rows = []
     runs = {r.name: r for r in checker.single.runs}
@@ -757,7 +595,7 @@ def _node_rows(checker: "_Checker", parts, batched, batched_parts) -> Tuple[Node
         r = runs.get(node.name)
         dist = r.distribution if r is not None else None
         rows.append(
-            NodeShapes(
+            _shape_report.NodeShapes(
                 name=node.name,
                 distribution=type(dist).__name__ if dist is not None else "-",
                 parents=node.parents,

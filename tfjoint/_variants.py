@@ -25,6 +25,7 @@ from tfjoint import _execution
 from tfjoint import _format
 from tfjoint import _model
 from tfjoint import _rebuild
+from tfjoint import _shape_report
 from tfjoint import _shapes
 from tfjoint import _types
 
@@ -136,7 +137,7 @@ class VariantComparison(_format.Report):
     """
 
     sample_shape: Tuple[int, ...]
-    reports: Mapping[str, _shapes.ShapeReport]
+    reports: Mapping[str, _shape_report.ShapeReport]
     batch_shapes: Mapping[str, str]
     reference: Optional[str]
     max_abs_diff: Mapping[str, Optional[float]]
@@ -291,7 +292,7 @@ def compare_variants(
                 lp = _autobatch.log_prob(v, draws).numpy()
             except Exception as e:  # noqa: BLE001
                 diffs[k] = None
-                notes[k] = f"log_prob fails: {_shapes._translate(e)}"  # pylint: disable=protected-access
+                notes[k] = f"log_prob fails: {_shapes.translate(e)}"
                 continue
             if lp.shape != ref_lp.shape:
                 diffs[k] = None
@@ -347,7 +348,7 @@ def _measure(named, draws, sample_shape, seed, modes, repeats):
                 warnings.simplefilter("ignore")
                 first[key], _ = _timed(fn, arg)
         except Exception as e:  # noqa: BLE001
-            errors[key] = _shapes._translate(e)  # pylint: disable=protected-access
+            errors[key] = _shapes.translate(e)
     live = [key for key in fns if key not in errors]
     for _ in range(repeats):
         for key in live:  # interleaved: every variant/op/mode once per round

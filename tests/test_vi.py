@@ -83,6 +83,12 @@ def test_vi__second_call_with_new_data_compiles_nothing():
     for fit, y in zip(fits, [y1, y2]):
         loc = float(fit.flat_surrogate.mean().numpy()[0])
         assert abs(loc - y.sum() / 6) < 0.1 * np.sqrt(1 / 6)
+    # The trace is timed apart from the fit; the parts add up to no more than the total.
+    for fit in fits:
+        timings = fit.posterior.timings
+        assert list(timings) == ["setup", "trace", "compile_and_fit", "total"]
+        assert min(timings.values()) >= 0
+        assert timings["setup"] + timings["trace"] + timings["compile_and_fit"] <= timings["total"]
 
 
 def test_vi__constrained_summaries_and_posterior(regression, mean_field):

@@ -48,7 +48,10 @@ class Posterior(_format.Report):
         `batching` of the log-prob over chains: `"broadcast"`,
         `"vectorized_map"` or `"native"`, ...) and the adapted `step_size` and
         `inverse_metric` (diagonal).
-      timings: seconds: `"setup"`, `"trace_compile"`, `"warmup"`, `"sampling"`, `"total"`.
+      timings: seconds. From `nuts`/`hmc`: `"setup"`, `"trace_compile"`,
+        `"warmup"`, `"sampling"`, `"total"`. From `vi`: `"setup"`, `"trace"`,
+        `"compile_and_fit"` (XLA compiles on the fit's first run; its step count
+        is static, so the compile cannot be timed apart), `"total"`.
       model: the plain-TFP pinned model (not compared).
 
     Examples:

@@ -108,6 +108,22 @@ def test_for_batch__model_that_does_not_broadcast_keeps_vectorized_map():
     np.testing.assert_allclose(_batched(target, x)[0], _per_point(target, x)[0], rtol=1e-6)
 
 
+def test_log_prob__without_jacobian_is_the_constrained_density_in_every_batching():
+    jd, observed = _per_step_chain()
+    target = _target.make_target(jd, observed)
+    x = np.random.default_rng(2).uniform(-2, 2, [4, target.dim]).astype(np.float32)
+    # Independent reference: the pinned model's own log-prob of each constrained point, one at a time.
+    values = target.constrain(tf.constant(x))
+    pinned = jd.experimental_pin(**observed)
+    expected = [float(pinned.unnormalized_log_prob({k: v[i] for k, v in values.items()})) for i in range(4)]
+    batched = {"vectorized_map": target, "broadcast": target.for_batch(4, seed=3)}
+    for batching, t in batched.items():
+        assert t.batching == batching
+        np.testing.assert_allclose(t.log_prob(x, jacobian=False), expected, rtol=1e-5, err_msg=batching)
+    for i in range(4):  # and one point, unbatched
+        np.testing.assert_allclose(target.log_prob(x[i], jacobian=False), expected[i], rtol=1e-5)
+
+
 @pytest.mark.parametrize("num_chains", [4, 3])
 def test_for_batch__model_that_mixes_up_chains_is_caught(num_chains):
     # With 4 chains the broadcast runs without error but pairs chain i with y[i]: the

@@ -140,6 +140,8 @@ def test_flat_target__log_prob_is_pinned_log_prob_plus_jacobian(case, batch_shap
     assert got.shape == batch_shape
     # Same float32 operations in a different order: relative 1e-5 of values ~10-100.
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+    without = expected - target.bijector.forward_log_det_jacobian(x, event_ndims=1)
+    np.testing.assert_allclose(target.log_prob(x, jacobian=False), without, rtol=1e-5, atol=1e-4)
 
 
 def test_flat_target__log_det_jacobian_against_per_node_bijectors():

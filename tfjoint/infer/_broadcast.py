@@ -45,6 +45,7 @@ def log_prob(
     tfp_names: Sequence[str],
     unconstrained: Mapping[str, Any],
     sample_ndims: int,
+    jacobian: bool = True,
 ) -> tf.Tensor:
     """The unnormalized log-density of a batch of unconstrained points, plus the log-det-Jacobian.
 
@@ -59,6 +60,7 @@ def log_prob(
       tfp_names: TFP's node names, in model order.
       unconstrained: free node name -> unconstrained value `[*sample, ...]`.
       sample_ndims: number of leading batch dims of the values.
+      jacobian: add the log-det-Jacobian terms (False: the constrained density).
 
     Returns:
       `Tensor` of shape `[*sample]`.
@@ -79,9 +81,10 @@ def log_prob(
             u = unconstrained[name]
             bijector = dist.experimental_default_event_space_bijector()
             value = bijector.forward(u)
-            event_ndims = tf.nest.map_structure(lambda s: s.rank, dist.event_shape, expand_composites=False)
-            fldj = bijector.forward_log_det_jacobian(u, event_ndims=bijector.inverse_event_ndims(event_ndims))
-            part = dist.log_prob(value) + fldj
+            part = dist.log_prob(value)
+            if jacobian:
+                event_ndims = tf.nest.map_structure(lambda s: s.rank, dist.event_shape, expand_composites=False)
+                part = part + bijector.forward_log_det_jacobian(u, event_ndims=bijector.inverse_event_ndims(event_ndims))
         total = total + _sum_over_model_dims(part, sample_ndims, f"the log-prob of node {name!r}")
         try:
             d = gen.send(value)

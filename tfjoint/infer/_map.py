@@ -133,10 +133,7 @@ def _compiled_search(model: Any, target: _target.FlatTarget, settings: Tuple[Any
         flat = rebuild(data)
 
         def objective(x):
-            log_density = flat.log_prob(x)
-            if not jacobian:
-                log_density = log_density - flat.bijector.forward_log_det_jacobian(x, event_ndims=1)
-            return -log_density
+            return -flat.log_prob(x, jacobian=jacobian)
 
         return _search(objective, x0, method, max_iterations, tolerance)
 

@@ -496,15 +496,16 @@ class _ShardedTarget(_target.FlatTarget):
 
     sharded: Any = dataclasses.field(default=None, repr=False, compare=False)
 
-    def log_prob(self, x: Any) -> tf.Tensor:
-        return self._log_prob_direct(tf.convert_to_tensor(x, dtype=self.dtype))
+    def log_prob(self, x: Any, jacobian: bool = True) -> tf.Tensor:
+        return self._log_prob_direct(tf.convert_to_tensor(x, dtype=self.dtype), jacobian)
 
-    def _log_prob_direct(self, x: tf.Tensor) -> tf.Tensor:
+    def _log_prob_direct(self, x: tf.Tensor, jacobian: bool = True) -> tf.Tensor:
         unconstrained = self._unconstrained_point(x)
         constrained = self._space_bijector.forward(unconstrained)
-        ldj = self._space_bijector.forward_log_det_jacobian(unconstrained)
-        values = dict(zip(self.names, self._from_pinned_structure(constrained)))
-        return self.sharded(values) + ldj
+        log_density = self.sharded(dict(zip(self.names, self._from_pinned_structure(constrained))))
+        if jacobian:
+            log_density = log_density + self._space_bijector.forward_log_det_jacobian(unconstrained)
+        return log_density
 
     def rebind(self, pinned: Any, *, log_prob_only: bool = False) -> "_ShardedTarget":
         del pinned, log_prob_only

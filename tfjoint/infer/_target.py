@@ -123,8 +123,8 @@ class FlatTarget:
     def _unconstrained_point(self, x: tf.Tensor) -> Any:
         return self._to_pinned_structure(self._per_node(self._split(x)))
 
-    def log_prob(self, x: Any) -> tf.Tensor:
-        """Return the log-density of flat unconstrained points, Jacobian included.
+    def log_prob(self, x: Any, jacobian: bool = True) -> tf.Tensor:
+        """Return the log-density of flat unconstrained points, Jacobian included unless `jacobian=False`.
 
         For an AutoBatched model and batched `x`, each point's value and
         gradient are computed inside one `tf.vectorized_map` (the gradient
@@ -136,17 +136,22 @@ class FlatTarget:
 
         Args:
           x: `Tensor` of shape `[..., dim]`.
+          jacobian: add the log-det-Jacobian of the default event-space
+            bijector (the density of the unconstrained point, what samplers
+            need). `False` gives the density of the constrained point, as MAP
+            without Jacobian needs, without computing the Jacobian at all.
 
         Returns:
           `Tensor` of shape `[...]`: `pinned.unnormalized_log_prob(constrained)`
-          plus the log-det-Jacobian of the default event-space bijector.
+          plus, with `jacobian`, the log-det-Jacobian of the default event-space
+          bijector.
         """
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         if not self._per_draw or x.shape.rank == 1:
-            return self._log_prob_direct(x)
+            return self._log_prob_direct(x, jacobian)
         if self._broadcasts:
-            return self._log_prob_broadcast(x)
-        return _vectorized_log_prob(self._log_prob_direct, x)
+            return self._log_prob_broadcast(x, jacobian)
+        return _vectorized_log_prob(lambda point: self._log_prob_direct(point, jacobian), x)
 
     @property
     def batching(self) -> str:
@@ -162,18 +167,19 @@ class FlatTarget:
             return "native"
         return "broadcast" if self._broadcasts else "vectorized_map"
 
-    def _log_prob_direct(self, x: tf.Tensor) -> tf.Tensor:
+    def _log_prob_direct(self, x: tf.Tensor, jacobian: bool = True) -> tf.Tensor:
         unconstrained = self._unconstrained_point(x)
-        constrained = self._space_bijector.forward(unconstrained)
-        ldj = self._space_bijector.forward_log_det_jacobian(unconstrained)
-        return self.pinned.unnormalized_log_prob(constrained) + ldj
+        log_density = self.pinned.unnormalized_log_prob(self._space_bijector.forward(unconstrained))
+        if jacobian:
+            log_density = log_density + self._space_bijector.forward_log_det_jacobian(unconstrained)
+        return log_density
 
-    def _log_prob_broadcast(self, x: tf.Tensor) -> tf.Tensor:
+    def _log_prob_broadcast(self, x: tf.Tensor, jacobian: bool = True) -> tf.Tensor:
         pinned = self.pinned
         joint, pins = (pinned.distribution, dict(pinned.pins)) if isinstance(pinned, _PINNED) else (pinned, {})
         per_node = self._per_node(self._split(x))
         return _broadcast.log_prob(
-            joint, pins, self.spec.tfp_names, dict(zip(self._layout.tfp_names, per_node)), x.shape.rank - 1
+            joint, pins, self.spec.tfp_names, dict(zip(self._layout.tfp_names, per_node)), x.shape.rank - 1, jacobian
         )
 
     def for_batch(self, num_points: int, seed: _types.Seed) -> "FlatTarget":

@@ -1,5 +1,10 @@
 """Tests for tfjoint.infer._map: multi-start (L-)BFGS under XLA against known optima."""
 
+import os
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,6 +34,14 @@ def test_minimize__quadratic_bowl_from_seed_start_and_10_random_starts(method):
     # float64 quadratic: the line search lands on the exact minimum to ~1e-8 (the tolerance).
     np.testing.assert_allclose(result.position.numpy(), np.broadcast_to(MINIMUM, (11, 2)), atol=1e-6)
     np.testing.assert_allclose(result.objective_value.numpy(), 0.0, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "bfgs"])
+def test_minimize__objective_alone_under_xla(method):
+    # jit_compile="objective": XLA compiles the value-and-gradient; the minimizer's loop runs in graph mode.
+    result = _map.minimize(_bowl, tf.constant([[0.6, 0.8], [-3.0, 5.0]]), method=method, jit_compile="objective")
+    assert result.converged.numpy().all()
+    np.testing.assert_allclose(result.position.numpy(), np.broadcast_to(MINIMUM, (2, 2)), atol=1e-5)
 
 
 @pytest.mark.parametrize("method", ["lbfgs", "bfgs"])
@@ -88,17 +101,43 @@ def test_map_estimate__autobatched_model_evaluates_its_starts_by_broadcasting(fo
     assert fit.converged.all()
 
 
-def test_map_estimate__second_call_with_new_data_compiles_nothing():
+@pytest.mark.parametrize("jit_compile", [True, "objective"])
+def test_map_estimate__second_call_with_new_data_compiles_nothing(jit_compile):
     model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Sample(tfd.Normal(mu, 1.0), 5))
     y1 = np.array([0.5, 1.0, 1.5, 2.0, 2.5], np.float32)
     y2 = y1 - 3.0
-    fit1 = _map.map_estimate(model, observed={"y": y1}, num_starts=3, seed=0)
+    fit1 = _map.map_estimate(model, observed={"y": y1}, num_starts=3, seed=0, jit_compile=jit_compile)
     (search,) = [fn for keepalive, fn in _map._CACHE.values() if keepalive == model]
-    fit2 = _map.map_estimate(model, observed={"y": y2}, num_starts=3, seed=1)
+    fit2 = _map.map_estimate(model, observed={"y": y2}, num_starts=3, seed=1, jit_compile=jit_compile)
     assert search.experimental_get_tracing_count() == 1
     # Conjugate normal: the mode is sum(y) / (n + 1); the second call really used y2.
     assert float(fit1.params["mu"]) == pytest.approx(y1.sum() / 6, abs=1e-5)
     assert float(fit2.params["mu"]) == pytest.approx(y2.sum() / 6, abs=1e-5)
+
+
+# Run in a fresh process: TF reads TF_CPP_VMODULE once, at start-up.
+_COUNT_XLA_COMPILES = """
+import numpy as np, tensorflow_probability as tfp
+from tfjoint.infer import _map
+tfd = tfp.distributions
+model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Sample(tfd.Normal(mu, 1.0), 5))
+fit = _map.map_estimate(model, observed={"y": np.arange(5.0, dtype=np.float32)}, num_starts=3, jit_compile="objective")
+print("RESULT", float(fit.params["mu"]), fit.num_objective_evaluations)
+"""
+
+
+def test_map_estimate__objective_mode_compiles_the_objective_once():
+    # XLA caches a compiled function by its arguments' shapes, unless TF marks an argument a
+    # compile-time constant: then every call with a new point compiles again (TFP's joint
+    # bijector's Jacobian under vectorized_map did that: 219 compiles for 35 iterations).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", TF_CPP_VMODULE="device_compiler=1", PYTHONPATH=root)
+    run = subprocess.run([sys.executable, "-c", _COUNT_XLA_COMPILES], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    mode, evaluations = re.search(r"RESULT (\S+) (\d+)", run.stdout).groups()
+    assert float(mode) == pytest.approx(10.0 / 6.0, abs=1e-5)  # conjugate: sum(y) / (n + 1)
+    assert int(evaluations) > 1  # several evaluations at new points, one compile
+    assert len(re.findall("Compilation of XLA executable", run.stderr)) == 1
 
 
 def test_map_estimate__search_settings_are_arguments_of_the_cached_search():
@@ -156,6 +195,8 @@ def test_map_estimate__model_xla_cannot_compile_names_the_op(model_xla_cannot_co
     with pytest.raises(_errors.XlaCompileError, match=r"(?s)PyFuncStateless.*jit_compile=False") as info:
         _map.map_estimate(model, observed={"y": 1.0}, num_starts=2)
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no TensorFlow traceback chained
+    with pytest.raises(_errors.XlaCompileError, match="PyFuncStateless"):
+        _map.map_estimate(model, observed={"y": 1.0}, num_starts=2, jit_compile="objective")
     fit = _map.map_estimate(model, observed={"y": 1.0}, num_starts=2, jit_compile=False)
     assert float(fit.params["mu"]) == pytest.approx(0.5, abs=1e-4)  # the conjugate mode
 
@@ -170,5 +211,7 @@ def test_map_estimate__argument_errors():
         _map.map_estimate(model, observed={"y": y}, max_iterations=0)
     with pytest.raises(_errors.ArgumentError, match="tolerance"):
         _map.map_estimate(model, observed={"y": y}, tolerance=-1.0)
+    with pytest.raises(_errors.ArgumentError, match=r"(?s)jit_compile.*\"objective\".*'xla'"):
+        _map.map_estimate(model, observed={"y": y}, jit_compile="xla")
     with pytest.raises(_errors.ObservedError, match="'nope'"):
         _map.map_estimate(model, observed={"nope": y})

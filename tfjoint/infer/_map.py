@@ -10,6 +10,17 @@ data of the same shapes, or new search settings, compiles nothing. The first
 call compiles with a search of zero iterations, so `MapEstimate.timings`
 reports tracing and compiling apart from the search.
 
+**Which compilation?** TFP's minimizers call the objective from ten places.
+Under `jit_compile=True` XLA inlines all ten, so it compiles ten copies of
+the model: on a model with many nodes that is most of the first call (the
+per-step stochastic-volatility model, 103 nodes: 82 s, 71 s of it after the
+trace). `jit_compile="objective"` compiles the objective's value-and-gradient
+alone with XLA, once, and runs the minimizer's own loop in TensorFlow's graph
+mode, which calls it: that first call took 24 s, but each iteration then pays
+graph-mode overhead (1.9 s for 1000 iterations, against 0.27 s for 806). Pick
+it for one search on a big model; keep `True` for repeated searches
+(`scripts/bench_map_compile.py`).
+
 **Which mode?** A density's mode depends on the coordinates. With
 `jacobian=False` (the default) the objective is the pinned model's
 unnormalized log-prob at the constrained point, `log p(bijector(x) | data)`,
@@ -29,13 +40,14 @@ nodes are the same either way.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Literal, Mapping, Optional, Tuple
+from typing import Any, Callable, Literal, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import _compile
+from tfjoint import _errors
 from tfjoint import _format
 from tfjoint import _types
 from tfjoint.infer import _chunks
@@ -50,6 +62,24 @@ _NO_XLA_FIX = "pass jit_compile=False to run the search without XLA, or keep tha
 
 _MINIMIZERS = {"lbfgs": tfp.optimizer.lbfgs_minimize, "bfgs": tfp.optimizer.bfgs_minimize}
 
+JitCompile = Union[bool, Literal["objective"]]
+
+
+def _check_jit_compile(jit_compile: Any) -> JitCompile:
+    if isinstance(jit_compile, bool) or jit_compile == "objective":
+        return jit_compile
+    raise _errors.ArgumentError(
+        argument="jit_compile",
+        expected='True (the whole search under XLA), False (none) or "objective" (the objective alone)',
+        found=repr(jit_compile),
+        fix='pass jit_compile=True, or "objective" for one search on a model with many nodes.',
+    )
+
+
+def _search_function(run: Callable, jit_compile: JitCompile) -> Callable:
+    """`run` as a `tf.function`: compiled whole by XLA for `True`, in graph mode otherwise."""
+    return tf.function(run, jit_compile=jit_compile is True, autograph=False)
+
 
 def minimize(
     value_fn: Callable[[tf.Tensor], tf.Tensor],
@@ -58,7 +88,7 @@ def minimize(
     method: Method = "lbfgs",
     max_iterations: int = 1000,
     tolerance: float = 1e-8,
-    jit_compile: bool = True,
+    jit_compile: JitCompile = True,
 ):
     """Minimize a batched function from several starts at once with (L-)BFGS.
 
@@ -72,7 +102,9 @@ def minimize(
       method: "lbfgs" or "bfgs".
       max_iterations: the most iterations of the search.
       tolerance: stop a start when the sup-norm of its gradient is below this.
-      jit_compile: compile the search with XLA.
+      jit_compile: `True` compiles the whole search with XLA; `"objective"`
+        compiles the value-and-gradient alone and runs the minimizer's loop
+        in graph mode (see the module docstring); `False` compiles nothing.
 
     Returns:
       TFP's own results namedtuple (`LBfgsOptimizerResults` or
@@ -82,7 +114,7 @@ def minimize(
       which TFP counts for the batch as a whole.
 
     Raises:
-      ArgumentError: for an unknown `method`.
+      ArgumentError: for an unknown `method` or `jit_compile`.
 
     Examples:
       >>> import tensorflow as tf
@@ -92,25 +124,34 @@ def minimize(
       (array([ True,  True]), array([[1., 1.], [1., 1.]], dtype=float32))
     """
     _types.check_literal(method, Method, "method")
+    jit_compile = _check_jit_compile(jit_compile)
 
     def run(x0):
-        return _search(value_fn, x0, method, max_iterations, tolerance)
+        return _search(value_fn, x0, method, max_iterations, tolerance, jit_objective=jit_compile == "objective")
 
     x0 = tf.convert_to_tensor(initial_positions, dtype_hint=tf.float32)
-    return tf.function(run, jit_compile=jit_compile, autograph=False)(x0)
+    return _search_function(run, jit_compile)(x0)
 
 
-def _search(value_fn: Callable[[tf.Tensor], tf.Tensor], x0: tf.Tensor, method: Method, max_iterations: Any, tolerance: Any):
+def _search(
+    value_fn: Callable[[tf.Tensor], tf.Tensor],
+    x0: tf.Tensor,
+    method: Method,
+    max_iterations: Any,
+    tolerance: Any,
+    jit_objective: bool = False,
+):
     """TFP's (L-)BFGS from the starts `x0`, to call inside a trace.
 
     TFP's minimizers call the objective from ten places (the Hager-Zhang line
     search alone from several). Its value-and-gradient is therefore one nested
     `tf.function`, traced once and called from all ten: on a model with
     many nodes, tracing it ten times cost minutes
-    (`scripts/bench_map_compile.py`).
+    (`scripts/bench_map_compile.py`). With `jit_objective` (inside a graph-mode
+    trace) XLA compiles that function on its own, once for all ten calls.
     """
 
-    @tf.function(autograph=False)
+    @tf.function(autograph=False, jit_compile=True if jit_objective else None)
     def value_and_gradient(x):
         return tfp.math.value_and_gradient(value_fn, x)
 
@@ -135,10 +176,10 @@ def _compiled_search(model: Any, target: _target.FlatTarget, settings: Tuple[Any
         def objective(x):
             return -flat.log_prob(x, jacobian=jacobian)
 
-        return _search(objective, x0, method, max_iterations, tolerance)
+        return _search(objective, x0, method, max_iterations, tolerance, jit_objective=jit_compile == "objective")
 
     def make():
-        return keepalive, tf.function(run, jit_compile=jit_compile, autograph=False)
+        return keepalive, _search_function(run, jit_compile)
 
     return _CACHE.get((structure, settings), make)[1], data
 
@@ -250,7 +291,7 @@ def map_estimate(
     max_iterations: int = 1000,
     tolerance: float = 1e-6,
     jacobian: bool = False,
-    jit_compile: bool = True,
+    jit_compile: JitCompile = True,
 ) -> MapEstimate:
     """Find the posterior mode from `num_starts` random starts, searched as one batch.
 
@@ -265,14 +306,17 @@ def map_estimate(
       jacobian: False (default): the mode of the constrained posterior density
         (true MAP). True: the mode in unconstrained space (adds the
         log-det-Jacobian). See the module docstring.
-      jit_compile: compile the search with XLA.
+      jit_compile: `True` compiles the whole search with XLA (fastest
+        search); `"objective"` compiles the value-and-gradient alone and runs
+        the minimizer's loop in graph mode (fastest first call on a model
+        with many nodes; see the module docstring); `False` compiles nothing.
 
     Returns:
       A `MapEstimate`.
 
     Raises:
-      ArgumentError: for an unknown `method`, `num_starts < 1`, `max_iterations < 1`
-        or `tolerance <= 0`.
+      ArgumentError: for an unknown `method` or `jit_compile`, `num_starts < 1`,
+        `max_iterations < 1` or `tolerance <= 0`.
       ObservedError: for observed data that does not fit the model.
       NonFiniteLogProbError: if no start has a finite log-density.
       XlaCompileError: if XLA cannot compile the model (pass `jit_compile=False`).
@@ -288,13 +332,14 @@ def map_estimate(
     num_starts = _types.check_int(num_starts, "num_starts", 1, 10)
     max_iterations = _types.check_int(max_iterations, "max_iterations", 1, 1000)
     _types.check_positive_float(tolerance, "tolerance", "1e-6")
+    jit_compile = _check_jit_compile(jit_compile)
     clock = _chunks.Stopwatch()
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
     target = _target.make_target(model, observed).for_batch(num_starts, check_seed)
     x0 = target.initial_state(num_starts, seed=seed_tensor)
-    search, data = _compiled_search(model, target, (method, bool(jacobian), bool(jit_compile)))
+    search, data = _compiled_search(model, target, (method, bool(jacobian), jit_compile))
     tolerance_tensor = tf.constant(tolerance, target.dtype)
     setup_seconds = clock()
     with _compile.naming_xla_errors("map_estimate's search", _NO_XLA_FIX, enabled=bool(jit_compile)):

@@ -75,14 +75,8 @@ class BijectorFinding:
             raise ValueError(f"BijectorFinding.check must be one of {BIJECTOR_CHECKS}, got {self.check!r}.")
 
     def __str__(self) -> str:
-        lines = [f"[{self.check}] Bijector {self.node}"]
-        lines.extend("  " + line for line in self.message.splitlines())
-        fix = self.fix.splitlines()
-        lines.append("  Fix: " + fix[0])
-        lines.extend("       " + line for line in fix[1:])
-        if self.verified:
-            lines.append("  Fix verified: yes, the traced shapes fit after it.")
-        return "\n".join(lines)
+        verified = "Fix verified: yes, the traced shapes fit after it." if self.verified else ""
+        return _format.finding_text(f"[{self.check}] Bijector {self.node}", self.message, self.fix, verified)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,6 +66,27 @@ class Table:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def finding_text(heading: str, message: str, fix: str, verified: str = "") -> str:
+    """A finding as text: its heading, the evidence and the fix indented under it, then `verified`.
+
+    Examples:
+      >>> print(finding_text("[forward] Bijector 0: exp (Exp)", "raised X", "do A\\nor B", "Fix verified: yes."))
+      [forward] Bijector 0: exp (Exp)
+        raised X
+        Fix: do A
+             or B
+        Fix verified: yes.
+    """
+    lines = [heading]
+    lines.extend("  " + line for line in message.splitlines())
+    first, *rest = fix.splitlines() or [""]
+    lines.append("  Fix: " + first)
+    lines.extend("       " + line for line in rest)
+    if verified:
+        lines.append("  " + verified)
+    return "\n".join(lines)
+
+
 def text_block(title: str, tables: Sequence[Table], notes: Sequence[str] = ()) -> str:
     """Lay out a title, tables and notes as plain text."""
     parts = [title, "=" * len(title.splitlines()[0])]

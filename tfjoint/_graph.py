@@ -169,19 +169,9 @@ def _observed_names(spec: _model.ModelSpec, observed: Union[None, Iterable[str],
     names = set(spec.observed_names)
     if observed is None:
         return names
-    if isinstance(observed, str):
-        observed = [observed]
-    for key in observed:
-        if key not in spec.names:
-            raise _errors.ArgumentError(
-                f"'{key}' is not a node of the model.",
-                argument="observed",
-                expected="node names: " + ", ".join(repr(n) for n in spec.names),
-                found=repr(key),
-                fix="use one of the node names above.",
-            )
-        names.add(key)
-    return names
+    observed = [observed] if isinstance(observed, str) else list(observed)
+    spec.check_names(observed, "observed")
+    return names | set(observed)
 
 
 def _dot(model: str, nodes: Tuple[GraphNode, ...]) -> str:

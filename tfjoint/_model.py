@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -165,6 +165,18 @@ class ModelSpec:
     def structure(self, flat: Sequence[Any]) -> Dict[str, Any]:
         """A flat list by node index, as a dict keyed by node name."""
         return {node.name: v for node, v in zip(self.nodes, flat)}
+
+    def check_names(self, keys: Iterable[str], argument: str, error: type = _errors.ArgumentError) -> None:
+        """Raise `error` for the first of `keys` that is not a node name, listing the node names."""
+        for key in keys:
+            if key not in self.names:
+                raise error(
+                    f"'{key}' is not a node of the model.",
+                    argument=argument,
+                    expected="node names: " + ", ".join(repr(n) for n in self.names),
+                    found=repr(key),
+                    fix="use one of the node names above.",
+                )
 
 
 # TFP's AutoBatched classes derive from these private bases, not from the public

@@ -65,15 +65,7 @@ def condition(model: Any, observed: Optional[Mapping[str, Any]] = None, **observ
         raise _errors.ObservedError(
             expected="at least one observed node", found="none", fix="pass e.g. observed={'y': y_data}."
         )
-    for key in data:
-        if key not in spec.names:
-            raise _errors.ObservedError(
-                f"'{key}' is not a node of the model.",
-                argument="observed",
-                expected="node names: " + ", ".join(repr(n) for n in spec.names),
-                found=repr(key),
-                fix="use one of the node names above.",
-            )
+    spec.check_names(data, "observed", _errors.ObservedError)
     flat = [None] * len(spec.nodes)
     converted: Dict[str, tf.Tensor] = {}
     prior = _execution.execute(spec.joint, seed=0, names=spec.names)

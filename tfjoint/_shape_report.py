@@ -65,14 +65,8 @@ class Finding:
             raise ValueError(f"Finding.check must be one of {CHECKS}, got {self.check!r}.")
 
     def __str__(self) -> str:
-        lines = [f"[{self.check}] Node: '{self.node}'"]
-        lines.extend("  " + line for line in self.message.splitlines())
-        fix = self.fix.splitlines()
-        lines.append("  Fix: " + fix[0])
-        lines.extend("       " + line for line in fix[1:])
-        if self.verified is not None:
-            lines.append("  Fix verified: " + ("yes, the check passes after it." if self.verified else "NO, the check still fails after it."))
-        return "\n".join(lines)
+        verified = {None: "", True: "Fix verified: yes, the check passes after it.", False: "Fix verified: NO, the check still fails after it."}
+        return _format.finding_text(f"[{self.check}] Node: '{self.node}'", self.message, self.fix, verified[self.verified])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,7 +46,7 @@ def provenance(joint: Any) -> Optional[Provenance]:
     Inference uses it to pass a builder's data as tensor arguments to compiled
     functions, so new data of the same shapes compiles nothing.
     """
-    if isinstance(joint, _execution.PINNED):  # pylint: disable=protected-access
+    if isinstance(joint, _execution.PINNED):
         joint = joint.distribution
     try:
         return _PROVENANCE.get(joint)
@@ -140,8 +140,7 @@ class ModelBuilder:
             raise run.error  # the builder's own argument checks already say what is wrong
         if not run.ok:
             raise _errors.NodeError(
-                f"{self.fn.__name__}: building the model at a prior draw failed: "
-                f"{_errors.first_line(run.error)}",
+                f"{self.fn.__name__}: building the model at a prior draw failed: {_errors.first_line(run.error)}",
                 node=f"#{len(run.runs)} (after {run.runs[-1].name!r})" if run.runs else "#0",
                 fix="check the distribution yielded at that step.",
             ) from run.error

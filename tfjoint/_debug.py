@@ -196,5 +196,5 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
                 given=given[node.index],
             )
         )
-    error = None if run.ok else f"{_errors.first_line(run.error)}"
+    error = None if run.ok else _errors.first_line(run.error)
     return PointReport(nodes=tuple(rows), failed_node=run.failed_node, error=error)

@@ -198,6 +198,6 @@ def _no_bijector_error(spec: _model.ModelSpec, error: BaseException) -> _errors.
             )
     return _errors.ModelInputError(
         "TFP could not build the default event-space bijector of this model.",
-        found=f"{_errors.first_line(error)}",
+        found=_errors.first_line(error),
         fix="give every free node a distribution with a default event-space bijector.",
     )

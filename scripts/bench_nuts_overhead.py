@@ -21,7 +21,9 @@ bare value-and-gradient is ~15 us:
    - `_lean_nuts.FlatNoUTurn`, a NUTS written for a flat state with as
      little bookkeeping per step as I could make it (tested against analytic
      moments and TFP's tree sizes in `tests/test_lean_nuts.py`);
-   - the same with its U-turn checks switched off.
+   - the same with its U-turn checks switched off;
+   - TFP's kernel with `unrolled_leapfrog_steps=2`: each leaf of the tree is
+     two leapfrog steps, so the tree's bookkeeping is paid once per two.
 
    If the lean kernel were much cheaper than TFP's, TFP's kernel would be
    the thing to replace; it is not (see `scripts/README.md`). Next to each
@@ -30,9 +32,10 @@ bare value-and-gradient is ~15 us:
    chains the tensors are so small that this count, not the arithmetic,
    sets the time; `--chains=64` shows how the ratios change when it does not.
 3. **Whole runs** with tfjoint's defaults (1000 warmup + 1000 draws, 4
-   chains), `--seeds` seeds, with TFP's kernel and with the lean kernel put in
-   its place (patched into tfjoint's program for this comparison only): us
-   per leapfrog step over warmup and sampling, and min ESS/s.
+   chains), `--seeds` seeds, with TFP's kernel, with the lean kernel and
+   with TFP's kernel at two leapfrog steps per leaf put in its place (patched
+   into tfjoint's program for this comparison only): us per leapfrog step
+   over warmup and sampling, leapfrog steps per iteration, and min ESS/s.
 
 Variants are interleaved within each of `--repeats` rounds; the best round counts.
 `--model=iris` runs the same on the Iris multinomial regression (a model as cheap
@@ -82,7 +85,11 @@ KERNELS = {
     "lean NUTS, no U-turn checks": lambda fn, eps, depth: _lean_nuts.FlatNoUTurn(
         fn, eps, max_tree_depth=depth, u_turn=False
     ),
+    "TFP, 2 leapfrogs per leaf": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(
+        fn, eps, max_tree_depth=depth, unrolled_leapfrog_steps=2
+    ),
 }
+LEAPFROGS_PER_LEAF = {"TFP, 2 leapfrogs per leaf": 2}
 
 
 _FREE_HLO_OPS = frozenset(["parameter", "constant", "get-tuple-element", "tuple", "bitcast"])
@@ -245,7 +252,7 @@ def main():
             for key, loop in loops.items():
                 keep(key, 1e6 * _best_seconds(loop, x0, data, scale) / n)
 
-    whole = {name: [] for name in ("TFP NoUTurnSampler", "lean NUTS")} if "3" in args.parts else {}
+    whole = {name: [] for name in ("TFP NoUTurnSampler", "lean NUTS", "TFP, 2 leapfrogs per leaf")} if "3" in args.parts else {}
     for seed in range(args.seeds):
         for name, runs in whole.items():
             with _kernel_in_tfjoint(name):
@@ -277,8 +284,10 @@ def main():
         thunks = _thunks_per_step(leapfrog, x0, data)
         print(f"{'plain leapfrog loop':<30} {best['leapfrog']:>7.1f} {best['leapfrog'] / bare_us:>7.2f} {thunks:>7}")
         for name in KERNELS:
-            _, per_step = _fit([2**d - 1 for d in KERNEL_DEPTHS], [best[(name, d)] for d in KERNEL_DEPTHS])
-            thunks = _thunks_per_step(loops[(name, KERNEL_DEPTHS[0])], x0, data, scale)
+            per_leaf = LEAPFROGS_PER_LEAF.get(name, 1)
+            _, per_step = _fit([per_leaf * (2**d - 1) for d in KERNEL_DEPTHS], [best[(name, d)] for d in KERNEL_DEPTHS])
+            # The count is of one gradient loop body: for two steps per leaf it would leave out the tree.
+            thunks = "-" if per_leaf > 1 else _thunks_per_step(loops[(name, KERNEL_DEPTHS[0])], x0, data, scale)
             print(f"{name:<30} {per_step:>7.1f} {per_step / bare_us:>7.2f} {thunks:>7}")
         if "1" in args.parts:
             _, per_step = _fit(
@@ -288,12 +297,12 @@ def main():
 
     if whole:
         print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{args.seeds - 1}): per seed")
-        print(f"{'kernel':<20} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
+        print(f"{'kernel':<26} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
         for name, runs in whole.items():
             us = " ".join(f"{1e6 * t / lf:6.1f}" for t, lf, _ in runs)
             per_iter = " ".join(f"{lf / 2000:6.1f}" for _, lf, _ in runs)
             ess_s = " ".join(f"{e / t:6.0f}" for t, _, e in runs)
-            print(f"{name:<20} {us:>24} {per_iter:>20} {ess_s:>20}")
+            print(f"{name:<26} {us:>24} {per_iter:>20} {ess_s:>20}")
 
 if __name__ == "__main__":
     main()

@@ -111,6 +111,7 @@ def test_map_estimate__second_call_with_new_data_compiles_nothing(jit_compile):
     fit2 = _map.map_estimate(model, observed={"y": y2}, num_starts=3, seed=1, jit_compile=jit_compile)
     assert search.experimental_get_tracing_count() == 1
     # Conjugate normal: the mode is sum(y) / (n + 1); the second call really used y2.
+    assert fit1.jit_compile == jit_compile and ("loop in graph mode" in str(fit1)) == (jit_compile == "objective")
     assert float(fit1.params["mu"]) == pytest.approx(y1.sum() / 6, abs=1e-5)
     assert float(fit2.params["mu"]) == pytest.approx(y2.sum() / 6, abs=1e-5)
 
@@ -161,7 +162,7 @@ def test_map_estimate__renders(regression_fit):
     assert set(fit.timings) == {"setup", "trace_compile", "search", "total"}
     assert all(v >= 0 for v in fit.timings.values())
     assert fit.timings["total"] >= fit.timings["setup"] + fit.timings["trace_compile"] + fit.timings["search"]
-    assert "Timings: setup" in text
+    assert "Timings (search compiled by XLA): setup" in text
     assert "<table>" in fit._repr_html_()
 
 
@@ -198,6 +199,7 @@ def test_map_estimate__model_xla_cannot_compile_names_the_op(model_xla_cannot_co
     with pytest.raises(_errors.XlaCompileError, match="PyFuncStateless"):
         _map.map_estimate(model, observed={"y": 1.0}, num_starts=2, jit_compile="objective")
     fit = _map.map_estimate(model, observed={"y": 1.0}, num_starts=2, jit_compile=False)
+    assert "Timings (graph mode)" in str(fit)
     assert float(fit.params["mu"]) == pytest.approx(0.5, abs=1e-4)  # the conjugate mode
 
 

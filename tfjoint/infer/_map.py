@@ -63,6 +63,7 @@ _NO_XLA_FIX = "pass jit_compile=False to run the search without XLA, or keep tha
 _MINIMIZERS = {"lbfgs": tfp.optimizer.lbfgs_minimize, "bfgs": tfp.optimizer.bfgs_minimize}
 
 JitCompile = Union[bool, Literal["objective"]]
+_COMPILED = {True: "search compiled by XLA", "objective": "objective compiled by XLA, search loop in graph mode", False: "graph mode"}
 
 
 def _check_jit_compile(jit_compile: Any) -> JitCompile:
@@ -212,6 +213,9 @@ class MapEstimate(_format.Report):
       seed: the stateless seed of the initial points.
       timings: seconds: `"setup"` (reading the model, the starts),
         `"trace_compile"` (one evaluation when the search was cached), `"search"`, `"total"`.
+      jit_compile: how the search was compiled: `True` (all of it by XLA),
+        `"objective"` (the value-and-gradient by XLA, the loop in graph mode)
+        or `False` (graph mode).
     """
 
     params: Mapping[str, np.ndarray]
@@ -228,6 +232,7 @@ class MapEstimate(_format.Report):
     jacobian: bool
     seed: Tuple[int, int]
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    jit_compile: JitCompile = True
 
     def __post_init__(self):
         n = self.objective_values.shape[0]
@@ -274,7 +279,8 @@ class MapEstimate(_format.Report):
         if not self.converged[self.best_start]:
             notes.append("Warning: the best start did not converge; raise max_iterations.")
         if self.timings:
-            notes.append("Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
+            compiled = _COMPILED[_check_jit_compile(self.jit_compile)]
+            notes.append(f"Timings ({compiled}): " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
         return notes
 
     def _parts(self):
@@ -370,4 +376,5 @@ def map_estimate(
         jacobian=bool(jacobian),
         seed=tuple(int(s) for s in seed_tensor.numpy()),
         timings=dict(setup=setup_seconds, trace_compile=compile_seconds, search=search_seconds, total=clock()),
+        jit_compile=jit_compile,
     )

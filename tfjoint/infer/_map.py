@@ -241,6 +241,7 @@ class MapEstimate(_format.Report):
                 raise ValueError(f"MapEstimate.{field} must have num_starts = {n} rows.")
         if not 0 <= self.best_start < n:
             raise ValueError(f"MapEstimate.best_start {self.best_start} is not in [0, {n}).")
+        _check_jit_compile(self.jit_compile)
 
     @property
     def num_starts(self) -> int:
@@ -279,7 +280,7 @@ class MapEstimate(_format.Report):
         if not self.converged[self.best_start]:
             notes.append("Warning: the best start did not converge; raise max_iterations.")
         if self.timings:
-            compiled = _COMPILED[_check_jit_compile(self.jit_compile)]
+            compiled = _COMPILED[self.jit_compile]
             notes.append(f"Timings ({compiled}): " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
         return notes
 

@@ -18,6 +18,7 @@ from tfjoint import _errors
 from tfjoint import models
 from tfjoint.infer import _chunks
 from tfjoint.infer import _nuts
+from tfjoint.infer import _nuts_kernel
 from tfjoint.infer import _program
 from tfjoint.infer import _signature
 from tfjoint.infer import _posterior
@@ -120,6 +121,43 @@ def test_nuts__conjugate_linear_regression_truth_long():
     post = _nuts.nuts(MODEL, observed={"y": Y}, num_chains=4, num_warmup=1000, num_results=2000, seed=5, progress=False)
     # ESS ~ 8000: sd relative error ~ 0.8%; the 10% is > 10 sigma.
     _check_truth(post, sd_tolerance=0.10)
+
+
+@pytest.mark.parametrize("max_path_bytes", [_nuts_kernel.MAX_PATH_BYTES, 0])
+def test_nuts__tfjoint_kernel_conjugate_linear_regression_truth(max_path_bytes, monkeypatch):
+    # kernel="tfjoint": the same posterior and the same adapted metric as TFP's kernel gives.
+    # Past `_nuts_kernel.MAX_PATH_BYTES` of leaf buffers it runs TFP's kernel instead.
+    monkeypatch.setattr(_nuts_kernel, "MAX_PATH_BYTES", max_path_bytes)
+    _program.CACHE.clear()
+    try:
+        post = _nuts.nuts(MODEL, observed={"y": Y}, seed=3, kernel="tfjoint", **XLA)
+    finally:
+        _program.CACHE.clear()
+    assert post.settings["kernel"] == ("tfjoint" if max_path_bytes else "tfp")
+    assert _check_truth(post, sd_tolerance=0.12).min() > 500
+    assert post.num_divergences == 0
+    _, cov = posterior_truth(Y)
+    ratio = post.settings["inverse_metric"] / np.diag(cov)
+    assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
+
+
+def test_nuts__tfjoint_kernel_chunking_and_resume_do_not_change_draws(tmp_path, monkeypatch):
+    whole = _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", **GRAPH)
+    assert_same_run(whole, _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", **{**GRAPH, "chunk_size": 13}))
+    seen = []
+
+    def kill(phase, done):
+        seen.append((phase, done))
+        if len(seen) == 3:  # inside the metric window
+            raise _Killed()
+
+    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", kill)
+    with pytest.raises(_Killed):
+        _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", checkpoint_dir=str(tmp_path), **GRAPH)
+    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", None)
+    resumed = _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", checkpoint_dir=str(tmp_path), **GRAPH)
+    assert_same_run(whole, resumed)
+    assert whole.settings["kernel"] == "tfjoint"
 
 
 def test_nuts__adapted_metric_matches_posterior_variance(xla_run):
@@ -405,6 +443,7 @@ def test_welford__pooled_variance_matches_numpy():
         (dict(observed={"y": Y[:5]}), _errors.ObservedError, r"(?s)Node: 'y'.*shape \[20\]"),
         (dict(observed={"y": tf.constant(Y, tf.float64)}), _errors.ObservedError, r"(?s)Node: 'y'.*float32"),
         (dict(jit_compile="yes"), _errors.ArgumentError, r"(?s)jit_compile.*None \(choose\), True or False.*'yes'"),
+        (dict(kernel="fast"), _errors.ArgumentError, r"(?s)kernel.*\"tfp\" or \"tfjoint\".*'fast'"),
     ],
 )
 def test_nuts__bad_input(kwargs, error, match):
@@ -429,33 +468,37 @@ def test_hmc__bad_num_leapfrog_steps():
 # -- compiling less -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["nuts", "hmc"])
+@pytest.mark.parametrize("method", ["nuts", "nuts_tfp_kernel", "hmc"])
 def test_restart__equals_bootstrap_without_evaluating_the_model(method):
-    # At a metric window's end the kernel restarts at the same point in a rescaled space.
+    # At a metric window's end the kernel restarts at the same point under a new metric.
     # `_restarted` derives the new kernel results from the old ones; TFP's bootstrap_results
     # evaluates the model again. They must agree (the gradient up to one rounding).
+    # tfjoint's NUTS kernel applies the metric itself; TFP's NUTS and HMC move z on the rescaled target.
+    kernel_name = "tfp" if method == "nuts_tfp_kernel" else "tfjoint"
+    method = "nuts" if method == "nuts_tfp_kernel" else method
     target = _target.make_target(MODEL, {"y": Y}).for_batch(3, seed=0)
-    sampler = _program.Sampler(method, 10, 4, 0.8, 10, False)
+    sampler = _program.Sampler(method, 10, 4, 0.8, 10, False, kernel=kernel_name)
     program = _program.Program(sampler, lambda d: target, keepalive=None)
     old_scale = tf.constant([0.5, 2.0, 1.0])
     new_scale = tf.constant([0.25, 3.0, 0.7])
     calls = []
 
-    def log_prob_at(scale):
-        def fn(z):
-            calls.append(scale)
-            return target.log_prob(z * scale)
+    class Counting:
+        def log_prob(self, x):
+            calls.append(x)
+            return target.log_prob(x)
 
-        return fn
-
+    flat = Counting()
     z = target.initial_state(3, seed=1)
-    kernel = program._adaptive(log_prob_at(old_scale), tf.constant(0.3))
+    kernel = program._adaptive(flat, tf.constant(0.3), z, old_scale)
     z, kr = kernel.one_step(z, kernel.bootstrap_results(z), seed=(1, 2))
-    new_z = z * old_scale / new_scale
+    in_kernel = program.metric_in_kernel(z)
+    assert in_kernel == (method == "nuts" and kernel_name == "tfjoint")
+    new_z = z if in_kernel else z * old_scale / new_scale
     calls.clear()
-    got = program._restarted(kr, new_z, new_scale / old_scale, log_prob_at(new_scale))
+    got = program._restarted(kr, new_z, old_scale, new_scale, flat)
     assert not calls  # the model was not evaluated
-    want = program._adaptive(log_prob_at(new_scale), kr.new_step_size).bootstrap_results(new_z)
+    want = program._adaptive(flat, kr.new_step_size, new_z, new_scale).bootstrap_results(new_z)
     assert calls
     g_inner, w_inner = (got.inner_results, want.inner_results) if method == "nuts" else (
         got.inner_results.accepted_results, want.inner_results.accepted_results)

@@ -4,12 +4,13 @@
 
 1. `make_target` pins the data and flattens the free nodes into one
    unconstrained vector per chain (`FlatTarget`);
-2. TFP's kernels do the moves: `tfp.mcmc.NoUTurnSampler` (or
-   `HamiltonianMonteCarlo`), wrapped during warmup in
-   `tfp.mcmc.DualAveragingStepSizeAdaptation`;
-3. a diagonal metric is adapted in Stan's windows (`_warmup`) and applied as
-   the reparametrisation `x = scale * z`, so the kernel itself keeps an
-   identity mass matrix (this keeps plain NUTS's cost per leapfrog step);
+2. a kernel does the moves, wrapped during warmup in
+   `tfp.mcmc.DualAveragingStepSizeAdaptation`: TFP's `NoUTurnSampler` (or
+   `HamiltonianMonteCarlo`), or with `kernel="tfjoint"` tfjoint's
+   `_nuts_kernel.FlatNoUTurnSampler`;
+3. a diagonal metric is adapted in Stan's windows (`_warmup`); TFP's kernels
+   see it as the reparametrisation `x = scale * z` with an identity mass
+   matrix, and tfjoint's kernel applies it in its leapfrog updates;
 4. two functions are compiled once per model signature and reused
    (`_program`): `start` (initial kernel results) and `chunk` (up to
    `chunk_size` iterations, warmup and sampling alike). The observed data and
@@ -126,6 +127,7 @@ def _run(
     checkpoint_dir: Optional[str],
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
+    kernel: _program.Kernel = "tfp",
 ) -> _posterior.Posterior:
     clock = _chunks.Stopwatch()
     num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
@@ -141,6 +143,10 @@ def _run(
             argument="jit_compile", expected="None (choose), True or False", found=repr(jit_compile),
             fix="pass jit_compile=None, or True for XLA.",
         )
+    if kernel not in ("tfp", "tfjoint"):
+        raise _errors.ArgumentError(
+            argument="kernel", expected='"tfp" or "tfjoint"', found=repr(kernel), fix='pass kernel="tfp" (the default).'
+        )
     seed = _types.as_seed(seed)
     placement = _distribute.place(strategy, num_chains=num_chains, shard_data=shard_data)
 
@@ -151,7 +157,7 @@ def _run(
         if placement is None:
             target = target.for_batch(num_chains, tfp.random.split_seed(seed, 3)[2])
     sampler = _program.Sampler(
-        method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement
+        method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement, kernel
     )
     program, data = _program.program_for(model, target, sampler)
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
@@ -179,7 +185,7 @@ def _run(
                 method, target, data, seed,
                 num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, step_size=step_size,
                 target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla,
+                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla, kernel=kernel,
             ),
         )
         saved = checkpoint.load()
@@ -269,6 +275,7 @@ def _run(
     )
     if method == "nuts":
         settings["max_tree_depth"] = max_tree_depth
+        settings["kernel"] = "tfjoint" if program.metric_in_kernel(state.z) else "tfp"  # what ran
     else:
         settings["num_leapfrog_steps"] = num_leapfrog_steps
     timings = dict(
@@ -308,6 +315,7 @@ def nuts(
     checkpoint_dir: Optional[str] = None,
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
+    kernel: _program.Kernel = "tfp",
 ) -> _posterior.Posterior:
     """Sample a joint model's posterior with NUTS, adapting step size and a diagonal metric.
 
@@ -354,6 +362,12 @@ def nuts(
         `tfjoint.infer.sharded_log_prob`). The model must come from a
         `@tfjoint.model` builder, and its likelihood must be a sum over the
         observations along axis 0.
+      kernel: "tfp" (default): `tfp.mcmc.NoUTurnSampler`. "tfjoint":
+        tfjoint's `FlatNoUTurnSampler`, the same Markov kernel built for one
+        flat state (each doubling one tight loop of leapfrog steps, the tree
+        built after it); on a cheap model its steps cost less beyond the
+        value-and-gradient, but its program takes longer to compile (see
+        `scripts/README.md`). Past 64 MiB of leaf buffers it runs TFP's.
 
     Returns:
       A `Posterior`: draws per free node `[chain, draw, *event_shape]`, sampler
@@ -385,7 +399,7 @@ def nuts(
         "nuts", model, observed, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results,
         seed=seed, step_size=step_size, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
         num_leapfrog_steps=1, chunk_size=chunk_size, jit_compile=jit_compile, progress=progress,
-        checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
+        checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data, kernel=kernel,
     )
 
 

@@ -7,10 +7,13 @@ tensor *arguments* of both functions (`_signature.data_arguments` splits them
 off and gives a `rebuild(data)` to call inside the trace), so new data of the
 same shapes compiles nothing.
 
-Inside `chunk`, TFP's kernels do the moves: `tfp.mcmc.NoUTurnSampler` (or
-`HamiltonianMonteCarlo`) wrapped in `tfp.mcmc.DualAveragingStepSizeAdaptation`.
-A diagonal metric, adapted in Stan's windows (`_warmup`), is applied as the
-reparametrisation `x = scale * z`, so the kernel keeps an identity mass matrix.
+Inside `chunk`, a kernel does the moves, wrapped in
+`tfp.mcmc.DualAveragingStepSizeAdaptation`: TFP's `NoUTurnSampler` (or
+`HamiltonianMonteCarlo`) on the reparametrised target
+`z -> log_prob(scale * z)`, which applies the diagonal metric (adapted in
+Stan's windows, `_warmup`) and keeps TFP's kernel at an identity mass
+matrix; or, for NUTS with `kernel="tfjoint"`,
+`_nuts_kernel.FlatNoUTurnSampler`, which applies the metric itself.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ import tensorflow_probability as tfp
 from tfjoint import _compile
 from tfjoint import _vectorize
 from tfjoint.infer import _distribute
+from tfjoint.infer import _nuts_kernel
 from tfjoint.infer import _signature
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
 from tfjoint.infer import _xla
 
 Method = Literal["nuts", "hmc"]
+Kernel = Literal["tfp", "tfjoint"]  # NUTS's kernel: TFP's NoUTurnSampler or `_nuts_kernel.FlatNoUTurnSampler`
 NO_ADAPTATION_END = 2**30  # the dual-averaging counter restarts at every window, so it never gets here
 CACHE = _signature.LruCache(16)  # model signature + Sampler -> Program
 
@@ -39,7 +44,7 @@ class ChainState(NamedTuple):
     """The loop state of a run (all tensors, so it can be checkpointed and resumed exactly)."""
 
     step: tf.Tensor  # [] int32: iterations done (warmup, then sampling)
-    z: tf.Tensor  # [num_chains, dim]: position in the rescaled space, x = z * scale
+    z: tf.Tensor  # [num_chains, dim]: the kernel's position, x itself or (see `metric_in_kernel`) x / scale
     kernel_results: Any  # DualAveragingStepSizeAdaptationResults (frozen after warmup)
     scale: tf.Tensor  # [dim]: sqrt of the diagonal inverse metric
     welford: _warmup.Welford
@@ -58,6 +63,7 @@ class Sampler:
     chunk_size: int
     jit_compile: Optional[bool]  # None: XLA unless `_xla.slow_under_xla` finds a reason not to
     placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
+    kernel: Kernel = "tfp"
 
 
 _NO_XLA_FIX = (
@@ -147,10 +153,27 @@ class Program:
 
     # -- kernels ---------------------------------------------------------------
 
-    def _inner(self, log_prob: Callable, step_size: tf.Tensor):
+    def metric_in_kernel(self, state: tf.Tensor) -> bool:
+        """Whether the kernel is tfjoint's `FlatNoUTurnSampler`, which applies the metric itself.
+
+        It is for NUTS with `kernel="tfjoint"`, unless its leaf buffers for
+        this `[num_chains, dim]` state would exceed `_nuts_kernel.MAX_PATH_BYTES`.
+        Otherwise TFP's kernel runs on the rescaled target.
+        """
         s = self.sampler
+        return s.method == "nuts" and s.kernel == "tfjoint" and _nuts_kernel.fits(*state.shape.as_list(), s.max_tree_depth, state.dtype)
+
+    def _inner(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: Optional[tf.Tensor]):
+        s = self.sampler
+        xla = bool(self.xla) or (s.placement is not None and s.jit_compile is not False)
+        flat_nuts = self.metric_in_kernel(state)
 
         def make(fn: Callable):
+            if flat_nuts:
+                return _nuts_kernel.FlatNoUTurnSampler(
+                    fn, step_size, max_tree_depth=s.max_tree_depth, rng_alg=_nuts_kernel.rng_for(xla, state.dtype),
+                    scale=scale,
+                )
             if s.method == "nuts":
                 return tfp.mcmc.NoUTurnSampler(fn, step_size, max_tree_depth=s.max_tree_depth)
             return tfp.mcmc.HamiltonianMonteCarlo(
@@ -164,9 +187,14 @@ class Program:
             )
         return make(log_prob)
 
-    def _adaptive(self, log_prob: Callable, step_size: tf.Tensor):
+    def _adaptive(self, flat: _target.FlatTarget, step_size: tf.Tensor, state: tf.Tensor, scale: tf.Tensor):
+        """The adapted kernel at metric `scale`: on `flat.log_prob` itself, or on `z -> flat.log_prob(z * scale)`."""
+        if self.metric_in_kernel(state):
+            inner = self._inner(flat.log_prob, step_size, state, scale)
+        else:
+            inner = self._inner(lambda z: flat.log_prob(z * scale), step_size, state, None)
         return tfp.mcmc.DualAveragingStepSizeAdaptation(
-            self._inner(log_prob, step_size),
+            inner,
             num_adaptation_steps=NO_ADAPTATION_END,
             target_accept_prob=tf.cast(self.sampler.target_accept_prob, step_size.dtype),
         )
@@ -187,21 +215,24 @@ class Program:
             stats.update(lp=kr.accepted_results.target_log_prob)
         return stats
 
-    def _restarted(self, kr: Any, z: tf.Tensor, factor: tf.Tensor, log_prob: Callable) -> Any:
-        """Dual averaging restarted at `z`, the target rescaled by `factor` (new scale / old scale).
+    def _restarted(self, kr: Any, z: tf.Tensor, old_scale: tf.Tensor, new_scale: tf.Tensor, flat: _target.FlatTarget) -> Any:
+        """Dual averaging restarted at `z` under the metric `new_scale` (was `old_scale`).
 
         What `bootstrap_results(z)` returns, without evaluating the model: a
         new metric moves no point (`x = z * scale` is unchanged), so the
-        log-density is the one the kernel already has and its gradient in `z`
-        is rescaled by `factor`. This keeps a second copy of the model's graph
-        (and its gradient) out of the compiled chunk, and computes the same on
-        one device and across replicas.
+        log-density is the one the kernel already has, and its gradient in `z`
+        is rescaled by `new_scale / old_scale` (or, when the kernel applies
+        the metric itself, is the gradient in `x`, unchanged). This keeps a
+        second copy of the model's graph (and its gradient) out of the
+        compiled chunk, and computes the same on one device and across
+        replicas.
         """
+        factor = None if self.metric_in_kernel(z) else new_scale / old_scale
         inner = kr.inner_results
         step_size = kr.new_step_size
 
         def rescale(results: Any) -> Any:
-            grads = [g * factor for g in tf.nest.flatten(results.grads_target_log_prob)]
+            grads = [g if factor is None else g * factor for g in tf.nest.flatten(results.grads_target_log_prob)]
             grads = tf.nest.pack_sequence_as(results.grads_target_log_prob, grads)
             return results._replace(grads_target_log_prob=grads, step_size=step_size)
 
@@ -209,7 +240,7 @@ class Program:
             inner = rescale(inner)
         else:
             inner = inner._replace(accepted_results=rescale(inner.accepted_results))
-        adaptive = self._adaptive(log_prob, step_size)
+        adaptive = self._adaptive(flat, step_size, z, new_scale)
         return adaptive._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
 
     # -- the compiled functions --------------------------------------------------
@@ -217,7 +248,7 @@ class Program:
     def _start(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> ChainState:
         flat = self.rebuild(data)
         dim = x0.shape[-1]
-        kr = self._adaptive(flat.log_prob, step_size).bootstrap_results(x0)
+        kr = self._adaptive(flat, step_size, x0, tf.ones(x0.shape[-1:], x0.dtype)).bootstrap_results(x0)
         return ChainState(
             step=tf.constant(0, tf.int32),
             z=x0,
@@ -252,7 +283,8 @@ class Program:
 
         def body(i, s: ChainState, bufs):
             t = s.step
-            kernel = self._adaptive(lambda z: flat.log_prob(z * s.scale), s.kernel_results.new_step_size)
+            in_kernel = self.metric_in_kernel(s.z)
+            kernel = self._adaptive(flat, s.kernel_results.new_step_size, s.z, s.scale)
             step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
             z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
             stats = self._stats(kr.inner_results)
@@ -261,7 +293,7 @@ class Program:
                 leapfrogs = s.leapfrogs + tf.cast(tf.reduce_max(stats["n_steps"]), tf.int64)
             else:
                 leapfrogs = s.leapfrogs + self.sampler.num_leapfrog_steps
-            x = z * s.scale
+            x = z if in_kernel else z * s.scale
             draws, stat_bufs = bufs
             bufs = (write(draws, i, x), {k: write(b, i, stats[k]) for k, b in stat_bufs.items()})
             in_window = (t >= slow_start) & (t < slow_end)
@@ -272,8 +304,8 @@ class Program:
                 # End of a slow window: new metric, then restart dual averaging
                 # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
                 new_scale = tf.sqrt(_warmup.regularized_variance(acc))
-                new_z = x / new_scale
-                new_kr = self._restarted(kr, new_z, new_scale / s.scale, lambda z: flat.log_prob(z * new_scale))
+                new_z = x if in_kernel else x / new_scale
+                new_kr = self._restarted(kr, new_z, s.scale, new_scale, flat)
                 return new_z, new_kr, new_scale, _warmup.welford_zeros(x.shape[-1], x.dtype)
 
             def keep():

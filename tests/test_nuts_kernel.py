@@ -1,0 +1,120 @@
+"""Tests of `FlatNoUTurnSampler`, tfjoint's NUTS kernel, against analytic moments, TFP's kernel and a reference loop.
+
+It must be the same Markov kernel as `tfp.mcmc.NoUTurnSampler`: exact
+moments of a Gaussian, TFP's tree sizes and acceptance statistic at the same
+step size (its step count includes the steps it runs past where TFP's
+stops), the same draws for the same seed, and the U-turn criterion on every
+aligned block of leaves, checked against a plain loop over the blocks.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfjoint.infer import _nuts_kernel
+
+SCALES = np.linspace(0.5, 3.0, 6)
+
+
+def _log_prob(z):
+    return -0.5 * tf.reduce_sum((z / tf.constant(SCALES, z.dtype)) ** 2, -1)
+
+
+def _run(kernel, num_results, seed, num_chains=16):
+    z0 = tf.zeros([num_chains, SCALES.size], tf.float64)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def run(seed):
+        return tfp.mcmc.sample_chain(
+            num_results, z0, kernel=kernel, num_burnin_steps=100, seed=seed,
+            trace_fn=lambda _, kr: (kr.leapfrogs_taken, kr.has_divergence, kr.log_accept_ratio),
+        )
+
+    draws, (leapfrogs, divergences, log_accept) = run(tf.constant(seed))
+    return draws.numpy(), leapfrogs.numpy(), divergences.numpy(), log_accept.numpy()
+
+
+def test_flat_no_u_turn_sampler__gaussian_moments_tree_sizes_and_acceptance_match_tfp():
+    step_size = tf.constant(0.6, tf.float64)
+    kernel = _nuts_kernel.FlatNoUTurnSampler(_log_prob, step_size, rng_alg=_nuts_kernel.rng_for(True, tf.float64))
+    draws, leapfrogs, divergences, log_accept = _run(kernel, 2000, [1, 2])
+    _, tfp_leapfrogs, _, tfp_log_accept = _run(tfp.mcmc.NoUTurnSampler(_log_prob, step_size), 2000, [3, 4])
+    assert divergences.sum() == 0
+    ess = tfp.mcmc.effective_sample_size(tf.constant(draws)).numpy().sum(0)  # per dimension, chains summed
+    mean_z = draws.mean((0, 1)) / (SCALES / np.sqrt(ess))
+    assert np.all(np.abs(mean_z) < 4.0), mean_z
+    # The variance of a variance estimate is ~2 sigma^4 / ESS.
+    var_z = (draws.var((0, 1)) / SCALES**2 - 1.0) / np.sqrt(2.0 / ess)
+    assert np.all(np.abs(var_z) < 4.0), var_z
+    # The same trees: at least TFP's mean size, and at most a few per cent more (the steps run past a stop).
+    assert tfp_leapfrogs.mean() * 0.98 <= leapfrogs.mean() <= tfp_leapfrogs.mean() * 1.06
+    # The acceptance statistic counts leaves up to where TFP's kernel stops, so step-size adaptation agrees.
+    accept = np.exp(np.minimum(log_accept, 0.0)).mean()
+    assert accept == pytest.approx(np.exp(np.minimum(tfp_log_accept, 0.0)).mean(), abs=0.01)
+
+
+def test_flat_no_u_turn_sampler__same_seed_same_draws_and_runs_in_graph_mode():
+    step_size = tf.constant(0.3, tf.float64)
+    kernel = _nuts_kernel.FlatNoUTurnSampler(
+        _log_prob, step_size, max_tree_depth=4, rng_alg=_nuts_kernel.rng_for(True, tf.float64)
+    )
+    first = _run(kernel, 20, [5, 6], num_chains=2)
+    again = _run(kernel, 20, [5, 6], num_chains=2)
+    np.testing.assert_array_equal(first[0], again[0])
+    # TF's own kernels have no Threefry: graph mode takes the default generator.
+    kernel = _nuts_kernel.FlatNoUTurnSampler(_log_prob, step_size, max_tree_depth=4)
+    z0 = tf.zeros([2, SCALES.size], tf.float64)
+    graph = tf.function(lambda: kernel.one_step(z0, kernel.bootstrap_results(z0), seed=[5, 6]), autograph=False)
+    z, results = graph()
+    assert z.shape == (2, SCALES.size) and np.all(results.leapfrogs_taken.numpy() >= 1)
+
+
+def _block_turns(r):
+    """Reference: for each aligned block of >= 2 leaves (in order), whether it makes a U-turn."""
+    turns = []
+    size = len(r)
+    block = 2
+    while block <= size:
+        for start in range(0, size, block):
+            b = r[start:start + block]
+            rho = b.sum(0)
+            turns.append((start + block - 1, b[0] @ rho < 0 or b[-1] @ rho < 0))
+        block *= 2
+    return turns
+
+
+def test_build_subtree__u_turn_stop_matches_a_loop_over_blocks():
+    rng = np.random.default_rng(0)
+    depth, dim = 4, 3
+    size = 2**depth
+    first_stops = set()
+    for trial in range(40):
+        # Momenta that rotate slowly with rare near-reversals, so blocks of every size turn in some trials.
+        steps = rng.uniform(0.0, 0.3, size) + np.where(rng.uniform(size=size) < 0.1, 3.0, 0.0)
+        angles = np.cumsum(steps)
+        r = np.stack([np.cos(angles), np.sin(angles), rng.normal(0.0, 0.1, size)], -1)
+        r = (r * rng.uniform(0.5, 1.5, [size, 1]))[:, np.newaxis, :]
+        if trial % 4 == 0:  # a divergence: an energy error above 1000 at one leaf
+            r[rng.integers(size), 0, 2] = 50.0
+        path = _nuts_kernel.Path(
+            z=tf.constant(np.broadcast_to(np.arange(size, dtype=np.float64)[:, None, None], [size, 1, dim])),
+            r=tf.constant(r), g=tf.constant(np.zeros([size, 1, dim])), lp=tf.constant(np.zeros([size, 1])),
+        )
+        h0 = tf.constant(0.5 * np.sum(r[0, 0] ** 2) * np.ones([1]))
+        u = rng.uniform()
+        sub = _nuts_kernel.build_subtree(depth, path, h0, tf.constant([u], tf.float64))
+        stopped, leaves = sub.stopped, sub.leaves
+        # The proposal: leaf i with probability proportional to exp(-energy error), by inverse CDF.
+        error = 0.5 * np.sum(r[:, 0] ** 2, -1) - float(h0[0])
+        weights = np.exp(-(error - error.min()))
+        expected_pick = min(int(np.searchsorted(np.cumsum(weights / weights.sum()), u, side="right")), size - 1)
+        assert float(sub.proposal.z[0, 0]) == expected_pick
+        turning_at = [end for end, turn in _block_turns(r[:, 0]) if turn]
+        energy_error = 0.5 * np.sum(r[:, 0] ** 2, -1) - 0.5 * np.sum(r[0, 0] ** 2)
+        diverging_at = list(np.nonzero(energy_error > 1000.0)[0])
+        first = min(turning_at + diverging_at, default=None)
+        assert bool(stopped.numpy()[0]) == (first is not None)
+        assert int(leaves.numpy()[0]) == (first + 1 if first is not None else size)
+        first_stops.add(first)
+    assert len(first_stops) >= 6, first_stops  # the trials reach many different stopping leaves

@@ -8,6 +8,7 @@ Variants, on each model:
                iterations compiled with XLA -- or in TF graph mode when the
                model takes large Cholesky factors on CPU --, programs cached
                per model signature).
+               `--kernel=tfjoint` runs them with tfjoint's own NUTS kernel.
   tfjoint_xla  the same with `jit_compile=True` forced, for the models in
                `--xla_models` (default: lgcp), to show what the default avoids.
   raw       raw TFP written the usual way: one state part per free node, each
@@ -146,7 +147,7 @@ def work_tfjoint(model_name, args, jit_compile=None):
     builder, b_args, b_kwargs, observed = build(model_name)
     jd = builder(*b_args, **b_kwargs)
     settings = dict(num_chains=args.num_chains, num_warmup=args.num_warmup, num_results=args.num_results,
-                    progress=False, jit_compile=jit_compile)
+                    progress=False, jit_compile=jit_compile, kernel=args.kernel)
     t = time.perf_counter()
     post = _nuts.nuts(jd, observed=observed, seed=args.seed, **settings)
     first_call = time.perf_counter() - t
@@ -384,7 +385,7 @@ def run_worker(variant, model_name, args, settings, cap, second_call):
         f"--num_chains={args.num_chains}", f"--num_warmup={num_warmup}", f"--num_results={num_results}",
         f"--seed={args.seed}", f"--raw_cap={cap - 60.0}", f"--evaluations={args.evaluations}",
         "--repeats=" + ",".join(f"{m}={n}" for m, n in args.repeats.items()),
-        f"--second_call={model_name if second_call else ''}",
+        f"--second_call={model_name if second_call else ''}", f"--kernel={args.kernel}",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: "queue.Queue[object]" = queue.Queue()
@@ -452,6 +453,8 @@ def main():
     parser.add_argument("--repeats", default="iris=3",
                         help="MODEL=N,...: N runs with different seeds for these models (both variants); min ESS/s "
                         "is their mean (the first run gives the other columns)")
+    parser.add_argument("--kernel", default="tfp", choices=["tfp", "tfjoint"],
+                        help="the tfjoint variants' NUTS kernel: `nuts(..., kernel=...)`")
     parser.add_argument("--evaluations", type=int, default=None, help="value-and-gradient evaluations per timing loop")
     parser.add_argument("--json", default=None, help="also write every record to this file")
     parser.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
@@ -481,7 +484,8 @@ def main():
         short[m] = (int(w), int(r))
     xla_models = set(filter(None, args.xla_models.split(",")))
     full = (args.num_warmup, args.num_results)
-    print(f"{args.num_chains} chains, {full[0]} warmup + {full[1]} draws; models {', '.join(names)}; raw TFP capped at "
+    print(f"{args.num_chains} chains, {full[0]} warmup + {full[1]} draws; tfjoint's kernel {args.kernel!r}; "
+          f"models {', '.join(names)}; raw TFP capped at "
           f"{args.raw_cap:.0f} s per run; {os.cpu_count()} CPUs; load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     results, notes, plan = {}, [], []

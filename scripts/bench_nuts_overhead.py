@@ -5,7 +5,8 @@ value-and-gradient. Two parts are measured, on the vectorized
 stochastic-volatility model (100 steps, `--chains` chains, default 4, XLA, float32), where the
 bare value-and-gradient is ~15 us:
 
-1. **tfjoint's `nuts`**, split into a fixed cost per iteration (momentum draw,
+1. **tfjoint's `nuts`** (with TFP's kernel, the default, and with
+   `kernel="tfjoint"`), split into a fixed cost per iteration (momentum draw,
    tree setup, tfjoint's adaptation bookkeeping and draw buffers) and a cost
    per leapfrog step. With no warmup and a tiny step size every tree reaches
    `max_tree_depth`, so an iteration runs exactly `2**depth - 1` leapfrog
@@ -23,7 +24,11 @@ bare value-and-gradient is ~15 us:
      moments and TFP's tree sizes in `tests/test_lean_nuts.py`);
    - the same with its U-turn checks switched off;
    - TFP's kernel with `unrolled_leapfrog_steps=2`: each leaf of the tree is
-     two leapfrog steps, so the tree's bookkeeping is paid once per two.
+     two leapfrog steps, so the tree's bookkeeping is paid once per two;
+   - tfjoint's own kernel, `FlatNoUTurnSampler` (`tfjoint/infer/_nuts_kernel.py`,
+     `nuts(..., kernel="tfjoint")`), which runs each doubling as a tight loop of leapfrog steps that only
+     records them, and builds the subtree (U-turn checks, divergence,
+     proposal) after the loop, vectorized over its leaves.
 
    If the lean kernel were much cheaper than TFP's, TFP's kernel would be
    the thing to replace; it is not (see `scripts/README.md`). Next to each
@@ -32,8 +37,9 @@ bare value-and-gradient is ~15 us:
    chains the tensors are so small that this count, not the arithmetic,
    sets the time; `--chains=64` shows how the ratios change when it does not.
 3. **Whole runs** with tfjoint's defaults (1000 warmup + 1000 draws, 4
-   chains), `--seeds` seeds, with TFP's kernel, with the lean kernel and
-   with TFP's kernel at two leapfrog steps per leaf put in its place (patched
+   chains), `--seeds` seeds, with tfjoint's kernel and with TFP's kernel,
+   the lean kernel and TFP's kernel at two leapfrog steps per leaf put in
+   its place (patched
    into tfjoint's program for this comparison only): us per leapfrog step
    over warmup and sampling, leapfrog steps per iteration, and min ESS/s.
 
@@ -70,6 +76,7 @@ import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
 import bench_compile  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint import _types  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _nuts  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer import _nuts_kernel  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _program  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _signature  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
@@ -78,6 +85,9 @@ DEPTHS = (1, 2, 3, 4, 5, 7, 8)
 KERNEL_DEPTHS = (4, 8)  # 15 and 255 leapfrog steps: a long lever for the slope
 STEP_SIZE = 1e-4  # every tree reaches max_tree_depth
 KERNELS = {
+    "tfjoint FlatNoUTurnSampler": lambda fn, eps, depth: _nuts_kernel.FlatNoUTurnSampler(
+        fn, eps, max_tree_depth=depth
+    ),
     "TFP NoUTurnSampler": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(fn, eps, max_tree_depth=depth),
     # tfjoint's metric is the reparametrisation x = scale * z: the same kernel on log_prob(scale * z).
     "TFP, target rescaled": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(fn, eps, max_tree_depth=depth),
@@ -90,6 +100,7 @@ KERNELS = {
     ),
 }
 LEAPFROGS_PER_LEAF = {"TFP, 2 leapfrogs per leaf": 2}
+PART1_KERNELS = ("tfp", "tfjoint")
 
 
 _FREE_HLO_OPS = frozenset(["parameter", "constant", "get-tuple-element", "tuple", "bitcast"])
@@ -188,16 +199,22 @@ def _leapfrog_loop(rebuild, num_steps):
 
 @contextlib.contextmanager
 def _kernel_in_tfjoint(name):
-    """Run tfjoint's `nuts` with `KERNELS[name]` as its NUTS kernel (programs compiled inside are dropped after)."""
+    """Run tfjoint's `nuts` with `KERNELS[name]` as its NUTS kernel; yields the `nuts` arguments to pass.
+
+    TFP's kernel is tfjoint's default and its own is `kernel="tfjoint"`; any
+    other is patched in (in place of TFP's, on the rescaled target). Programs
+    compiled inside are dropped after.
+    """
     original = _program.Program._inner  # pylint: disable=protected-access
-    if name != "TFP NoUTurnSampler":
-        def inner(program, log_prob, step_size):
+    if name not in ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler"):
+        def inner(program, log_prob, step_size, state, scale):
+            del state, scale
             return KERNELS[name](log_prob, step_size, program.sampler.max_tree_depth)
 
         _program.Program._inner = inner  # pylint: disable=protected-access
     _program.CACHE.clear()  # pylint: disable=protected-access
     try:
-        yield
+        yield {"kernel": "tfjoint"} if name == "tfjoint FlatNoUTurnSampler" else {}
     finally:
         _program.Program._inner = original  # pylint: disable=protected-access
         _program.CACHE.clear()  # pylint: disable=protected-access
@@ -240,25 +257,27 @@ def main():
     for r in range(args.repeats):
         if "1" in args.parts:
             for depth in DEPTHS:
-                post = _nuts.nuts(
-                    jd, observed=observed, num_chains=chains, num_warmup=0, num_results=n, seed=r,
-                    step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False,
-                )
-                keep(("tfjoint nuts", depth), 1e6 * post.timings["sampling"] / n)
-                tfjoint_leapfrogs[depth] = post.settings["leapfrog_steps"] / n
+                for kernel in PART1_KERNELS:
+                    post = _nuts.nuts(
+                        jd, observed=observed, num_chains=chains, num_warmup=0, num_results=n, seed=r,
+                        step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False, kernel=kernel,
+                    )
+                    keep(("tfjoint nuts", kernel, depth), 1e6 * post.timings["sampling"] / n)
+                    tfjoint_leapfrogs[kernel, depth] = post.settings["leapfrog_steps"] / n
         keep("bare", time_loop(bare, x0, data, leapfrog_steps, True, prepare=rebuild)[0])
         if "2" in args.parts:
             keep("leapfrog", 1e6 * _best_seconds(leapfrog, x0, data) / leapfrog_steps)
             for key, loop in loops.items():
                 keep(key, 1e6 * _best_seconds(loop, x0, data, scale) / n)
 
-    whole = {name: [] for name in ("TFP NoUTurnSampler", "lean NUTS", "TFP, 2 leapfrogs per leaf")} if "3" in args.parts else {}
+    whole_kernels = ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler", "lean NUTS", "TFP, 2 leapfrogs per leaf")
+    whole = {name: [] for name in whole_kernels} if "3" in args.parts else {}
     for seed in range(args.seeds):
         for name, runs in whole.items():
-            with _kernel_in_tfjoint(name):
+            with _kernel_in_tfjoint(name) as kernel_args:
                 post = _nuts.nuts(
                     jd, observed=observed, num_chains=chains, num_warmup=1000, num_results=1000, seed=seed,
-                    progress=False,
+                    progress=False, **kernel_args,
                 )
             seconds = post.timings["warmup"] + post.timings["sampling"]
             min_ess = ess_summary([np.swapaxes(v, 0, 1) for v in post.draws.values()])[0]
@@ -268,13 +287,16 @@ def main():
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.model}, {chains} chains, XLA, "
           f"{n} iterations, best of {args.repeats}; bare value-and-gradient {bare_us:.1f} us")
     if "1" in args.parts:
-        print("\n1. tfjoint's nuts, every tree at max_tree_depth")
-        print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
-        for depth in DEPTHS:
-            us = best[("tfjoint nuts", depth)]
-            print(f"{depth:>5} {tfjoint_leapfrogs[depth]:>8.0f} {us:>9.0f} {us / tfjoint_leapfrogs[depth]:>7.1f}")
-        fixed, per_step = _fit([tfjoint_leapfrogs[d] for d in DEPTHS], [best[("tfjoint nuts", d)] for d in DEPTHS])
-        print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
+        for kernel in PART1_KERNELS:
+            print(f"\n1. tfjoint's nuts, kernel={kernel!r}, every tree at max_tree_depth")
+            print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
+            for depth in DEPTHS:
+                us, lf = best[("tfjoint nuts", kernel, depth)], tfjoint_leapfrogs[kernel, depth]
+                print(f"{depth:>5} {lf:>8.0f} {us:>9.0f} {us / lf:>7.1f}")
+            fixed, per_step = _fit(
+                [tfjoint_leapfrogs[kernel, d] for d in DEPTHS], [best[("tfjoint nuts", kernel, d)] for d in DEPTHS]
+            )
+            print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
 
     if "2" in args.parts:
         print(f"\n2. per leapfrog step, kernels alone (fit over depths {KERNEL_DEPTHS}); thunks: XLA operations "
@@ -290,10 +312,12 @@ def main():
             thunks = "-" if per_leaf > 1 else _thunks_per_step(loops[(name, KERNEL_DEPTHS[0])], x0, data, scale)
             print(f"{name:<30} {per_step:>7.1f} {per_step / bare_us:>7.2f} {thunks:>7}")
         if "1" in args.parts:
-            _, per_step = _fit(
-                [tfjoint_leapfrogs[d] for d in KERNEL_DEPTHS], [best[("tfjoint nuts", d)] for d in KERNEL_DEPTHS]
-            )
-            print(f"{'tfjoint nuts (TFP kernel)':<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
+            for kernel in PART1_KERNELS:
+                _, per_step = _fit(
+                    [tfjoint_leapfrogs[kernel, d] for d in KERNEL_DEPTHS],
+                    [best[("tfjoint nuts", kernel, d)] for d in KERNEL_DEPTHS],
+                )
+                print(f"{'tfjoint nuts, kernel=' + repr(kernel):<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
 
     if whole:
         print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{args.seeds - 1}): per seed")

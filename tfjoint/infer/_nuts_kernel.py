@@ -267,7 +267,9 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
             path=path,
         )
 
-    def one_step(self, current_state: tf.Tensor, previous_kernel_results: FlatNoUTurnResults, seed: Optional[Any] = None):
+    def one_step(
+        self, current_state: tf.Tensor, previous_kernel_results: FlatNoUTurnResults, seed: Optional[Any] = None
+    ):
         z0 = tf.convert_to_tensor(current_state)
         dtype = z0.dtype
         depth_max = self.max_tree_depth

@@ -161,7 +161,10 @@ class Program:
         Otherwise TFP's kernel runs on the rescaled target.
         """
         s = self.sampler
-        return s.method == "nuts" and s.kernel == "tfjoint" and _nuts_kernel.fits(*state.shape.as_list(), s.max_tree_depth, state.dtype)
+        if s.method != "nuts" or s.kernel != "tfjoint":
+            return False
+        num_chains, dim = state.shape.as_list()
+        return _nuts_kernel.fits(num_chains, dim, s.max_tree_depth, state.dtype)
 
     def _inner(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: Optional[tf.Tensor]):
         s = self.sampler
@@ -215,7 +218,9 @@ class Program:
             stats.update(lp=kr.accepted_results.target_log_prob)
         return stats
 
-    def _restarted(self, kr: Any, z: tf.Tensor, old_scale: tf.Tensor, new_scale: tf.Tensor, flat: _target.FlatTarget) -> Any:
+    def _restarted(
+        self, kr: Any, z: tf.Tensor, old_scale: tf.Tensor, new_scale: tf.Tensor, flat: _target.FlatTarget
+    ) -> Any:
         """Dual averaging restarted at `z` under the metric `new_scale` (was `old_scale`).
 
         What `bootstrap_results(z)` returns, without evaluating the model: a

@@ -266,7 +266,7 @@ def test_nuts__new_observed_data_does_not_retrace(xla_run):
     (program,) = programs_of(MODEL, jit_compile=True)
     counts = program.tracing_counts()
     post = _nuts.nuts(MODEL, observed={"y": Y2}, seed=3, **XLA)
-    assert program.tracing_counts() == counts == {"start": 1, "chunk": 1}
+    assert program.tracing_counts() == counts == {"start": 1, "model": 1, "chunk": 1}
     # New data, new posterior: w flips sign with the data.
     assert np.all(np.sign(post.draws["w"].mean(axis=(0, 1))) == -np.sign(TRUE_W))
 
@@ -302,12 +302,12 @@ def test_nuts__new_builder_data_does_not_retrace():
     first = _nuts.nuts(models.linear_regression(X), observed={"y": Y}, **settings)
     (program,) = [p for p in _program.CACHE.values() if p.keepalive is models.linear_regression and not p.sampler.jit_compile]
     second = _nuts.nuts(models.linear_regression(2.0 * X), observed={"y": Y}, **settings)
-    assert program.tracing_counts() == {"start": 1, "chunk": 1}
+    assert program.tracing_counts() == {"start": 1, "model": 1, "chunk": 1}
     assert not np.array_equal(first.draws["w"], second.draws["w"])
     # Data of another shape changes the free node's shape: a new program, not a wrong layout.
     third = _nuts.nuts(models.linear_regression(X[:, :2]), observed={"y": Y}, **settings)
     assert third.draws["w"].shape == (2, 10, 2)
-    assert program.tracing_counts() == {"start": 1, "chunk": 1}
+    assert program.tracing_counts() == {"start": 1, "model": 1, "chunk": 1}
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -488,17 +488,17 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
             calls.append(x)
             return target.log_prob(x)
 
-    flat = Counting()
+    log_prob = Counting().log_prob
     z = target.initial_state(3, seed=1)
-    kernel = program._adaptive(flat, tf.constant(0.3), z, old_scale)
+    kernel = program._adaptive(log_prob, tf.constant(0.3), z, old_scale)
     z, kr = kernel.one_step(z, kernel.bootstrap_results(z), seed=(1, 2))
     in_kernel = program.metric_in_kernel(z)
     assert in_kernel == (method == "nuts" and kernel_name == "tfjoint")
     new_z = z if in_kernel else z * old_scale / new_scale
     calls.clear()
-    got = program._restarted(kr, new_z, old_scale, new_scale, flat)
+    got = program._restarted(kr, new_z, old_scale, new_scale, log_prob)
     assert not calls  # the model was not evaluated
-    want = program._adaptive(flat, kr.new_step_size, new_z, new_scale).bootstrap_results(new_z)
+    want = program._adaptive(log_prob, kr.new_step_size, new_z, new_scale).bootstrap_results(new_z)
     assert calls
     g_inner, w_inner = (got.inner_results, want.inner_results) if method == "nuts" else (
         got.inner_results.accepted_results, want.inner_results.accepted_results)

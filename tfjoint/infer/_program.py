@@ -87,6 +87,8 @@ class Program:
         self.keepalive = keepalive
         # `start` runs once per call: tracing it is enough, an XLA compile would cost more than it saves.
         self.start = tf.function(self._start, jit_compile=False, autograph=False)
+        # The model's value and gradient, traced once and called by both `start` and `chunk` (see `_log_prob`).
+        self.value_and_gradient = tf.function(self._value_and_gradient, autograph=False)
         self._chunk_fn: Optional[Any] = None
         self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
         self.compile_reason = ""
@@ -106,7 +108,9 @@ class Program:
             self.xla = s.jit_compile is not False
             self.compile_reason = "jit_compile=" + ("True" if self.xla else "False")
         else:
-            slow = _xla.slow_under_xla(self.start.get_concrete_function(x0, step_size, data).graph)
+            del step_size
+            graph = self.value_and_gradient.get_concrete_function(x0, data).graph
+            slow = _xla.slow_under_xla(graph)
             self.xla = slow is None or not _xla.on_cpu_only()
             self.compile_reason = (
                 "auto: XLA" if self.xla
@@ -148,6 +152,7 @@ class Program:
 
     def tracing_counts(self) -> Dict[str, int]:
         counts = {"start": self.start.experimental_get_tracing_count()}
+        counts["model"] = self.value_and_gradient.experimental_get_tracing_count()
         counts["chunk"] = 0 if self._chunk_fn is None else self._chunk_fn.experimental_get_tracing_count()
         return counts
 
@@ -190,12 +195,36 @@ class Program:
             )
         return make(log_prob)
 
-    def _adaptive(self, flat: _target.FlatTarget, step_size: tf.Tensor, state: tf.Tensor, scale: tf.Tensor):
-        """The adapted kernel at metric `scale`: on `flat.log_prob` itself, or on `z -> flat.log_prob(z * scale)`."""
+    def _log_prob(self, data: Any) -> Callable[[tf.Tensor], tf.Tensor]:
+        """The model's log-density of `[num_chains, dim]` points, for the kernels, built from `data`.
+
+        Its gradient is the one `value_and_gradient` computes with it, so the
+        model (and its gradient) is traced once per program, not once in
+        `start` and again in `chunk`: on a model of many nodes each trace
+        costs seconds (`scripts/bench_compile.py`). Under XLA the call is
+        inlined into the chunk like any other op. Across replicas each
+        replica builds its own, from `rebuild`.
+        """
+        if self.sampler.placement is not None:
+            return self.rebuild(data).log_prob
+        value_and_gradient = self.value_and_gradient
+
+        @tf.custom_gradient
+        def log_prob(x: tf.Tensor):
+            lp, grad = value_and_gradient(x, data)
+            return lp, lambda upstream: upstream[..., tf.newaxis] * grad
+
+        return log_prob
+
+    def _value_and_gradient(self, x: tf.Tensor, data: Any) -> Tuple[tf.Tensor, tf.Tensor]:
+        return tfp.math.value_and_gradient(self.rebuild(data).log_prob, x)
+
+    def _adaptive(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: tf.Tensor):
+        """The adapted kernel at metric `scale`: on `log_prob` itself, or on `z -> log_prob(z * scale)`."""
         if self.metric_in_kernel(state):
-            inner = self._inner(flat.log_prob, step_size, state, scale)
+            inner = self._inner(log_prob, step_size, state, scale)
         else:
-            inner = self._inner(lambda z: flat.log_prob(z * scale), step_size, state, None)
+            inner = self._inner(lambda z: log_prob(z * scale), step_size, state, None)
         return tfp.mcmc.DualAveragingStepSizeAdaptation(
             inner,
             num_adaptation_steps=NO_ADAPTATION_END,
@@ -219,7 +248,7 @@ class Program:
         return stats
 
     def _restarted(
-        self, kr: Any, z: tf.Tensor, old_scale: tf.Tensor, new_scale: tf.Tensor, flat: _target.FlatTarget
+        self, kr: Any, z: tf.Tensor, old_scale: tf.Tensor, new_scale: tf.Tensor, log_prob: Callable
     ) -> Any:
         """Dual averaging restarted at `z` under the metric `new_scale` (was `old_scale`).
 
@@ -245,15 +274,15 @@ class Program:
             inner = rescale(inner)
         else:
             inner = inner._replace(accepted_results=rescale(inner.accepted_results))
-        adaptive = self._adaptive(flat, step_size, z, new_scale)
+        adaptive = self._adaptive(log_prob, step_size, z, new_scale)
         return adaptive._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
 
     # -- the compiled functions --------------------------------------------------
 
     def _start(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> ChainState:
-        flat = self.rebuild(data)
+        log_prob = self._log_prob(data)
         dim = x0.shape[-1]
-        kr = self._adaptive(flat, step_size, x0, tf.ones(x0.shape[-1:], x0.dtype)).bootstrap_results(x0)
+        kr = self._adaptive(log_prob, step_size, x0, tf.ones(x0.shape[-1:], x0.dtype)).bootstrap_results(x0)
         return ChainState(
             step=tf.constant(0, tf.int32),
             z=x0,
@@ -275,7 +304,7 @@ class Program:
         data: Any,
     ):
         """Run `num_steps` (<= chunk_size) iterations; return the state and `[chunk_size, ...]` buffers."""
-        flat = self.rebuild(data)
+        log_prob = self._log_prob(data)
         size = self.sampler.chunk_size
         stats_spec = {k: (v.shape, v.dtype) for k, v in self._stats(state.kernel_results.inner_results).items()}
         buffers = (
@@ -289,7 +318,7 @@ class Program:
         def body(i, s: ChainState, bufs):
             t = s.step
             in_kernel = self.metric_in_kernel(s.z)
-            kernel = self._adaptive(flat, s.kernel_results.new_step_size, s.z, s.scale)
+            kernel = self._adaptive(log_prob, s.kernel_results.new_step_size, s.z, s.scale)
             step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
             z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
             stats = self._stats(kr.inner_results)
@@ -310,7 +339,7 @@ class Program:
                 # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
                 new_scale = tf.sqrt(_warmup.regularized_variance(acc))
                 new_z = x if in_kernel else x / new_scale
-                new_kr = self._restarted(kr, new_z, s.scale, new_scale, flat)
+                new_kr = self._restarted(kr, new_z, s.scale, new_scale, log_prob)
                 return new_z, new_kr, new_scale, _warmup.welford_zeros(x.shape[-1], x.dtype)
 
             def keep():

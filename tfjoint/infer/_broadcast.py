@@ -80,9 +80,10 @@ def log_prob(
         else:
             u = unconstrained[name]
             bijector = dist.experimental_default_event_space_bijector()
-            value = bijector.forward(u)
+            identity = isinstance(bijector, tfp.bijectors.Identity)  # no ops to trace (most nodes of a big model)
+            value = u if identity else bijector.forward(u)
             part = dist.log_prob(value)
-            if jacobian:
+            if jacobian and not identity:
                 event_ndims = tf.nest.map_structure(lambda s: s.rank, dist.event_shape, expand_composites=False)
                 part = part + bijector.forward_log_det_jacobian(u, event_ndims=bijector.inverse_event_ndims(event_ndims))
         total = total + _sum_over_model_dims(part, sample_ndims, f"the log-prob of node {name!r}")

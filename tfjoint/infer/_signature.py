@@ -21,6 +21,28 @@ from tfjoint import _builders
 from tfjoint.infer import _target
 
 
+# TFP caches a joint's static dtypes, shapes and names here, computed by tracing the model's sampling
+# once per instance (`JointDistribution._get_static_distribution_attributes`).
+_STATIC_ATTRIBUTES = "_cached_static_attributes"
+
+
+def _with_static_attributes_of(base: Any, joint: Any) -> Any:
+    """`joint` (rebuilt by the same builder from data of `base`'s shapes) given `base`'s cached static attributes.
+
+    Pinning a joint reads its `dtype`, which TFP gets by tracing the whole
+    model's sampling once per instance: about 2 s on a model of 100 nodes,
+    paid in every trace that rebuilds it. A rebuilt joint has the same
+    structure, dtypes, shapes and names as `base` (the cache key includes the
+    data's shapes), so it can share them. If TFP stops caching them under
+    this name, nothing is shared and TFP computes them again (slower, not
+    wrong); `tests/test_signature.py` notices.
+    """
+    cached = getattr(base, _STATIC_ATTRIBUTES, None)
+    if cached is not None and type(joint) is type(base) and not hasattr(joint, _STATIC_ATTRIBUTES):
+        setattr(joint, _STATIC_ATTRIBUTES, cached)
+    return joint
+
+
 class LruCache:
     """The `size` most recently used values by key (compiled functions, with what keeps their keys valid)."""
 
@@ -117,7 +139,7 @@ def data_arguments(target: _target.FlatTarget, *, log_prob_only: bool = True) ->
             it = iter(d["args"])
             filled = [next(it) if is_data(x) else x for x in tf.nest.flatten(treedef_source)]
             args, kwargs = tf.nest.pack_sequence_as(treedef_source, filled)
-            joint = prov.builder.rebuild(*args, **kwargs)
+            joint = _with_static_attributes_of(base_joint, prov.builder.rebuild(*args, **kwargs))
         else:
             joint = base_joint
         model = joint.experimental_pin(**d["observed"]) if d["observed"] else joint

@@ -169,7 +169,7 @@ def _run(
 
     # Trace and compile once, running zero iterations: the first real chunk
     # then measures sampling alone. A cached program compiles nothing here.
-    program.prepare(x0, step0, data)
+    program.prepare(x0, data)
     start_state = program.start(x0, step0, data)
     program.compile_chunk(start_state, window_ends, slow_start, slow_end, run_seed, data)
     compile_seconds = clock() - setup_seconds

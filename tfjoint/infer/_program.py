@@ -5,7 +5,9 @@
 in a small LRU cache. The observed data and a builder's data arguments are
 tensor *arguments* of both functions (`_signature.data_arguments` splits them
 off and gives a `rebuild(data)` to call inside the trace), so new data of the
-same shapes compiles nothing.
+same shapes compiles nothing. Both call one more `tf.function`, the model's
+value and gradient (`Program.value_and_gradient`), so the model is traced
+once per program however many places evaluate it.
 
 Inside `chunk`, a kernel does the moves, wrapped in
 `tfp.mcmc.DualAveragingStepSizeAdaptation`: TFP's `NoUTurnSampler` (or
@@ -99,8 +101,8 @@ class Program:
             raise RuntimeError("call prepare() first")
         return self._chunk_fn
 
-    def prepare(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> None:
-        """Decide how to compile `chunk` (once per program), from the traced `start` when asked to."""
+    def prepare(self, x0: tf.Tensor, data: Any) -> None:
+        """Decide how to compile `chunk` (once per program), from the model's traced graph when asked to."""
         if self._chunk_fn is not None:
             return
         s = self.sampler
@@ -108,7 +110,6 @@ class Program:
             self.xla = s.jit_compile is not False
             self.compile_reason = "jit_compile=" + ("True" if self.xla else "False")
         else:
-            del step_size
             graph = self.value_and_gradient.get_concrete_function(x0, data).graph
             slow = _xla.slow_under_xla(graph)
             self.xla = slow is None or not _xla.on_cpu_only()
@@ -151,6 +152,7 @@ class Program:
             self.chunk(state, zero, *args)
 
     def tracing_counts(self) -> Dict[str, int]:
+        """How many times `start`, the model's value and gradient and `chunk` were traced (a retrace raises one)."""
         counts = {"start": self.start.experimental_get_tracing_count()}
         counts["model"] = self.value_and_gradient.experimental_get_tracing_count()
         counts["chunk"] = 0 if self._chunk_fn is None else self._chunk_fn.experimental_get_tracing_count()

@@ -31,6 +31,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+# The same structure-wise select and U-turn criterion as tfjoint's own kernel.
+from tfjoint.infer._nuts_kernel import _turning, _where  # pylint: disable=g-bad-import-order
+
 __all__ = ["FlatNoUTurn", "FlatNoUTurnResults"]
 
 _MAX_ENERGY_ERROR = 1000.0  # Stan's divergence threshold
@@ -67,16 +70,6 @@ class _Point(NamedTuple):
     energy: tf.Tensor
 
 
-def _where(cond: tf.Tensor, a: Any, b: Any) -> Any:
-    """`tf.where` over matching structures, `cond` of shape `[chains]` broadcast to each leaf."""
-
-    def pick(x, y):
-        c = tf.reshape(cond, [-1] + [1] * (x.shape.rank - 1))
-        return tf.where(c, x, y)
-
-    return tf.nest.map_structure(pick, a, b)
-
-
 def _checkpoint_indices(max_tree_depth: int) -> np.ndarray:
     """For leaf `n` of a subtree: `[idx_min, idx_max]` of the remembered momenta its U-turn checks use.
 
@@ -92,14 +85,6 @@ def _checkpoint_indices(max_tree_depth: int) -> np.ndarray:
             trailing += 1
         rows.append([idx_max - trailing + 1, idx_max])
     return np.array(rows or [[0, 0]], np.int32)
-
-
-def _is_turning(r_left: tf.Tensor, r_right: tf.Tensor, r_sum: tf.Tensor) -> tf.Tensor:
-    """The generalized U-turn criterion, identity mass matrix (Stan's and TFP's form; reduces the last axis).
-
-    `r_sum` is the sum of the momenta from the left end to the right end, both included.
-    """
-    return (tf.reduce_sum(r_left * r_sum, -1) < 0.0) | (tf.reduce_sum(r_right * r_sum, -1) < 0.0)
 
 
 class FlatNoUTurn(tfp.mcmc.TransitionKernel):
@@ -280,7 +265,7 @@ class FlatNoUTurn(tfp.mcmc.TransitionKernel):
             proposal = _where(take, sub_proposal, proposal)
             log_w = tf.where(active, tfp.math.log_add_exp(log_w, sub_log_w), log_w)
             r_sum = tf.where(active[:, tf.newaxis], r_sum + sub_r_sum, r_sum)
-            turning = _is_turning(left.r, right.r, r_sum) if u_turn else tf.zeros_like(active)
+            turning = _turning(left.r, right.r, r_sum) if u_turn else tf.zeros_like(active)
             return (
                 depth + 1, left, right, proposal, log_w, r_sum,
                 done | (active & (~complete | turning)),

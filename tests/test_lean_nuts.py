@@ -16,32 +16,13 @@ import tensorflow_probability as tfp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 
 import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
-
-SCALES = np.linspace(0.5, 3.0, 6)
-
-
-def _log_prob(z):
-    return -0.5 * tf.reduce_sum((z / tf.constant(SCALES, z.dtype)) ** 2, -1)
-
-
-def _run(kernel, num_results, seed, num_chains=8):
-    z0 = tf.zeros([num_chains, SCALES.size], tf.float64)
-
-    @tf.function(jit_compile=True, autograph=False)
-    def run(seed):
-        return tfp.mcmc.sample_chain(
-            num_results, z0, kernel=kernel, num_burnin_steps=100, seed=seed,
-            trace_fn=lambda _, kr: (kr.leapfrogs_taken, kr.has_divergence),
-        )
-
-    draws, (leapfrogs, divergences) = run(tf.constant(seed))
-    return draws.numpy(), leapfrogs.numpy(), divergences.numpy()
+from gaussian_nuts import SCALES, log_prob as _log_prob, run  # noqa: E402  pylint: disable=g-import-not-at-top
 
 
 def test_flat_no_u_turn__gaussian_moments_and_tree_sizes_match_tfp():
     step_size = tf.constant(0.6, tf.float64)
-    draws, leapfrogs, divergences = _run(_lean_nuts.FlatNoUTurn(_log_prob, step_size), 1500, [1, 2])
-    _, tfp_leapfrogs, _ = _run(tfp.mcmc.NoUTurnSampler(_log_prob, step_size), 1500, [3, 4])
+    draws, leapfrogs, divergences, _ = run(_lean_nuts.FlatNoUTurn(_log_prob, step_size), 1500, [1, 2], num_chains=8)
+    _, tfp_leapfrogs, _, _ = run(tfp.mcmc.NoUTurnSampler(_log_prob, step_size), 1500, [3, 4], num_chains=8)
     assert divergences.sum() == 0
     ess = tfp.mcmc.effective_sample_size(tf.constant(draws)).numpy().sum(0)  # per dimension, chains summed
     mean_z = draws.mean((0, 1)) / (SCALES / np.sqrt(ess))
@@ -55,10 +36,10 @@ def test_flat_no_u_turn__gaussian_moments_and_tree_sizes_match_tfp():
 
 def test_flat_no_u_turn__same_seed_same_draws_and_no_u_turn_reaches_max_depth():
     step_size = tf.constant(0.3, tf.float64)
-    first = _run(_lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4), 20, [5, 6], num_chains=2)
-    again = _run(_lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4), 20, [5, 6], num_chains=2)
+    first = run(_lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4), 20, [5, 6], num_chains=2)
+    again = run(_lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4), 20, [5, 6], num_chains=2)
     np.testing.assert_array_equal(first[0], again[0])
-    _, leapfrogs, _ = _run(
+    _, leapfrogs, _, _ = run(
         _lean_nuts.FlatNoUTurn(_log_prob, step_size, max_tree_depth=4, u_turn=False), 20, [5, 6], num_chains=2
     )
     assert np.all(leapfrogs == 2**4 - 1)

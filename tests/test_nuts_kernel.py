@@ -12,34 +12,15 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from gaussian_nuts import SCALES, log_prob as _log_prob, run
 from tfjoint.infer import _nuts_kernel
-
-SCALES = np.linspace(0.5, 3.0, 6)
-
-
-def _log_prob(z):
-    return -0.5 * tf.reduce_sum((z / tf.constant(SCALES, z.dtype)) ** 2, -1)
-
-
-def _run(kernel, num_results, seed, num_chains=16):
-    z0 = tf.zeros([num_chains, SCALES.size], tf.float64)
-
-    @tf.function(jit_compile=True, autograph=False)
-    def run(seed):
-        return tfp.mcmc.sample_chain(
-            num_results, z0, kernel=kernel, num_burnin_steps=100, seed=seed,
-            trace_fn=lambda _, kr: (kr.leapfrogs_taken, kr.has_divergence, kr.log_accept_ratio),
-        )
-
-    draws, (leapfrogs, divergences, log_accept) = run(tf.constant(seed))
-    return draws.numpy(), leapfrogs.numpy(), divergences.numpy(), log_accept.numpy()
-
 
 def test_flat_no_u_turn_sampler__gaussian_moments_tree_sizes_and_acceptance_match_tfp():
     step_size = tf.constant(0.6, tf.float64)
     kernel = _nuts_kernel.FlatNoUTurnSampler(_log_prob, step_size, rng_alg=_nuts_kernel.rng_for(True, tf.float64))
-    draws, leapfrogs, divergences, log_accept = _run(kernel, 2000, [1, 2])
-    _, tfp_leapfrogs, _, tfp_log_accept = _run(tfp.mcmc.NoUTurnSampler(_log_prob, step_size), 2000, [3, 4])
+    draws, leapfrogs, divergences, log_accept = run(kernel, 2000, [1, 2], num_chains=16)
+    tfp_kernel = tfp.mcmc.NoUTurnSampler(_log_prob, step_size)
+    _, tfp_leapfrogs, _, tfp_log_accept = run(tfp_kernel, 2000, [3, 4], num_chains=16)
     assert divergences.sum() == 0
     ess = tfp.mcmc.effective_sample_size(tf.constant(draws)).numpy().sum(0)  # per dimension, chains summed
     mean_z = draws.mean((0, 1)) / (SCALES / np.sqrt(ess))
@@ -59,8 +40,8 @@ def test_flat_no_u_turn_sampler__same_seed_same_draws_and_runs_in_graph_mode():
     kernel = _nuts_kernel.FlatNoUTurnSampler(
         _log_prob, step_size, max_tree_depth=4, rng_alg=_nuts_kernel.rng_for(True, tf.float64)
     )
-    first = _run(kernel, 20, [5, 6], num_chains=2)
-    again = _run(kernel, 20, [5, 6], num_chains=2)
+    first = run(kernel, 20, [5, 6], num_chains=2)
+    again = run(kernel, 20, [5, 6], num_chains=2)
     np.testing.assert_array_equal(first[0], again[0])
     # TF's own kernels have no Threefry: graph mode takes the default generator.
     kernel = _nuts_kernel.FlatNoUTurnSampler(_log_prob, step_size, max_tree_depth=4)

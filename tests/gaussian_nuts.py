@@ -17,6 +17,16 @@ def log_prob(z):
     return -0.5 * tf.reduce_sum((z / tf.constant(SCALES, z.dtype)) ** 2, -1)
 
 
+def assert_gaussian_moments(draws):
+    """Each coordinate's mean and variance within 4 Monte Carlo standard errors of the truth (0, SCALES**2)."""
+    ess = tfp.mcmc.effective_sample_size(tf.constant(draws)).numpy().sum(0)  # per dimension, chains summed
+    mean_z = draws.mean((0, 1)) / (SCALES / np.sqrt(ess))
+    assert np.all(np.abs(mean_z) < 4.0), mean_z
+    # The variance of a variance estimate is ~2 sigma^4 / ESS.
+    var_z = (draws.var((0, 1)) / SCALES**2 - 1.0) / np.sqrt(2.0 / ess)
+    assert np.all(np.abs(var_z) < 4.0), var_z
+
+
 def run(kernel, num_results, seed, num_chains):
     """`num_results` draws after 100 burn-in steps from zeros, under XLA, in float64.
 

@@ -60,10 +60,14 @@ def _block_turns(r):
     return turns
 
 
-def test_build_subtree__u_turn_stop_matches_a_loop_over_blocks():
+@pytest.mark.parametrize("capacity", [4, 5])
+def test_build_subtree__u_turn_stop_matches_a_loop_over_blocks(capacity):
+    # With capacity 5 the branch built for 32 leaves serves a doubling of 16: the 16 leaves past it hold
+    # stale values (huge momenta: divergences and turns if they were read) that must change nothing.
     rng = np.random.default_rng(0)
     depth, dim = 4, 3
     size = 2**depth
+    stale = 2**capacity - size
     first_stops = set()
     for trial in range(40):
         # Momenta that rotate slowly with rare near-reversals, so blocks of every size turn in some trials.
@@ -73,13 +77,15 @@ def test_build_subtree__u_turn_stop_matches_a_loop_over_blocks():
         r = (r * rng.uniform(0.5, 1.5, [size, 1]))[:, np.newaxis, :]
         if trial % 4 == 0:  # a divergence: an energy error above 1000 at one leaf
             r[rng.integers(size), 0, 2] = 50.0
+        z = np.broadcast_to(np.arange(size + stale, dtype=np.float64)[:, None, None], [size + stale, 1, dim])
         path = _nuts_kernel.Path(
-            z=tf.constant(np.broadcast_to(np.arange(size, dtype=np.float64)[:, None, None], [size, 1, dim])),
-            r=tf.constant(r), g=tf.constant(np.zeros([size, 1, dim])), lp=tf.constant(np.zeros([size, 1])),
+            z=tf.constant(z), r=tf.constant(np.concatenate([r, rng.normal(0.0, 30.0, [stale, 1, dim])])),
+            g=tf.constant(np.zeros([size + stale, 1, dim])), lp=tf.constant(np.zeros([size + stale, 1])),
         )
         h0 = tf.constant(0.5 * np.sum(r[0, 0] ** 2) * np.ones([1]))
         u = rng.uniform()
-        sub = _nuts_kernel.build_subtree(depth, path, h0, tf.constant([u], tf.float64))
+        served = depth if capacity == depth else tf.constant(depth)  # a tensor depth: the masked layout
+        sub = _nuts_kernel.build_subtree(capacity, served, path, h0, tf.constant([u], tf.float64))
         stopped, leaves = sub.stopped, sub.leaves
         # The proposal: leaf i with probability proportional to exp(-energy error), by inverse CDF.
         error = 0.5 * np.sum(r[:, 0] ** 2, -1) - float(h0[0])
@@ -92,5 +98,7 @@ def test_build_subtree__u_turn_stop_matches_a_loop_over_blocks():
         first = min(turning_at + diverging_at, default=None)
         assert bool(stopped.numpy()[0]) == (first is not None)
         assert int(leaves.numpy()[0]) == (first + 1 if first is not None else size)
+        np.testing.assert_allclose(sub.r_sum.numpy()[0], r[:, 0].sum(0), rtol=1e-12)
+        np.testing.assert_allclose(float(sub.log_weight[0]), np.logaddexp.reduce(-error), rtol=1e-12, atol=1e-12)
         first_stops.add(first)
     assert len(first_stops) >= 6, first_stops  # the trials reach many different stopping leaves

@@ -49,7 +49,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-__all__ = ["FlatNoUTurnSampler", "FlatNoUTurnResults", "fits", "rng_for", "MAX_PATH_BYTES"]
+__all__ = ["FlatNoUTurnSampler", "FlatNoUTurnResults", "capacity_depth", "fits", "rng_for", "MAX_PATH_BYTES"]
 
 MAX_ENERGY_ERROR = 1000.0  # Stan's divergence threshold
 MAX_PATH_BYTES = 64 * 2**20  # the largest leaf buffers tfjoint uses this kernel with
@@ -144,23 +144,56 @@ class Subtree(NamedTuple):
     r_sum: tf.Tensor  # [num_chains, dim]: the sum of the momenta
 
 
-def build_subtree(depth: int, path: Path, energy0: tf.Tensor, uniform: tf.Tensor) -> Subtree:
-    """Build the subtree over the first `2**depth` leaves of `path` (Python int `depth`).
+PAIRED_FROM = 6  # doublings this deep share a `build_subtree` branch with the depth above them
 
+
+def capacity_depth(depth: int, max_tree_depth: int) -> int:
+    """The `build_subtree` branch that serves doublings of `2**depth` steps.
+
+    Up to `PAIRED_FROM` each depth has its own branch; from there depths pair
+    up (6-7, 8-9): the branch built for `2**c` leaves also serves the depth
+    below it, masking the leaves past `2**depth`. Each branch costs about a
+    second to compile on a cheap model; pairing the deep ones saves two of
+    the ten, while the masks cost little next to a doubling of 64 or more
+    leapfrog steps (`scripts/README.md`).
+
+    Examples:
+      >>> [capacity_depth(d, 10) for d in range(10)]
+      [0, 1, 2, 3, 4, 5, 7, 7, 9, 9]
+      >>> [capacity_depth(d, 8) for d in range(8)]
+      [0, 1, 2, 3, 4, 5, 7, 7]
+    """
+    if depth < PAIRED_FROM:
+        return depth
+    return min(depth | 1, max_tree_depth - 1)
+
+
+def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uniform: tf.Tensor) -> Subtree:
+    """Build the subtree over the first `2**depth` leaves of `path`, laid out for `2**capacity` leaves.
+
+    `capacity` is a Python int; `depth <= capacity` is a Python int or an
+    int32 `Tensor`. Unless `depth` is the Python int `capacity`, the leaves
+    past `2**depth` (stale values from an earlier doubling) are masked out.
     `energy0` (`[num_chains]`) is the Hamiltonian at the trajectory's start;
     `uniform` (`[num_chains]`, in [0, 1)) draws the proposal by inverting the
-    leaves' cumulative weights (no random op here, so the `depth_max`
-    branches that call this compile small).
+    leaves' cumulative weights (no random op here, so the branches that call
+    this compile small).
     """
-    size = 2**depth
+    size = 2**capacity
     z, r, g, lp = (x[:size] for x in path)
     num_chains = tf.shape(lp)[1]
+    masked = not (isinstance(depth, int) and depth == capacity)
+    n = tf.bitwise.left_shift(1, depth) if masked else size
+    valid = (tf.range(size) < n)[:, tf.newaxis] if masked else None  # [size, 1]
     energy = -lp + 0.5 * tf.reduce_sum(r * r, -1)
     error = energy - energy0
     error = tf.where(tf.math.is_nan(error), tf.constant(np.inf, error.dtype), error)
+    if masked:
+        error = tf.where(valid, error, tf.constant(np.inf, error.dtype))  # weight 0 past the doubling
     stop = error > MAX_ENERGY_ERROR  # [size, num_chains]
     sums = r  # the momentum sum of each block of the current level
-    for level in range(1, depth + 1):
+    for level in range(1, capacity + 1):
+        # A block past the doubling (every block of a level above `depth`) ends past it: masked below.
         block = 2**level
         nb = size // block
         pairs = tf.reshape(sums, tf.concat([[nb, 2], tf.shape(r)[1:]], 0))
@@ -169,8 +202,10 @@ def build_subtree(depth: int, path: Path, energy0: tf.Tensor, uniform: tf.Tensor
         turn = _turning(ends[:, 0], ends[:, -1], sums)  # [nb, num_chains], at each block's last leaf
         at_leaf = tf.concat([tf.zeros([nb, block - 1, num_chains], tf.bool), turn[:, tf.newaxis]], 1)
         stop = stop | tf.reshape(at_leaf, [size, num_chains])
+    if masked:
+        stop = stop & valid
     stopped = tf.reduce_any(stop, 0)
-    first_stop = tf.where(stopped, tf.argmax(tf.cast(stop, tf.int32), 0, output_type=tf.int32), size - 1)
+    first_stop = tf.where(stopped, tf.argmax(tf.cast(stop, tf.int32), 0, output_type=tf.int32), n - 1)
     counted = tf.range(size)[:, tf.newaxis] <= first_stop[tf.newaxis]
     accept = tf.reduce_sum(tf.where(counted, tf.exp(tf.minimum(-error, 0.0)), tf.zeros_like(error)), 0)
     diverged = tf.reduce_any(counted & (error > MAX_ENERGY_ERROR), 0)
@@ -178,10 +213,11 @@ def build_subtree(depth: int, path: Path, energy0: tf.Tensor, uniform: tf.Tensor
     # Leaf i with probability exp(-error_i - log_weight): the first leaf whose cumulative weight passes `uniform`.
     cumulative = tf.cumsum(tf.exp(-error - log_weight), axis=0)
     pick = tf.reduce_sum(tf.cast(cumulative <= uniform, tf.int32), 0)
-    pick = tf.minimum(pick, size - 1)  # round-off at the top end
+    pick = tf.minimum(pick, n - 1)  # round-off at the top end
     at = tf.stack([pick, tf.range(num_chains)], -1)
     proposal = _Point(*(tf.gather_nd(x, at) for x in (z, g, lp, energy)))
-    return Subtree(proposal, stopped, diverged, first_stop + 1, accept, log_weight, sums[0])
+    r_sum = tf.reduce_sum(tf.where(valid[..., tf.newaxis], r, tf.zeros_like(r)), 0) if masked else sums[0]
+    return Subtree(proposal, stopped, diverged, first_stop + 1, accept, log_weight, r_sum)
 
 
 class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
@@ -305,10 +341,14 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
 
             init = (tf.constant(0, tf.int32), start, path)
             _, end, path = tf.while_loop(lambda n, *_: n < 2**depth, body, init)
+            capacities = sorted({capacity_depth(d, depth_max) for d in range(depth_max)})
+            branch = tf.gather([capacities.index(capacity_depth(d, depth_max)) for d in range(depth_max)], depth)
+            served = [[d for d in range(depth_max) if capacity_depth(d, depth_max) == c] for c in capacities]
             branches = [
-                lambda d=d: build_subtree(d, path, energy0, leaf_u[depth]) for d in range(depth_max)
+                lambda c=c, one=len(ds) == 1: build_subtree(c, c if one else depth, path, energy0, leaf_u[depth])
+                for c, ds in zip(capacities, served)
             ]
-            return end, path, Subtree(*tf.switch_case(depth, branches))
+            return end, path, Subtree(*tf.switch_case(branch, branches))
 
         def cond(depth, left, right, proposal, log_w, r_sum, done, *_):
             return (depth < depth_max) & tf.reduce_any(~done)

@@ -9,6 +9,7 @@ import tensorflow_probability as tfp
 
 from tfjoint import models
 from tfjoint.infer import _broadcast
+from tfjoint.infer import _signature
 from tfjoint.infer import _target
 
 tfd = tfp.distributions
@@ -171,3 +172,49 @@ def test_agrees__rejects_wrong_shape_and_errors():
         raise ValueError("no")
 
     assert not _broadcast.agrees(raises, single, points)
+
+
+@pytest.fixture
+def counted_checks(monkeypatch):
+    """The calls of `_broadcast.agrees` (the check `for_batch` runs), with `_signature`'s verdicts cleared."""
+    checks = []
+    original = _broadcast.agrees
+    monkeypatch.setattr(_broadcast, "agrees", lambda *args: checks.append(args) or original(*args))
+    _signature._BATCHING.clear()
+    yield checks
+    _signature._BATCHING.clear()
+
+
+@pytest.mark.parametrize("make, verdict", [(_per_step_chain, "broadcast"), (_concatenates, "vectorized_map")])
+def test_signature_for_batch__checks_once_per_model_and_batch_size(make, verdict, counted_checks):
+    jd, observed = make()
+    shifted = {k: v + 1.0 for k, v in observed.items()}  # new data of the same shapes
+    for data, seed in [(observed, 0), (shifted, 5), (observed, 9)]:
+        target = _signature.for_batch(jd, _target.make_target(jd, data), 4, seed)
+        assert target.batching == verdict
+        assert target.batching == _target.make_target(jd, data).for_batch(4, seed).batching  # as if checked
+    assert len(counted_checks) == 1 + 3  # one check through the cache, three direct ones
+    _signature.for_batch(jd, _target.make_target(jd, observed), 3, 0)  # another batch size: checked again
+    assert len(counted_checks) == 5
+
+
+def test_signature_for_batch__builder_data_of_new_shapes_are_checked_again(counted_checks):
+    returns = models.load_stochastic_volatility(12)
+
+    def batched(r):
+        jd = models.stochastic_volatility(r)
+        return _signature.for_batch(jd, _target.make_target(jd, {"y": r}), 4, 0)
+
+    assert batched(returns[:10]).batching == "broadcast" and len(counted_checks) == 1
+    assert batched(returns[2:]).batching == "broadcast" and len(counted_checks) == 1  # new values, same shape
+    assert batched(returns).batching == "broadcast" and len(counted_checks) == 2  # 12 steps: another shape
+
+
+def test_with_batching__takes_a_verdict_and_refuses_a_native_target():
+    jd, observed = _per_step_chain()
+    target = _target.make_target(jd, observed)
+    assert target.with_batching("broadcast").batching == "broadcast"
+    assert target.with_batching("vectorized_map") is target
+    native = _target.make_target(tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0)]), None)
+    with pytest.raises(ValueError, match="'native' cannot take 'broadcast'"):
+        native.with_batching("broadcast")

@@ -344,7 +344,7 @@ def map_estimate(
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
-    target = _target.make_target(model, observed).for_batch(num_starts, check_seed)
+    target = _signature.for_batch(model, _target.make_target(model, observed), num_starts, check_seed)
     x0 = target.initial_state(num_starts, seed=seed_tensor)
     search, data = _compiled_search(model, target, (method, bool(jacobian), jit_compile))
     tolerance_tensor = tf.constant(tolerance, target.dtype)

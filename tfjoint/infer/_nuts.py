@@ -42,6 +42,7 @@ from tfjoint.infer import _distribute
 from tfjoint.infer import _posterior
 from tfjoint.infer import _program
 from tfjoint.infer import _sharded_data
+from tfjoint.infer import _signature
 from tfjoint.infer import _target
 from tfjoint.infer import _warmup
 
@@ -155,7 +156,7 @@ def _run(
     else:
         target = _target.make_target(model, observed)
         if placement is None:
-            target = target.for_batch(num_chains, tfp.random.split_seed(seed, 3)[2])
+            target = _signature.for_batch(model, target, num_chains, tfp.random.split_seed(seed, 3)[2])
     sampler = _program.Sampler(
         method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement, kernel
     )

@@ -6,7 +6,8 @@ constants captured in its trace. `data_arguments` splits a flat target into
 tensor data (the observed values, and a builder's array arguments) and a
 `rebuild(data)` that rebuilds the target from them inside a trace;
 `structure_key` gives the hashable part of a cache key that names the
-model's structure. `LruCache` keeps the most recent compiled functions.
+model's structure. `LruCache` keeps the most recent compiled functions, and
+`for_batch` the verdicts of `FlatTarget.for_batch`'s check.
 """
 
 from __future__ import annotations
@@ -109,6 +110,43 @@ def structure_key(model: Any, target: _target.FlatTarget, data: Mapping[str, Any
     """
     identity, keepalive = _model_identity(model, target, prov)
     return (identity, tuple(sorted(data["observed"])), target.layout_key()), keepalive
+
+
+_BATCHING = LruCache(64)  # (structure, data shapes, batch size) -> (batching, what keeps the key valid)
+
+
+def for_batch(model: Any, target: _target.FlatTarget, num_points: int, seed: Any) -> _target.FlatTarget:
+    """`target.for_batch(num_points, seed)`, with its check run once per model structure, data shapes and batch size.
+
+    The check evaluates the model and its gradient eagerly four times: seconds
+    on a model of many nodes, which every later call with new data of the same
+    shapes would pay again before reusing its compiled program. The verdict
+    depends on the model's code and the shapes it sees, not on the data's
+    values, so later calls take it from here.
+
+    Args:
+      model: the model as the caller received it (part of the key, as in
+        `structure_key`).
+      target: its flat target, not yet set up for batches.
+      num_points: the batch size `log_prob` will be called with.
+      seed: a stateless seed for the check's points (used on a miss).
+
+    Returns:
+      A `FlatTarget`, as `target.for_batch` returns.
+    """
+    if target.batching == "native":
+        return target
+    data, prov, _ = data_arguments(target)
+    structure, keepalive = structure_key(model, target, data, prov)
+    shapes = tuple((tuple(t.shape.as_list()), t.dtype.name) for t in tf.nest.flatten(data))
+    checked = []
+
+    def check() -> Tuple[str, Any]:
+        checked.append(target.for_batch(num_points, seed))
+        return checked[0].batching, keepalive
+
+    batching, _ = _BATCHING.get((structure, shapes, int(num_points)), check)
+    return checked[0] if checked else target.with_batching(batching)
 
 
 def data_arguments(target: _target.FlatTarget, *, log_prob_only: bool = True) -> Tuple[Dict[str, Any], Any, Callable]:

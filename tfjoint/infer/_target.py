@@ -220,6 +220,18 @@ class FlatTarget:
         agrees = _broadcast.agrees(candidate.log_prob, self._log_prob_direct, points)
         return candidate if agrees else self
 
+    def with_batching(self, batching: str) -> "FlatTarget":
+        """This target, evaluating batches the way `batching` (a `for_batch` verdict on the same model) says.
+
+        Raises:
+          ValueError: if `batching` is not one this target can take.
+        """
+        if batching == self.batching:
+            return self
+        if not self._per_draw or batching not in ("broadcast", "vectorized_map"):
+            raise ValueError(f"A target whose batching is {self.batching!r} cannot take {batching!r}.")
+        return dataclasses.replace(self, _broadcasts=batching == "broadcast")
+
     def constrain(self, x: Any) -> Dict[str, Any]:
         """Map flat unconstrained points `[..., dim]` to `{name: value [..., *event_shape]}`."""
         values = self._space_bijector.forward(self._unconstrained_point(x))

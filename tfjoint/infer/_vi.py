@@ -292,8 +292,8 @@ def vi(
     # `num_draws` returned) are evaluated by broadcasting when its ops allow it
     # (checked at each batch size).
     fit_check_seed, draws_check_seed = tfp.random.split_seed(draw_seed, 2)
-    fit_target = target.for_batch(sample_size, fit_check_seed)
-    draws_target = target.for_batch(num_draws, draws_check_seed)
+    fit_target = _signature.for_batch(model, target, sample_size, fit_check_seed)
+    draws_target = _signature.for_batch(model, target, num_draws, draws_check_seed)
     loc0 = target.initial_state(1, seed=init_seed)[0]
     params0 = (loc0, _initial_scale_param(surrogate, target.dim, target.dtype))
     settings = (surrogate, num_steps, float(learning_rate), float(learning_rate_decay), sample_size, num_draws)

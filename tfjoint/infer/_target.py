@@ -192,7 +192,9 @@ class FlatTarget:
         the batched values computes the batch directly (`_broadcast.log_prob`).
         That is checked here, at `num_points` points drawn like initial
         points, against the single-draw log-density and gradient; otherwise
-        `vectorized_map` is kept. See `batching`.
+        `vectorized_map` is kept. See `batching`. The samplers call it through
+        `_signature.for_batch`, which keeps the verdict per model structure,
+        data shapes and batch size.
 
         Examples:
           >>> import tensorflow_probability as tfp; tfd = tfp.distributions

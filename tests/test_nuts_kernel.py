@@ -3,8 +3,10 @@
 It must be the same Markov kernel as `tfp.mcmc.NoUTurnSampler`: exact
 moments of a Gaussian, TFP's tree sizes and acceptance statistic at the same
 step size (its step count includes the steps it runs past where TFP's
-stops), the same draws for the same seed, and the U-turn criterion on every
-aligned block of leaves, checked against a plain loop over the blocks.
+stops), the same draws for the same seed, the same one-step transition as
+TFP's from a state in a funnel's neck (where trajectories diverge), and the
+U-turn criterion on every aligned block of leaves, checked against a plain
+loop over the blocks.
 """
 
 import numpy as np
@@ -102,3 +104,44 @@ def test_build_subtree__u_turn_stop_matches_a_loop_over_blocks(capacity):
         np.testing.assert_allclose(float(sub.log_weight[0]), np.logaddexp.reduce(-error), rtol=1e-12, atol=1e-12)
         first_stops.add(first)
     assert len(first_stops) >= 6, first_stops  # the trials reach many different stopping leaves
+
+
+def _funnel_log_prob(x):
+    """Neal's funnel in 5 dimensions: v ~ N(0, 3), x_i | v ~ N(0, exp(v / 2)), at `[chains, 5]` points."""
+    v, rest = x[..., 0], x[..., 1:]
+    return -v**2 / 18.0 - 0.5 * tf.reduce_sum(rest**2, -1) * tf.exp(-v) - 2.0 * v
+
+
+def test_flat_no_u_turn_sampler__one_transition_from_a_funnel_neck_matches_tfp():
+    # The same Markov kernel: from one state in the funnel's neck, where trajectories diverge and
+    # turn often, 4096 replicas of one transition must agree with TFP's kernel in distribution.
+    # tfjoint's kernel applies a diagonal metric itself; TFP's sees it as the target log_prob(scale * z).
+    n, step_size = 4096, tf.constant(0.6, tf.float64)
+    scale = tf.constant([1.5, 0.6, 0.6, 0.6, 0.6], tf.float64)
+    x0 = tf.tile(tf.constant([[-2.5, 0.1, -0.2, 0.05, 0.3]], tf.float64), [n, 1])
+    kernels = {
+        "tfjoint": (_nuts_kernel.FlatNoUTurnSampler(
+            _funnel_log_prob, step_size, rng_alg=_nuts_kernel.rng_for(True, tf.float64), scale=scale), 1.0),
+        "tfp": (tfp.mcmc.NoUTurnSampler(lambda z: _funnel_log_prob(z * scale), step_size), scale),
+    }
+    out = {}
+    for name, (kernel, to_x) in kernels.items():
+        z0 = x0 / to_x
+
+        @tf.function(jit_compile=True, autograph=False)
+        def transition(z0):
+            z, results = kernel.one_step(z0, kernel.bootstrap_results(z0), seed=[7, 8])
+            return z * to_x, results.has_divergence, tf.exp(tf.minimum(results.log_accept_ratio, 0.0))
+
+        x, diverged, accept = (t.numpy() for t in transition(z0))
+        moved = np.linalg.norm((x - x0.numpy()) / scale.numpy(), axis=-1)
+        out[name] = dict(x=x, diverged=diverged.astype(float), accept=accept, moved=moved)
+
+    def z_score(a, b):
+        return (a.mean(0) - b.mean(0)) / np.sqrt(a.var(0) / n + b.var(0) / n)
+
+    ours, theirs = out["tfjoint"], out["tfp"]
+    assert 0.02 < theirs["diverged"].mean() < 0.5, theirs["diverged"].mean()  # the test exercises divergences
+    for stat in ("diverged", "accept", "moved", "x"):
+        z = z_score(ours[stat], theirs[stat])
+        assert np.all(np.abs(z) < 4.0), (stat, z, ours[stat].mean(0), theirs[stat].mean(0))

@@ -139,14 +139,9 @@ def for_batch(model: Any, target: _target.FlatTarget, num_points: int, seed: Any
     data, prov, _ = data_arguments(target)
     structure, keepalive = structure_key(model, target, data, prov)
     shapes = tuple((tuple(t.shape.as_list()), t.dtype.name) for t in tf.nest.flatten(data))
-    checked = []
-
-    def check() -> Tuple[str, Any]:
-        checked.append(target.for_batch(num_points, seed))
-        return checked[0].batching, keepalive
-
-    batching, _ = _BATCHING.get((structure, shapes, int(num_points)), check)
-    return checked[0] if checked else target.with_batching(batching)
+    key = (structure, shapes, int(num_points))
+    batching, _ = _BATCHING.get(key, lambda: (target.for_batch(num_points, seed).batching, keepalive))
+    return target.with_batching(batching)
 
 
 def data_arguments(target: _target.FlatTarget, *, log_prob_only: bool = True) -> Tuple[Dict[str, Any], Any, Callable]:

@@ -218,7 +218,7 @@ class FlatTarget:
         points = tf.random.stateless_uniform(
             [num_points, self.dim], _types.as_seed(seed), -_INIT_RADIUS, _INIT_RADIUS, self.dtype
         )
-        candidate = dataclasses.replace(self, _broadcasts=True)
+        candidate = self.with_batching("broadcast")
         agrees = _broadcast.agrees(candidate.log_prob, self._log_prob_direct, points)
         return candidate if agrees else self
 

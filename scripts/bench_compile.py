@@ -8,7 +8,9 @@ Variants, on each model:
                iterations compiled with XLA -- or in TF graph mode when the
                model takes large Cholesky factors on CPU --, programs cached
                per model signature).
-               `--kernel=tfjoint` runs them with tfjoint's own NUTS kernel.
+               Its NUTS kernel is `kernel="auto"`: tfjoint's own
+               `FlatNoUTurnSampler` under XLA, TFP's `NoUTurnSampler` in TF
+               graph mode (`--kernel=tfp` or `--kernel=tfjoint` forces one).
   tfjoint_xla  the same with `jit_compile=True` forced, for the models in
                `--xla_models` (default: lgcp), to show what the default avoids.
   raw       raw TFP written the usual way: one state part per free node, each
@@ -168,6 +170,7 @@ def work_tfjoint(model_name, args, jit_compile=None):
         tree_depth_hist=np.bincount(depth.ravel(), minlength=11).tolist(),
         inverse_metric_range=[float(np.min(post.settings["inverse_metric"])), float(np.max(post.settings["inverse_metric"]))],
         compile_mode=post.settings["compile_mode"], batching=post.settings["batching"],
+        nuts_kernel=post.settings["kernel"],
     )
     if model_name in args.second_call.split(","):
         t = time.perf_counter()
@@ -453,7 +456,7 @@ def main():
     parser.add_argument("--repeats", default="iris=3",
                         help="MODEL=N,...: N runs with different seeds for these models (both variants); min ESS/s "
                         "is their mean (the first run gives the other columns)")
-    parser.add_argument("--kernel", default="tfp", choices=["tfp", "tfjoint"],
+    parser.add_argument("--kernel", default="auto", choices=["auto", "tfp", "tfjoint"],
                         help="the tfjoint variants' NUTS kernel: `nuts(..., kernel=...)`")
     parser.add_argument("--evaluations", type=int, default=None, help="value-and-gradient evaluations per timing loop")
     parser.add_argument("--json", default=None, help="also write every record to this file")
@@ -577,7 +580,7 @@ def report(plan, results, notes, args, full):
             if v.startswith("tfjoint"):
                 line += (f", step size {r['step_size']:.3g}, inverse metric in [{r['inverse_metric_range'][0]:.3g}, "
                          f"{r['inverse_metric_range'][1]:.3g}], compile mode {r['compile_mode']!r}, "
-                         f"batching {r['batching']!r}")
+                         f"NUTS kernel {r['nuts_kernel']!r}, batching {r['batching']!r}")
             else:
                 line += f", trace {r['trace']:.1f}s, first call {r['first_run']:.1f}s"
             if "bare_vg_compile" in r:

@@ -201,9 +201,9 @@ def _leapfrog_loop(rebuild, num_steps):
 def _kernel_in_tfjoint(name):
     """Run tfjoint's `nuts` with `KERNELS[name]` as its NUTS kernel; yields the `nuts` arguments to pass.
 
-    TFP's kernel is tfjoint's default and its own is `kernel="tfjoint"`; any
-    other is patched in (in place of TFP's, on the rescaled target). Programs
-    compiled inside are dropped after.
+    tfjoint's own is `kernel="tfjoint"` (the default under XLA) and TFP's is
+    `kernel="tfp"`; any other is patched in (in place of TFP's, on the
+    rescaled target). Programs compiled inside are dropped after.
     """
     original = _program.Program._inner  # pylint: disable=protected-access
     if name not in ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler"):
@@ -214,7 +214,7 @@ def _kernel_in_tfjoint(name):
         _program.Program._inner = inner  # pylint: disable=protected-access
     _program.CACHE.clear()  # pylint: disable=protected-access
     try:
-        yield {"kernel": "tfjoint"} if name == "tfjoint FlatNoUTurnSampler" else {}
+        yield {"kernel": "tfjoint" if name == "tfjoint FlatNoUTurnSampler" else "tfp"}
     finally:
         _program.Program._inner = original  # pylint: disable=protected-access
         _program.CACHE.clear()  # pylint: disable=protected-access

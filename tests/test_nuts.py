@@ -443,7 +443,7 @@ def test_welford__pooled_variance_matches_numpy():
         (dict(observed={"y": Y[:5]}), _errors.ObservedError, r"(?s)Node: 'y'.*shape \[20\]"),
         (dict(observed={"y": tf.constant(Y, tf.float64)}), _errors.ObservedError, r"(?s)Node: 'y'.*float32"),
         (dict(jit_compile="yes"), _errors.ArgumentError, r"(?s)jit_compile.*None \(choose\), True or False.*'yes'"),
-        (dict(kernel="fast"), _errors.ArgumentError, r"(?s)kernel.*\"tfp\" or \"tfjoint\".*'fast'"),
+        (dict(kernel="fast"), _errors.ArgumentError, r"(?s)kernel.*\"auto\", \"tfp\" or \"tfjoint\".*'fast'"),
     ],
 )
 def test_nuts__bad_input(kwargs, error, match):
@@ -479,6 +479,7 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
     target = _target.make_target(MODEL, {"y": Y}).for_batch(3, seed=0)
     sampler = _program.Sampler(method, 10, 4, 0.8, 10, False, kernel=kernel_name)
     program = _program.Program(sampler, lambda d: target, keepalive=None)
+    program.prepare(target.initial_state(3, seed=1), None)
     old_scale = tf.constant([0.5, 2.0, 1.0])
     new_scale = tf.constant([0.25, 3.0, 0.7])
     calls = []
@@ -492,7 +493,7 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
     z = target.initial_state(3, seed=1)
     kernel = program._adaptive(log_prob, tf.constant(0.3), z, old_scale)
     z, kr = kernel.one_step(z, kernel.bootstrap_results(z), seed=(1, 2))
-    in_kernel = program.metric_in_kernel(z)
+    in_kernel = program.metric_in_kernel()
     assert in_kernel == (method == "nuts" and kernel_name == "tfjoint")
     new_z = z if in_kernel else z * old_scale / new_scale
     calls.clear()

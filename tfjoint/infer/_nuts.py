@@ -5,9 +5,9 @@
 1. `make_target` pins the data and flattens the free nodes into one
    unconstrained vector per chain (`FlatTarget`);
 2. a kernel does the moves, wrapped during warmup in
-   `tfp.mcmc.DualAveragingStepSizeAdaptation`: TFP's `NoUTurnSampler` (or
-   `HamiltonianMonteCarlo`), or with `kernel="tfjoint"` tfjoint's
-   `_nuts_kernel.FlatNoUTurnSampler`;
+   `tfp.mcmc.DualAveragingStepSizeAdaptation`: for NUTS under XLA, tfjoint's
+   `_nuts_kernel.FlatNoUTurnSampler`; in TF graph mode and across replicas,
+   TFP's `NoUTurnSampler` (HMC: `HamiltonianMonteCarlo`);
 3. a diagonal metric is adapted in Stan's windows (`_warmup`); TFP's kernels
    see it as the reparametrisation `x = scale * z` with an identity mass
    matrix, and tfjoint's kernel applies it in its leapfrog updates;
@@ -88,6 +88,11 @@ def _nested_items(name: str, value: Any):
         yield name, value
 
 
+def _kernel_name(program: _program.Program) -> str:
+    """The NUTS kernel that runs: "tfjoint" (`FlatNoUTurnSampler`) or "tfp" (also for HMC)."""
+    return "tfjoint" if program.metric_in_kernel() else "tfp"
+
+
 def _fingerprint(method: str, target: _target.FlatTarget, data: Any, seed: tf.Tensor, **settings: Any) -> str:
     arrays = {f"observed/{k}": np.asarray(v) for k, v in data["observed"].items()}
     arrays.update({f"arg/{i}": np.asarray(v) for i, v in enumerate(data["args"])})
@@ -128,7 +133,7 @@ def _run(
     checkpoint_dir: Optional[str],
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
-    kernel: _program.Kernel = "tfp",
+    kernel: _program.Kernel = "auto",
 ) -> _posterior.Posterior:
     clock = _chunks.Stopwatch()
     num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
@@ -144,9 +149,10 @@ def _run(
             argument="jit_compile", expected="None (choose), True or False", found=repr(jit_compile),
             fix="pass jit_compile=None, or True for XLA.",
         )
-    if kernel not in ("tfp", "tfjoint"):
+    if kernel not in _program.KERNELS:
         raise _errors.ArgumentError(
-            argument="kernel", expected='"tfp" or "tfjoint"', found=repr(kernel), fix='pass kernel="tfp" (the default).'
+            argument="kernel", expected='"auto", "tfp" or "tfjoint"', found=repr(kernel),
+            fix='pass kernel="auto" (the default).',
         )
     seed = _types.as_seed(seed)
     placement = _distribute.place(strategy, num_chains=num_chains, shard_data=shard_data)
@@ -186,7 +192,7 @@ def _run(
                 method, target, data, seed,
                 num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, step_size=step_size,
                 target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla, kernel=kernel,
+                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla, kernel=_kernel_name(program),
             ),
         )
         saved = checkpoint.load()
@@ -276,7 +282,7 @@ def _run(
     )
     if method == "nuts":
         settings["max_tree_depth"] = max_tree_depth
-        settings["kernel"] = "tfjoint" if program.metric_in_kernel(state.z) else "tfp"  # what ran
+        settings["kernel"] = _kernel_name(program)  # what ran
     else:
         settings["num_leapfrog_steps"] = num_leapfrog_steps
     timings = dict(
@@ -316,7 +322,7 @@ def nuts(
     checkpoint_dir: Optional[str] = None,
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
-    kernel: _program.Kernel = "tfp",
+    kernel: _program.Kernel = "auto",
 ) -> _posterior.Posterior:
     """Sample a joint model's posterior with NUTS, adapting step size and a diagonal metric.
 
@@ -363,12 +369,15 @@ def nuts(
         `tfjoint.infer.sharded_log_prob`). The model must come from a
         `@tfjoint.model` builder, and its likelihood must be a sum over the
         observations along axis 0.
-      kernel: "tfp" (default): `tfp.mcmc.NoUTurnSampler`. "tfjoint":
-        tfjoint's `FlatNoUTurnSampler`, the same Markov kernel built for one
-        flat state (each doubling one tight loop of leapfrog steps, the tree
-        built after it); on a cheap model its steps cost less beyond the
-        value-and-gradient, but its program takes longer to compile (see
-        `scripts/README.md`). Past 64 MiB of leaf buffers it runs TFP's.
+      kernel: "auto" (default): "tfjoint" when the chunk is compiled with XLA
+        on one device, "tfp" in TF graph mode and across replicas. "tfjoint":
+        tfjoint's `FlatNoUTurnSampler`, the same Markov kernel as TFP's built
+        for one flat state (each doubling one tight loop of leapfrog steps,
+        the tree built after it); under XLA its steps cost less beyond the
+        value-and-gradient, and its program takes a few seconds longer to
+        compile (`scripts/README.md`). Past 64 MiB of leaf buffers it runs
+        TFP's. "tfp": `tfp.mcmc.NoUTurnSampler`. `settings["kernel"]` says
+        which ran.
 
     Returns:
       A `Posterior`: draws per free node `[chain, draw, *event_shape]`, sampler

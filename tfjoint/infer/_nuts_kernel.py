@@ -1,6 +1,6 @@
 """A NUTS transition kernel for one flat state per chain: each doubling integrated first, its tree built after.
 
-`FlatNoUTurnSampler` (`nuts(..., kernel="tfjoint")`) is the multinomial No-U-Turn
+`FlatNoUTurnSampler` (`nuts`'s kernel under XLA) is the multinomial No-U-Turn
 sampler with the generalized U-turn criterion (Betancourt 2017), the scheme
 of Stan and of `tfp.mcmc.NoUTurnSampler`, for the state tfjoint always has:
 one `[num_chains, dim]` tensor and a diagonal metric. It is a plain

@@ -10,12 +10,12 @@ value and gradient (`Program.value_and_gradient`), so the model is traced
 once per program however many places evaluate it.
 
 Inside `chunk`, a kernel does the moves, wrapped in
-`tfp.mcmc.DualAveragingStepSizeAdaptation`: TFP's `NoUTurnSampler` (or
-`HamiltonianMonteCarlo`) on the reparametrised target
-`z -> log_prob(scale * z)`, which applies the diagonal metric (adapted in
-Stan's windows, `_warmup`) and keeps TFP's kernel at an identity mass
-matrix; or, for NUTS with `kernel="tfjoint"`,
-`_nuts_kernel.FlatNoUTurnSampler`, which applies the metric itself.
+`tfp.mcmc.DualAveragingStepSizeAdaptation`: for NUTS compiled with XLA (the
+default `kernel="auto"`), `_nuts_kernel.FlatNoUTurnSampler`, which applies
+the diagonal metric (adapted in Stan's windows, `_warmup`) itself; otherwise
+TFP's `NoUTurnSampler` (or `HamiltonianMonteCarlo`) on the reparametrised
+target `z -> log_prob(scale * z)`, which keeps TFP's kernel at an identity
+mass matrix. `Program.prepare` picks the kernel once per program.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from tfjoint.infer import _warmup
 from tfjoint.infer import _xla
 
 Method = Literal["nuts", "hmc"]
-Kernel = Literal["tfp", "tfjoint"]  # NUTS's kernel: TFP's NoUTurnSampler or `_nuts_kernel.FlatNoUTurnSampler`
+# NUTS's kernel: TFP's NoUTurnSampler, `_nuts_kernel.FlatNoUTurnSampler`, or "auto" (see `Program.prepare`).
+Kernel = Literal["auto", "tfp", "tfjoint"]
+KERNELS = ("auto", "tfp", "tfjoint")
 NO_ADAPTATION_END = 2**30  # the dual-averaging counter restarts at every window, so it never gets here
 CACHE = _signature.LruCache(16)  # model signature + Sampler -> Program
 
@@ -65,7 +67,7 @@ class Sampler:
     chunk_size: int
     jit_compile: Optional[bool]  # None: XLA unless `_xla.slow_under_xla` finds a reason not to
     placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
-    kernel: Kernel = "tfp"
+    kernel: Kernel = "auto"
 
 
 _NO_XLA_FIX = (
@@ -94,6 +96,7 @@ class Program:
         self._chunk_fn: Optional[Any] = None
         self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
         self.compile_reason = ""
+        self.flat_nuts: Optional[bool] = None  # whether NUTS runs `FlatNoUTurnSampler`, decided by `prepare`
 
     @property
     def chunk(self) -> Any:
@@ -102,7 +105,18 @@ class Program:
         return self._chunk_fn
 
     def prepare(self, x0: tf.Tensor, data: Any) -> None:
-        """Decide how to compile `chunk` (once per program), from the model's traced graph when asked to."""
+        """Decide how to compile `chunk` and which NUTS kernel runs (once per program).
+
+        XLA or TF graph mode follows `jit_compile`; under `None` it is XLA
+        unless the model's traced graph holds an op that XLA runs slower on
+        the CPU (`_xla.slow_under_xla`). The NUTS kernel follows `kernel`;
+        under "auto" it is `FlatNoUTurnSampler` when the chunk is compiled
+        with XLA on one device and its leaf buffers fit (`_nuts_kernel.fits`),
+        TFP's `NoUTurnSampler` otherwise: in graph mode and across replicas
+        TFP's costs less per step (`scripts/README.md`). The kernel stays
+        fixed for the program, even if `compile_chunk` then falls back to
+        graph mode.
+        """
         if self._chunk_fn is not None:
             return
         s = self.sampler
@@ -119,6 +133,13 @@ class Program:
             )
         # Across replicas the loop runs on the host and compiles each replica's work instead.
         self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
+        num_chains, dim = x0.shape.as_list()
+        if s.method != "nuts" or s.kernel == "tfp":
+            self.flat_nuts = False
+        elif s.kernel == "auto" and (not self.xla or s.placement is not None):
+            self.flat_nuts = False
+        else:
+            self.flat_nuts = _nuts_kernel.fits(num_chains, dim, s.max_tree_depth, x0.dtype)
 
     def compile_chunk(self, state: "ChainState", *args: Any) -> None:
         """Trace and compile `chunk` by running zero iterations from `state` (`args`: the rest of its arguments).
@@ -160,23 +181,19 @@ class Program:
 
     # -- kernels ---------------------------------------------------------------
 
-    def metric_in_kernel(self, state: tf.Tensor) -> bool:
-        """Whether the kernel is tfjoint's `FlatNoUTurnSampler`, which applies the metric itself.
+    def metric_in_kernel(self) -> bool:
+        """Whether the kernel is tfjoint's `FlatNoUTurnSampler`, which applies the metric itself (see `prepare`).
 
-        It is for NUTS with `kernel="tfjoint"`, unless its leaf buffers for
-        this `[num_chains, dim]` state would exceed `_nuts_kernel.MAX_PATH_BYTES`.
         Otherwise TFP's kernel runs on the rescaled target.
         """
-        s = self.sampler
-        if s.method != "nuts" or s.kernel != "tfjoint":
-            return False
-        num_chains, dim = state.shape.as_list()
-        return _nuts_kernel.fits(num_chains, dim, s.max_tree_depth, state.dtype)
+        if self.flat_nuts is None:
+            raise RuntimeError("call prepare() first")
+        return self.flat_nuts
 
     def _inner(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: Optional[tf.Tensor]):
         s = self.sampler
         xla = bool(self.xla) or (s.placement is not None and s.jit_compile is not False)
-        flat_nuts = self.metric_in_kernel(state)
+        flat_nuts = self.metric_in_kernel()
 
         def make(fn: Callable):
             if flat_nuts:
@@ -223,7 +240,7 @@ class Program:
 
     def _adaptive(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: tf.Tensor):
         """The adapted kernel at metric `scale`: on `log_prob` itself, or on `z -> log_prob(z * scale)`."""
-        if self.metric_in_kernel(state):
+        if self.metric_in_kernel():
             inner = self._inner(log_prob, step_size, state, scale)
         else:
             inner = self._inner(lambda z: log_prob(z * scale), step_size, state, None)
@@ -263,7 +280,7 @@ class Program:
         compiled chunk, and computes the same on one device and across
         replicas.
         """
-        factor = None if self.metric_in_kernel(z) else new_scale / old_scale
+        factor = None if self.metric_in_kernel() else new_scale / old_scale
         inner = kr.inner_results
         step_size = kr.new_step_size
 
@@ -319,7 +336,7 @@ class Program:
 
         def body(i, s: ChainState, bufs):
             t = s.step
-            in_kernel = self.metric_in_kernel(s.z)
+            in_kernel = self.metric_in_kernel()
             kernel = self._adaptive(log_prob, s.kernel_results.new_step_size, s.z, s.scale)
             step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
             z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)

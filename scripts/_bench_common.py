@@ -20,14 +20,15 @@ def ess_summary(parts):
     return float(values.min()), float(np.median(values))
 
 
-def time_loop(fn, x, data, evaluations, jit_compile=True, prepare=None):
-    """Microseconds per call of `fn(x, data) -> (lp [chains], grad like x)`, compiled, in a while_loop.
+def loop_timer(fn, x, data, evaluations, jit_compile=True, prepare=None):
+    """A compiled loop of `evaluations` calls of `fn(x, data) -> (lp [chains], grad like x)`, ready to time.
 
     `prepare(data)`, if given, runs once per trace, before the loop (as the
     sampler rebuilds the model from its data arguments once per chunk), and
     its result is what `fn` receives as `data`. The gradient is fed back into
-    `x` (times 1e-9) so nothing is hoisted out of the loop; best of 3 timed
-    calls after a compiling call.
+    `x` (times 1e-9) so nothing is hoisted out of the loop. Returns
+    `(time_once, compile_seconds)`: `time_once()` runs the loop once more and
+    returns microseconds per call.
     """
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -42,12 +43,20 @@ def time_loop(fn, x, data, evaluations, jit_compile=True, prepare=None):
 
         return tf.while_loop(lambda i, *_: i < evaluations, body, (0, x, tf.constant(0.0, tf.float64)))[2]
 
-    t = time.perf_counter()
-    loop(x, data).numpy()
-    compile_seconds = time.perf_counter() - t
-    times = []
-    for _ in range(3):
+    def time_once():
         t = time.perf_counter()
         loop(x, data).numpy()
-        times.append(time.perf_counter() - t)
-    return 1e6 * min(times) / evaluations, compile_seconds
+        return 1e6 * (time.perf_counter() - t) / evaluations
+
+    t = time.perf_counter()
+    loop(x, data).numpy()
+    return time_once, time.perf_counter() - t
+
+
+def time_loop(fn, x, data, evaluations, jit_compile=True, prepare=None):
+    """Microseconds per call of `fn(x, data)` in `loop_timer`'s compiled loop: best of 3 after a compiling call.
+
+    Returns `(microseconds, compile_seconds)`.
+    """
+    time_once, compile_seconds = loop_timer(fn, x, data, evaluations, jit_compile, prepare)
+    return min(time_once() for _ in range(3)), compile_seconds

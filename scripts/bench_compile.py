@@ -50,6 +50,13 @@ exceeds `--raw_cap` seconds can be stopped. Columns:
   leapfrogs         leapfrog steps, warmup included, max over chains per
                     iteration, summed (the batched cost).
   us/lf             sampling s / leapfrogs.
+  us/lf / vg        us/lf over the bare vg us below. The two are measured
+                    at different moments (the bare loop for a few ms, best
+                    of 3), so on this noisy machine the ratio moves by a
+                    third from run to run. For the `--second_call` models
+                    the summary also gives the ratio from `--interleaved`
+                    rounds of (bare loop, a whole `nuts` call that compiles
+                    nothing, bare loop) in one process: median and range.
   bare vg us        one compiled evaluation of the model's flat log-density
                     and its gradient for all chains at once (tfjoint's
                     `FlatTarget.log_prob` with the data as arguments, as in
@@ -88,7 +95,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from _bench_common import ess_summary, time_loop  # noqa: E402  (this directory; loads no TensorFlow)
+from _bench_common import ess_summary, loop_timer, time_loop  # noqa: E402  (this directory; loads no TensorFlow)
 
 MODELS = ("sv_per_step", "sv_vectorized", "lgcp", "iris", "eight_schools")
 DEFAULT_MODELS = "sv_per_step,sv_vectorized,lgcp,iris"
@@ -202,9 +209,23 @@ def work_tfjoint(model_name, args, jit_compile=None):
     def flat_vg(x, flat):
         return tfp.math.value_and_gradient(flat.log_prob, x)
 
-    result["bare_vg_us"], result["bare_vg_compile"] = time_loop(
-        flat_vg, x0, data, args.evaluations, jit_compile, prepare=rebuild
-    )
+    time_once, result["bare_vg_compile"] = loop_timer(flat_vg, x0, data, args.evaluations, jit_compile, prepare=rebuild)
+    result["bare_vg_us"] = min(time_once() for _ in range(3))
+    if model_name in args.second_call.split(",") and args.interleaved:
+        # The ratio again, less exposed to this machine's noise: rounds of (bare loop, a whole `nuts` call
+        # that compiles nothing, bare loop) in this process; each call's us per leapfrog step over the
+        # mean of the two bare timings around it (each the median of 5 loops).
+        def bare():
+            return float(np.median([time_once() for _ in range(5)]))
+
+        before, ratios = bare(), []
+        for k in range(args.interleaved):
+            again = _nuts.nuts(jd, observed=observed, seed=args.seed + 200 + k, **settings)
+            after = bare()
+            us = 1e6 * (again.timings["warmup"] + again.timings["sampling"]) / again.settings["leapfrog_steps"]
+            ratios.append(us / (0.5 * (before + after)))
+            before = after
+        result["interleaved_ratios"] = ratios
 
     if model_name == "lgcp":
         # The part of one evaluation that is the Cholesky factor (forward only):
@@ -389,6 +410,7 @@ def run_worker(variant, model_name, args, settings, cap, second_call):
         f"--seed={args.seed}", f"--raw_cap={cap - 60.0}", f"--evaluations={args.evaluations}",
         "--repeats=" + ",".join(f"{m}={n}" for m, n in args.repeats.items()),
         f"--second_call={model_name if second_call else ''}", f"--kernel={args.kernel}",
+        f"--interleaved={args.interleaved}",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     lines: "queue.Queue[object]" = queue.Queue()
@@ -458,6 +480,8 @@ def main():
                         "is their mean (the first run gives the other columns)")
     parser.add_argument("--kernel", default="auto", choices=["auto", "tfp", "tfjoint"],
                         help="the tfjoint variants' NUTS kernel: `nuts(..., kernel=...)`")
+    parser.add_argument("--interleaved", type=int, default=5,
+                        help="rounds of (bare loop, nuts call, bare loop) for the --second_call models' us/lf ratio")
     parser.add_argument("--evaluations", type=int, default=None, help="value-and-gradient evaluations per timing loop")
     parser.add_argument("--json", default=None, help="also write every record to this file")
     parser.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
@@ -602,6 +626,10 @@ def report(plan, results, notes, args, full):
             line += f" (raw {raw['trace_compile']:.1f}s)"
         if ours.get("bare_vg_us"):
             line += f"; us/leapfrog {ours['us'] / ours['bare_vg_us']:.2f}x bare value-and-gradient"
+            if ours.get("interleaved_ratios"):
+                ratios = ours["interleaved_ratios"]
+                line += (f" (interleaved, {len(ratios)} rounds: median {np.median(ratios):.2f}x, "
+                         f"{min(ratios):.2f}-{max(ratios):.2f}x)")
         if raw is not None:
             line += (f"; min ESS/s tfjoint/raw {ours['ess_s'] / raw['ess_s']:.2f}"
                      f"{' (raw sampling is an upper bound)' if raw['bound'] else ''}")

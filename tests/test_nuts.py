@@ -109,6 +109,8 @@ def _check_truth(post, sd_tolerance):
 
 
 def test_nuts__conjugate_linear_regression_truth(xla_run):
+    # The default kernel ("auto") under XLA is tfjoint's; in graph mode, TFP's.
+    assert xla_run.settings["kernel"] == "tfjoint"
     # 4 x 250 draws give ESS ~ 1000 per coordinate; 1 / sqrt(2 * 500) ~ 3%, so the 12%
     # tolerance on sds holds with margin even if the ESS is half that (4 sigma).
     e = _check_truth(xla_run, sd_tolerance=0.12)
@@ -123,17 +125,17 @@ def test_nuts__conjugate_linear_regression_truth_long():
     _check_truth(post, sd_tolerance=0.10)
 
 
-@pytest.mark.parametrize("max_path_bytes", [_nuts_kernel.MAX_PATH_BYTES, 0])
-def test_nuts__tfjoint_kernel_conjugate_linear_regression_truth(max_path_bytes, monkeypatch):
-    # kernel="tfjoint": the same posterior and the same adapted metric as TFP's kernel gives.
-    # Past `_nuts_kernel.MAX_PATH_BYTES` of leaf buffers it runs TFP's kernel instead.
+@pytest.mark.parametrize("kernel, max_path_bytes", [("tfp", _nuts_kernel.MAX_PATH_BYTES), ("auto", 0)])
+def test_nuts__tfp_kernel_under_xla_conjugate_linear_regression_truth(kernel, max_path_bytes, monkeypatch):
+    # TFP's kernel under XLA (the default there is tfjoint's, `xla_run`): asked for, or because
+    # tfjoint's leaf buffers would pass `_nuts_kernel.MAX_PATH_BYTES`. The same posterior and metric.
     monkeypatch.setattr(_nuts_kernel, "MAX_PATH_BYTES", max_path_bytes)
     _program.CACHE.clear()
     try:
-        post = _nuts.nuts(MODEL, observed={"y": Y}, seed=3, kernel="tfjoint", **XLA)
+        post = _nuts.nuts(MODEL, observed={"y": Y}, seed=3, kernel=kernel, **XLA)
     finally:
         _program.CACHE.clear()
-    assert post.settings["kernel"] == ("tfjoint" if max_path_bytes else "tfp")
+    assert post.settings["kernel"] == "tfp"
     assert _check_truth(post, sd_tolerance=0.12).min() > 500
     assert post.num_divergences == 0
     _, cov = posterior_truth(Y)
@@ -203,6 +205,7 @@ def test_nuts__simplex_node_truth():
 
 
 def test_nuts__same_seed_same_draws__graph(graph_run):
+    assert graph_run.settings["kernel"] == "tfp"  # the default ("auto") in graph mode
     assert_same_run(graph_run, _nuts.nuts(MODEL, observed={"y": Y}, **GRAPH))
 
 

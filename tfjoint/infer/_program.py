@@ -112,10 +112,11 @@ class Program:
         the CPU (`_xla.slow_under_xla`). The NUTS kernel follows `kernel`;
         under "auto" it is `FlatNoUTurnSampler` when the chunk is compiled
         with XLA on one device and its leaf buffers fit (`_nuts_kernel.fits`),
-        TFP's `NoUTurnSampler` otherwise: in graph mode and across replicas
-        TFP's costs less per step (`scripts/README.md`). The kernel stays
-        fixed for the program, even if `compile_chunk` then falls back to
-        graph mode.
+        TFP's `NoUTurnSampler` otherwise: in graph mode TFP's costs less per
+        step (`scripts/README.md`), and across replicas TFP's is the kernel
+        the replica tests (`tests/test_distribute.py`) check against one
+        device. The kernel stays fixed for the program, even if
+        `compile_chunk` then falls back to graph mode.
         """
         if self._chunk_fn is not None:
             return

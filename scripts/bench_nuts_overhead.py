@@ -5,8 +5,8 @@ value-and-gradient. Two parts are measured, on the vectorized
 stochastic-volatility model (100 steps, `--chains` chains, default 4, XLA, float32), where the
 bare value-and-gradient is ~15 us:
 
-1. **tfjoint's `nuts`** (with TFP's kernel, the default, and with
-   `kernel="tfjoint"`), split into a fixed cost per iteration (momentum draw,
+1. **tfjoint's `nuts`** (with `kernel="tfp"` and with `kernel="tfjoint"`,
+   the default under XLA), split into a fixed cost per iteration (momentum draw,
    tree setup, tfjoint's adaptation bookkeeping and draw buffers) and a cost
    per leapfrog step. With no warmup and a tiny step size every tree reaches
    `max_tree_depth`, so an iteration runs exactly `2**depth - 1` leapfrog

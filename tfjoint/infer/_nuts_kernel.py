@@ -152,8 +152,8 @@ def capacity_depth(depth: int, max_tree_depth: int) -> int:
 
     Up to `PAIRED_FROM` each depth has its own branch; from there depths pair
     up (6-7, 8-9): the branch built for `2**c` leaves also serves the depth
-    below it, masking the leaves past `2**depth`. Each branch costs about a
-    second to compile on a cheap model; pairing the deep ones saves two of
+    below it, masking the leaves past `2**depth`. Each branch costs 0.2-0.7 s
+    to compile (more for deeper ones); pairing the deep ones saves two of
     the ten, while the masks cost little next to a doubling of 64 or more
     leapfrog steps (`scripts/README.md`).
 
@@ -204,16 +204,17 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     masked = not (isinstance(depth, int) and depth == capacity)
     n = tf.bitwise.left_shift(1, depth) if masked else size
     leaf = tf.range(size)[:, tf.newaxis]  # [size, 1]
+    valid = leaf < n if masked else None  # the leaves of this doubling
     energy = -lp + 0.5 * tf.reduce_sum(r * r, -1)
     error = energy - energy0
     error = tf.where(tf.math.is_nan(error), tf.constant(np.inf, error.dtype), error)
     if masked:
-        error = tf.where(leaf < n, error, tf.constant(np.inf, error.dtype))  # weight 0 past the doubling
+        error = tf.where(valid, error, tf.constant(np.inf, error.dtype))  # weight 0 past the doubling
     # The first leaf that stops the trajectory (`size` if none): a divergence, or the last leaf of a block
     # that makes a U-turn. A block past the doubling (every block of a level above `depth`) ends past it.
     diverging = error > MAX_ENERGY_ERROR
     if masked:
-        diverging = diverging & (leaf < n)
+        diverging = diverging & valid
     first_stop = tf.reduce_min(tf.where(diverging, leaf, size), 0)
     r_sum = r[0]
     if capacity > 0:
@@ -241,7 +242,7 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     at = tf.stack([pick, tf.range(num_chains)], -1)
     proposal = _Point(*(tf.gather_nd(x, at) for x in (z, g, lp, energy)))
     if masked:
-        r_sum = tf.reduce_sum(tf.where((leaf < n)[..., tf.newaxis], r, tf.zeros_like(r)), 0)
+        r_sum = tf.reduce_sum(tf.where(valid[..., tf.newaxis], r, tf.zeros_like(r)), 0)
     return Subtree(proposal, stopped, diverged, first_stop + 1, accept, log_weight, r_sum)
 
 

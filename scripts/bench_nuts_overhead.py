@@ -43,15 +43,22 @@ bare value-and-gradient is ~15 us:
    into tfjoint's program for this comparison only): us per leapfrog step
    over warmup and sampling, leapfrog steps per iteration, and min ESS/s.
 
+4. **Thunks of tfjoint's compiled chunk**, which no machine noise moves: the
+   operations XLA dispatches per iteration, per doubling, per leapfrog step
+   and per subtree branch, counted in the optimized HLO of the chunk `nuts`
+   compiles, and what they add up to for a tree of each depth, against a
+   plain leapfrog loop's per step.
+
 Variants are interleaved within each of `--repeats` rounds; the best round counts.
 `--model=iris` runs the same on the Iris multinomial regression (a model as cheap
 per evaluation whose NUTS steps cost close to its value-and-gradient).
 
 Usage:
   .venv/bin/python scripts/bench_nuts_overhead.py [--model=sv_vectorized|iris] [--num_results=300]
-      [--repeats=3] [--seeds=3] [--chains=4] [--parts=123]
+      [--repeats=3] [--seeds=3] [--chains=4] [--parts=1234]
 
-`--parts=2` runs part 2 alone (about three minutes at 4 chains).
+`--parts=2` runs part 2 alone (about three minutes at 4 chains), `--parts=4`
+part 4 alone (under a minute).
 """
 
 from __future__ import annotations
@@ -106,17 +113,8 @@ PART1_KERNELS = ("tfp", "tfjoint")
 _FREE_HLO_OPS = frozenset(["parameter", "constant", "get-tuple-element", "tuple", "bitcast"])
 
 
-def _thunks_per_step(loop, *args):
-    """Operations XLA runs per leapfrog step: those of the innermost while body that evaluates the gradient.
-
-    Counted in the optimized HLO: every instruction of that body except
-    parameters, constants, tuples and bitcasts, which cost nothing at run
-    time. On the CPU each one is a separately dispatched kernel (a "thunk"),
-    so for tensors this small their number, not their arithmetic, sets the
-    time. TFP's kernel also runs a small U-turn while loop per step, not
-    counted here.
-    """
-    hlo = loop.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
+def _hlo_bodies(hlo):
+    """`{computation name: [(op, rest of line), ...]}` of an optimized HLO module's text."""
     bodies, current = {}, None
     for line in hlo.splitlines():
         if not line.startswith(" ") and line.rstrip().endswith("{"):
@@ -128,14 +126,88 @@ def _thunks_per_step(loop, *args):
             m = re.match(r"\s*(?:ROOT )?%?[\w.\-]+ = .*? ([a-z][\w\-]*)\((.*)", line)
             if m:
                 bodies[current].append((m.group(1), m.group(2)))
+    return bodies
+
+
+def _thunks(ops):
+    return sum(o not in _FREE_HLO_OPS for o, _ in ops)
+
+
+def _chunk_thunks(jd, observed, chains):
+    """Thunks of tfjoint's compiled NUTS chunk: per iteration, per doubling, per leapfrog step, per branch.
+
+    The chunk is the one `nuts` compiles (XLA, its default kernel); its
+    while loops nest as iterations > doublings > leapfrog steps, and each
+    doubling runs one `switch_case` branch (the subtree, `_nuts_kernel.build_subtree`)
+    per capacity. A loop's count includes its condition; a conditional's
+    branches are listed apart.
+    """
+    calls = []
+    compile_chunk = _program.Program.compile_chunk
+
+    def spy(program, state, *args):
+        calls.append((program, state, args))
+        return compile_chunk(program, state, *args)
+
+    _program.Program.compile_chunk = spy
+    _program.CACHE.clear()
+    try:
+        _nuts.nuts(jd, observed=observed, num_chains=chains, num_warmup=1, num_results=1, seed=0, progress=False)
+    finally:
+        _program.Program.compile_chunk = compile_chunk
+        _program.CACHE.clear()
+    program, state, args = calls[0]
+    hlo = program.chunk.experimental_get_compiler_ir(state, tf.constant(0, tf.int32), *args)(stage="optimized_hlo")
+    bodies = _hlo_bodies(hlo)
+
+    def loops(name):
+        """The `(body thunks + condition thunks, body name)` of each while loop in `name`, outermost first."""
+        for op, rest in bodies[name]:
+            if op == "while":
+                body = re.search(r"body=%?([\w.\-]+)", rest).group(1)
+                condition = re.search(r"condition=%?([\w.\-]+)", rest).group(1)
+                yield _thunks(bodies[body]) + _thunks(bodies[condition]), body
+
+    entry = re.search(r"^ENTRY %?([\w.\-]+) ", hlo, re.M).group(1)
+    (iteration, iteration_body), = loops(entry)
+    (doubling, doubling_body), = loops(iteration_body)
+    (step, _), = loops(doubling_body)
+    branches = []
+    for op, rest in bodies[doubling_body]:
+        if op == "conditional":
+            names = re.search(r"branch_computations=\{([^}]*)\}", rest).group(1)
+            branches = [_thunks(bodies[b.strip().lstrip("%")]) for b in names.split(",")]
+    return iteration, doubling, step, branches
+
+
+def _thunk_model(iteration, doubling, step, branches, depth, max_tree_depth=10):
+    """Thunks of one iteration whose tree has `depth` doublings (`2**depth - 1` leapfrog steps)."""
+    capacities = sorted({_nuts_kernel.capacity_depth(d, max_tree_depth) for d in range(max_tree_depth)})
+    subtrees = sum(branches[capacities.index(_nuts_kernel.capacity_depth(d, max_tree_depth))] for d in range(depth))
+    return iteration + depth * doubling + subtrees + (2**depth - 1) * step
+
+
+def _thunks_per_step(loop, *args, with_condition=False):
+    """Operations XLA runs per leapfrog step: those of the innermost while body that evaluates the gradient.
+
+    Counted in the optimized HLO: every instruction of that body except
+    parameters, constants, tuples and bitcasts, which cost nothing at run
+    time. On the CPU each one is a separately dispatched kernel (a "thunk"),
+    so for tensors this small their number, not their arithmetic, sets the
+    time. TFP's kernel also runs a small U-turn while loop per step, not
+    counted here.
+    """
+    hlo = loop.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
+    bodies = _hlo_bodies(hlo)
 
     def steps(name, depth):
         """(nesting depth, thunks) of every while body under `name` that takes a gradient."""
         for op, rest in bodies[name]:
             if op == "while":
                 body = re.search(r"body=%?([\w.\-]+)", rest).group(1)
+                condition = re.search(r"condition=%?([\w.\-]+)", rest).group(1)
                 if any("gradient" in r for _, r in bodies[body]):
-                    yield depth + 1, sum(o not in _FREE_HLO_OPS for o, _ in bodies[body])
+                    yield depth + 1, _thunks(bodies[body]) + (_thunks(bodies[condition]) if with_condition else 0)
                 yield from steps(body, depth + 1)
 
     entry = re.search(r"^ENTRY %?([\w.\-]+) ", hlo, re.M).group(1)
@@ -227,7 +299,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--model", default="sv_vectorized", choices=["sv_vectorized", "iris", "sv_per_step", "lgcp"])
     parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--parts", default="123", help="which of the three parts to run, e.g. 2")
+    parser.add_argument("--parts", default="1234", help="which of the four parts to run, e.g. 24")
     args = parser.parse_args()
     builder, builder_args, builder_kwargs, observed = bench_compile.build(args.model)
     jd = builder(*builder_args, **builder_kwargs)
@@ -318,6 +390,17 @@ def main():
                     [best[("tfjoint nuts", kernel, d)] for d in KERNEL_DEPTHS],
                 )
                 print(f"{'tfjoint nuts, kernel=' + repr(kernel):<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
+
+    if "4" in args.parts:
+        iteration, doubling, step, branches = _chunk_thunks(jd, observed, chains)
+        plain = _thunks_per_step(leapfrog, x0, data, with_condition=True)
+        print("\n4. thunks of tfjoint's compiled chunk (its default kernel; loop bodies with their conditions)")
+        print(f"per iteration {iteration}, per doubling {doubling}, per leapfrog step {step} "
+              f"(plain leapfrog loop {plain}); subtree branches {' '.join(map(str, branches))}")
+        print(f"{'depth':>5} {'lf/iter':>8} {'thunks/iter':>12} {'x plain loop':>13}")
+        for depth in DEPTHS:
+            total = _thunk_model(iteration, doubling, step, branches, depth)
+            print(f"{depth:>5} {2**depth - 1:>8} {total:>12} {total / (plain * (2**depth - 1)):>13.2f}")
 
     if whole:
         print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{args.seeds - 1}): per seed")

@@ -13,7 +13,9 @@
    matrix, and tfjoint's kernel applies it in its leapfrog updates;
 4. two functions are compiled once per model signature and reused
    (`_program`): `start` (initial kernel results) and `chunk` (up to
-   `chunk_size` iterations, warmup and sampling alike). The observed data and
+   `chunk_size` iterations, warmup and sampling alike; a warmup chunk also
+   ends where a metric window does, and adapts the metric after its loop,
+   so no iteration pays for that branch). The observed data and
    a builder's data arguments are tensor *arguments*, so new data of the same
    shapes compiles nothing;
 5. a Python loop runs the chunks and, between them, prints progress and saves
@@ -227,11 +229,12 @@ def _run(
         state, (chunk_draws, chunk_stats) = program.chunk(
             state, tf.constant(count, tf.int32), window_ends, slow_start, slow_end, run_seed, data
         )
+        ran = int(state.step) - done  # fewer than `count` when the chunk ended a warmup window
         if phase == "sampling":
-            draws.append(chunk_draws.numpy()[:count])
+            draws.append(chunk_draws.numpy()[:ran])
             for k, v in chunk_stats.items():
-                stats[k].append(v.numpy()[:count])
-        done = int(state.step)
+                stats[k].append(v.numpy()[:ran])
+        done += ran
         seconds[phase] += clock() - t0
         if done == num_warmup:
             state = _program.freeze(state)
@@ -348,7 +351,7 @@ def nuts(
         leapfrog steps per iteration).
       step_size: initial step size.
       chunk_size: iterations per compiled chunk (progress and checkpoints
-        happen between chunks).
+        happen between chunks); warmup chunks also end at Stan's metric windows.
       jit_compile: `None` (default): XLA, except on CPU for a model whose
         log-density takes Cholesky factors of matrices of size >= 32, which
         XLA's CPU backend computes many times slower than

@@ -350,6 +350,7 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
         num_chains = tf.shape(lp0)[0]
         uniforms = tf.random.stateless_uniform([3, depth_max, num_chains], uniform_seed, dtype=dtype, alg=rng_alg)
         going_right, merge_u, leaf_u = uniforms[0] < 0.5, uniforms[1], uniforms[2]
+        capacity = 2 ** (depth_max - 1)
 
         def doubling(depth: tf.Tensor, start: _End, step: tf.Tensor, path: Path):
             """`2**depth` leapfrog steps from `start`, recorded in `path`; then the subtree over them."""
@@ -360,13 +361,16 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
                 z = end.z + step * metric(r)
                 lp, g = self._value_and_gradient(z)
                 r = r + 0.5 * step * metric(g)
-                # Under XLA each update is an in-place dynamic-update-slice (plus a bounds check).
-                at = [[n]]
-                path = Path(*(tf.tensor_scatter_nd_update(b, at, v[tf.newaxis]) for b, v in zip(path, (z, r, g, lp))))
+                path = Path(*(b.write(n, v) for b, v in zip(path, (z, r, g, lp))))
                 return n + 1, _End(z, r, g, lp), path
 
-            init = (tf.constant(0, tf.int32), start, path)
-            _, end, path = tf.while_loop(lambda n, *_: n < 2**depth, body, init)
+            # Under XLA a `TensorArray` is its buffer and each write one in-place dynamic-update-slice:
+            # one operation per leaf and buffer fewer than `tensor_scatter_nd_update`, whose bounds check
+            # is one more (`scripts/README.md`). In graph mode it is faster too.
+            arrays = Path(*(tf.TensorArray(b.dtype, size=capacity, element_shape=b.shape[1:]).unstack(b) for b in path))
+            init = (tf.constant(0, tf.int32), start, arrays)
+            _, end, arrays = tf.while_loop(lambda n, *_: n < 2**depth, body, init)
+            path = Path(*(a.stack() for a in arrays))
             capacities = sorted({capacity_depth(d, depth_max) for d in range(depth_max)})
             branch = tf.gather([capacities.index(capacity_depth(d, depth_max)) for d in range(depth_max)], depth)
             served = [[d for d in range(depth_max) if capacity_depth(d, depth_max) == c] for c in capacities]

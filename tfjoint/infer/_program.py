@@ -323,21 +323,27 @@ class Program:
         seed: tf.Tensor,
         data: Any,
     ):
-        """Run `num_steps` (<= chunk_size) iterations; return the state and `[chunk_size, ...]` buffers."""
+        """Run up to `num_steps` (<= chunk_size) iterations; return the state and `[chunk_size, ...]` buffers.
+
+        The chunk stops early after an iteration that ends a slow warmup
+        window (`window_ends`), and adapts the metric there, after its loop:
+        a `tf.cond` inside the loop costs every iteration its dispatch and the
+        copies of the whole kernel state it passes through (`scripts/README.md`).
+        `state.step` says how many iterations ran.
+        """
         log_prob = self._log_prob(data)
         size = self.sampler.chunk_size
+        in_kernel = self.metric_in_kernel()
         stats_spec = {k: (v.shape, v.dtype) for k, v in self._stats(state.kernel_results.inner_results).items()}
+        # `TensorArray`s, each write one in-place update under XLA (no bounds check, see `_nuts_kernel`).
         buffers = (
-            tf.zeros([size] + state.z.shape.as_list(), state.z.dtype),
-            {k: tf.zeros([size] + shape.as_list(), dtype) for k, (shape, dtype) in stats_spec.items()},
+            tf.TensorArray(state.z.dtype, size=size, element_shape=state.z.shape),
+            {k: tf.TensorArray(dtype, size=size, element_shape=shape) for k, (shape, dtype) in stats_spec.items()},
         )
 
-        def write(buffer, i, value):
-            return tf.tensor_scatter_nd_update(buffer, [[i]], value[tf.newaxis])
-
-        def body(i, s: ChainState, bufs):
+        def body(i, s: ChainState, bufs, window_ended):
+            del window_ended
             t = s.step
-            in_kernel = self.metric_in_kernel()
             kernel = self._adaptive(log_prob, s.kernel_results.new_step_size, s.z, s.scale)
             step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
             z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
@@ -349,29 +355,29 @@ class Program:
                 leapfrogs = s.leapfrogs + self.sampler.num_leapfrog_steps
             x = z if in_kernel else z * s.scale
             draws, stat_bufs = bufs
-            bufs = (write(draws, i, x), {k: write(b, i, stats[k]) for k, b in stat_bufs.items()})
+            bufs = (draws.write(i, x), {k: b.write(i, stats[k]) for k, b in stat_bufs.items()})
             in_window = (t >= slow_start) & (t < slow_end)
             added = _warmup.welford_add(s.welford, x)
             acc = _warmup.Welford(*[tf.where(in_window, a, b) for a, b in zip(added, s.welford)])
+            state = ChainState(t + 1, z, kr, s.scale, acc, divergences, leapfrogs)
+            return i + 1, state, bufs, tf.reduce_any(tf.equal(window_ends, t))
 
-            def restart():
-                # End of a slow window: new metric, then restart dual averaging
-                # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
-                new_scale = tf.sqrt(_warmup.regularized_variance(acc))
-                new_z = x if in_kernel else x / new_scale
-                new_kr = self._restarted(kr, new_z, s.scale, new_scale, log_prob)
-                return new_z, new_kr, new_scale, _warmup.welford_zeros(x.shape[-1], x.dtype)
+        init = (tf.constant(0, tf.int32), state, buffers, tf.constant(False))
+        _, state, buffers, window_ended = tf.while_loop(lambda i, s, b, ended: (i < num_steps) & ~ended, body, init)
 
-            def keep():
-                return z, kr, s.scale, acc
+        def restart():
+            # End of a slow window: new metric, then restart dual averaging
+            # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
+            x = state.z if in_kernel else state.z * state.scale
+            new_scale = tf.sqrt(_warmup.regularized_variance(state.welford))
+            new_z = x if in_kernel else x / new_scale
+            new_kr = self._restarted(state.kernel_results, new_z, state.scale, new_scale, log_prob)
+            welford = _warmup.welford_zeros(x.shape[-1], x.dtype)
+            return state._replace(z=new_z, kernel_results=new_kr, scale=new_scale, welford=welford)
 
-            z, kr, scale, acc = tf.cond(tf.reduce_any(tf.equal(window_ends, t)), restart, keep)
-            return i + 1, ChainState(t + 1, z, kr, scale, _warmup.Welford(*acc), divergences, leapfrogs), bufs
-
-        _, state, buffers = tf.while_loop(
-            lambda i, s, b: i < num_steps, body, (tf.constant(0, tf.int32), state, buffers)
-        )
-        return state, buffers
+        state = tf.cond(window_ended, restart, lambda: state)
+        draws, stat_bufs = buffers
+        return state, (draws.stack(), {k: b.stack() for k, b in stat_bufs.items()})
 
 
 def step_size_of(kr: Any) -> tf.Tensor:

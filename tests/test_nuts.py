@@ -224,6 +224,19 @@ def test_nuts__chunking_does_not_change_draws(graph_run):
     assert whole.settings["step_size"] == graph_run.settings["step_size"]
 
 
+def test_nuts__a_warmup_chunk_ends_where_a_metric_window_does(graph_run, monkeypatch):
+    # The metric is set after a chunk's loop, so a chunk must stop right after a window's
+    # last iteration (53 here), even when chunk_size would carry it on; the draws stay the
+    # ones of chunks of 7 (graph_run).
+    ends = []
+    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", lambda phase, done: ends.append((phase, done)))
+    whole = _nuts.nuts(MODEL, observed={"y": Y}, **{**GRAPH, "chunk_size": 1000})
+    windows = _warmup.stan_schedule(GRAPH["num_warmup"]).window_ends
+    assert windows == (53,)
+    assert ends == [("warmup", 54), ("warmup", 60), ("sampling", 30)]
+    assert_same_run(graph_run, whole)
+
+
 @pytest.mark.slow
 def test_nuts__chunking_does_not_change_draws__xla(xla_run):
     # Under XLA, a different chunk_size is a different compiled program (its buffers differ).

@@ -364,9 +364,9 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
                 path = Path(*(b.write(n, v) for b, v in zip(path, (z, r, g, lp))))
                 return n + 1, _End(z, r, g, lp), path
 
-            # Under XLA a `TensorArray` is its buffer and each write one in-place dynamic-update-slice:
-            # one operation per leaf and buffer fewer than `tensor_scatter_nd_update`, whose bounds check
-            # is one more (`scripts/README.md`). In graph mode it is faster too.
+            # Under XLA a `TensorArray` is its buffer, and each write is one in-place dynamic-update-slice;
+            # `tensor_scatter_nd_update` adds a bounds check, one more operation per leaf and buffer
+            # (`scripts/README.md`). In graph mode the `TensorArray`s are faster too.
             arrays = Path(*(tf.TensorArray(b.dtype, size=capacity, element_shape=b.shape[1:]).unstack(b) for b in path))
             init = (tf.constant(0, tf.int32), start, arrays)
             _, end, arrays = tf.while_loop(lambda n, *_: n < 2**depth, body, init)

@@ -363,21 +363,21 @@ class Program:
             return i + 1, state, bufs, tf.reduce_any(tf.equal(window_ends, t))
 
         init = (tf.constant(0, tf.int32), state, buffers, tf.constant(False))
-        _, state, buffers, window_ended = tf.while_loop(lambda i, s, b, ended: (i < num_steps) & ~ended, body, init)
+        _, ran, buffers, window_ended = tf.while_loop(lambda i, s, b, ended: (i < num_steps) & ~ended, body, init)
 
         def restart():
             # End of a slow window: new metric, then restart dual averaging
             # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
-            x = state.z if in_kernel else state.z * state.scale
-            new_scale = tf.sqrt(_warmup.regularized_variance(state.welford))
+            x = ran.z if in_kernel else ran.z * ran.scale
+            new_scale = tf.sqrt(_warmup.regularized_variance(ran.welford))
             new_z = x if in_kernel else x / new_scale
-            new_kr = self._restarted(state.kernel_results, new_z, state.scale, new_scale, log_prob)
+            new_kr = self._restarted(ran.kernel_results, new_z, ran.scale, new_scale, log_prob)
             welford = _warmup.welford_zeros(x.shape[-1], x.dtype)
-            return state._replace(z=new_z, kernel_results=new_kr, scale=new_scale, welford=welford)
+            return ran._replace(z=new_z, kernel_results=new_kr, scale=new_scale, welford=welford)
 
-        state = tf.cond(window_ended, restart, lambda: state)
         draws, stat_bufs = buffers
-        return state, (draws.stack(), {k: b.stack() for k, b in stat_bufs.items()})
+        buffers = (draws.stack(), {k: b.stack() for k, b in stat_bufs.items()})
+        return tf.cond(window_ended, restart, lambda: ran), buffers
 
 
 def step_size_of(kr: Any) -> tf.Tensor:

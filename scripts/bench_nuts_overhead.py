@@ -136,11 +136,12 @@ def _thunks(ops):
 def _chunk_thunks(jd, observed, chains):
     """Thunks of tfjoint's compiled NUTS chunk: per iteration, per doubling, per leapfrog step, per branch.
 
-    The chunk is the one `nuts` compiles (XLA, its default kernel); its
-    while loops nest as iterations > doublings > leapfrog steps, and each
-    doubling runs one `switch_case` branch (the subtree, `_nuts_kernel.build_subtree`)
-    per capacity. A loop's count includes its condition; a conditional's
-    branches are listed apart.
+    The chunk is the one `nuts` compiles under XLA (`jit_compile=True`, its
+    default kernel); its while loops nest as iterations > doublings > leapfrog
+    steps, and each doubling runs one `switch_case` branch (the subtree,
+    `_nuts_kernel.build_subtree`) per capacity. A loop's count includes its
+    condition but not the branches of a conditional in its body: the
+    doubling's subtree branches are listed apart.
     """
     calls = []
     compile_chunk = _program.Program.compile_chunk
@@ -152,7 +153,10 @@ def _chunk_thunks(jd, observed, chains):
     _program.Program.compile_chunk = spy
     _program.CACHE.clear()
     try:
-        _nuts.nuts(jd, observed=observed, num_chains=chains, num_warmup=1, num_results=1, seed=0, progress=False)
+        _nuts.nuts(
+            jd, observed=observed, num_chains=chains, num_warmup=1, num_results=1, seed=0, progress=False,
+            jit_compile=True,
+        )
     finally:
         _program.Program.compile_chunk = compile_chunk
         _program.CACHE.clear()
@@ -195,7 +199,7 @@ def _thunks_per_step(loop, *args, with_condition=False):
     time. On the CPU each one is a separately dispatched kernel (a "thunk"),
     so for tensors this small their number, not their arithmetic, sets the
     time. TFP's kernel also runs a small U-turn while loop per step, not
-    counted here.
+    counted here. `with_condition` adds the loop condition's operations.
     """
     hlo = loop.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
     bodies = _hlo_bodies(hlo)

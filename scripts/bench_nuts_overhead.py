@@ -283,8 +283,8 @@ def _kernel_in_tfjoint(name):
     """
     original = _program.Program._inner  # pylint: disable=protected-access
     if name not in ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler"):
-        def inner(program, log_prob, step_size, state, scale):
-            del state, scale
+        def inner(program, log_prob, step_size, scale):
+            del scale
             return KERNELS[name](log_prob, step_size, program.sampler.max_tree_depth)
 
         _program.Program._inner = inner  # pylint: disable=protected-access

@@ -507,7 +507,7 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
 
     log_prob = Counting().log_prob
     z = target.initial_state(3, seed=1)
-    kernel = program._adaptive(log_prob, tf.constant(0.3), z, old_scale)
+    kernel = program._adaptive(log_prob, tf.constant(0.3), old_scale)
     z, kr = kernel.one_step(z, kernel.bootstrap_results(z), seed=(1, 2))
     in_kernel = program.metric_in_kernel()
     assert in_kernel == (method == "nuts" and kernel_name == "tfjoint")
@@ -515,7 +515,7 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
     calls.clear()
     got = program._restarted(kr, new_z, old_scale, new_scale, log_prob)
     assert not calls  # the model was not evaluated
-    want = program._adaptive(log_prob, kr.new_step_size, new_z, new_scale).bootstrap_results(new_z)
+    want = program._adaptive(log_prob, kr.new_step_size, new_scale).bootstrap_results(new_z)
     assert calls
     g_inner, w_inner = (got.inner_results, want.inner_results) if method == "nuts" else (
         got.inner_results.accepted_results, want.inner_results.accepted_results)

@@ -90,11 +90,6 @@ def _nested_items(name: str, value: Any):
         yield name, value
 
 
-def _kernel_name(program: _program.Program) -> str:
-    """The NUTS kernel that runs: "tfjoint" (`FlatNoUTurnSampler`) or "tfp" (also for HMC)."""
-    return "tfjoint" if program.metric_in_kernel() else "tfp"
-
-
 def _fingerprint(method: str, target: _target.FlatTarget, data: Any, seed: tf.Tensor, **settings: Any) -> str:
     arrays = {f"observed/{k}": np.asarray(v) for k, v in data["observed"].items()}
     arrays.update({f"arg/{i}": np.asarray(v) for i, v in enumerate(data["args"])})
@@ -194,7 +189,7 @@ def _run(
                 method, target, data, seed,
                 num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, step_size=step_size,
                 target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla, kernel=_kernel_name(program),
+                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla, kernel=program.kernel,
             ),
         )
         saved = checkpoint.load()
@@ -285,7 +280,7 @@ def _run(
     )
     if method == "nuts":
         settings["max_tree_depth"] = max_tree_depth
-        settings["kernel"] = _kernel_name(program)  # what ran
+        settings["kernel"] = program.kernel  # what ran
     else:
         settings["num_leapfrog_steps"] = num_leapfrog_steps
     timings = dict(

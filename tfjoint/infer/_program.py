@@ -96,7 +96,8 @@ class Program:
         self._chunk_fn: Optional[Any] = None
         self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
         self.compile_reason = ""
-        self.flat_nuts: Optional[bool] = None  # whether NUTS runs `FlatNoUTurnSampler`, decided by `prepare`
+        # The kernel that runs, decided by `prepare`: "tfjoint" (`FlatNoUTurnSampler`) or "tfp" (also for HMC).
+        self.kernel: Optional[Literal["tfp", "tfjoint"]] = None
 
     @property
     def chunk(self) -> Any:
@@ -136,11 +137,12 @@ class Program:
         self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
         num_chains, dim = x0.shape.as_list()
         if s.method != "nuts" or s.kernel == "tfp":
-            self.flat_nuts = False
+            flat = False
         elif s.kernel == "auto" and (not self.xla or s.placement is not None):
-            self.flat_nuts = False
+            flat = False
         else:
-            self.flat_nuts = _nuts_kernel.fits(num_chains, dim, s.max_tree_depth, x0.dtype)
+            flat = _nuts_kernel.fits(num_chains, dim, s.max_tree_depth, x0.dtype)
+        self.kernel = "tfjoint" if flat else "tfp"
 
     def compile_chunk(self, state: "ChainState", *args: Any) -> None:
         """Trace and compile `chunk` by running zero iterations from `state` (`args`: the rest of its arguments).
@@ -187,11 +189,11 @@ class Program:
 
         Otherwise TFP's kernel runs on the rescaled target.
         """
-        if self.flat_nuts is None:
+        if self.kernel is None:
             raise RuntimeError("call prepare() first")
-        return self.flat_nuts
+        return self.kernel == "tfjoint"
 
-    def _inner(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: Optional[tf.Tensor]):
+    def _inner(self, log_prob: Callable, step_size: tf.Tensor, scale: Optional[tf.Tensor]):
         s = self.sampler
         xla = bool(self.xla) or (s.placement is not None and s.jit_compile is not False)
         flat_nuts = self.metric_in_kernel()
@@ -199,7 +201,7 @@ class Program:
         def make(fn: Callable):
             if flat_nuts:
                 return _nuts_kernel.FlatNoUTurnSampler(
-                    fn, step_size, max_tree_depth=s.max_tree_depth, rng_alg=_nuts_kernel.rng_for(xla, state.dtype),
+                    fn, step_size, max_tree_depth=s.max_tree_depth, rng_alg=_nuts_kernel.rng_for(xla, step_size.dtype),
                     scale=scale,
                 )
             if s.method == "nuts":
@@ -239,12 +241,12 @@ class Program:
     def _value_and_gradient(self, x: tf.Tensor, data: Any) -> Tuple[tf.Tensor, tf.Tensor]:
         return tfp.math.value_and_gradient(self.rebuild(data).log_prob, x)
 
-    def _adaptive(self, log_prob: Callable, step_size: tf.Tensor, state: tf.Tensor, scale: tf.Tensor):
+    def _adaptive(self, log_prob: Callable, step_size: tf.Tensor, scale: tf.Tensor):
         """The adapted kernel at metric `scale`: on `log_prob` itself, or on `z -> log_prob(z * scale)`."""
         if self.metric_in_kernel():
-            inner = self._inner(log_prob, step_size, state, scale)
+            inner = self._inner(log_prob, step_size, scale)
         else:
-            inner = self._inner(lambda z: log_prob(z * scale), step_size, state, None)
+            inner = self._inner(lambda z: log_prob(z * scale), step_size, None)
         return tfp.mcmc.DualAveragingStepSizeAdaptation(
             inner,
             num_adaptation_steps=NO_ADAPTATION_END,
@@ -294,7 +296,7 @@ class Program:
             inner = rescale(inner)
         else:
             inner = inner._replace(accepted_results=rescale(inner.accepted_results))
-        adaptive = self._adaptive(log_prob, step_size, z, new_scale)
+        adaptive = self._adaptive(log_prob, step_size, new_scale)
         return adaptive._bootstrap_from_inner_results(z, inner)  # pylint: disable=protected-access
 
     # -- the compiled functions --------------------------------------------------
@@ -302,7 +304,7 @@ class Program:
     def _start(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> ChainState:
         log_prob = self._log_prob(data)
         dim = x0.shape[-1]
-        kr = self._adaptive(log_prob, step_size, x0, tf.ones(x0.shape[-1:], x0.dtype)).bootstrap_results(x0)
+        kr = self._adaptive(log_prob, step_size, tf.ones(x0.shape[-1:], x0.dtype)).bootstrap_results(x0)
         return ChainState(
             step=tf.constant(0, tf.int32),
             z=x0,
@@ -344,7 +346,7 @@ class Program:
         def body(i, s: ChainState, bufs, window_ended):
             del window_ended
             t = s.step
-            kernel = self._adaptive(log_prob, s.kernel_results.new_step_size, s.z, s.scale)
+            kernel = self._adaptive(log_prob, s.kernel_results.new_step_size, s.scale)
             step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
             z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
             stats = self._stats(kr.inner_results)

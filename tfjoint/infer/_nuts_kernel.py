@@ -91,6 +91,11 @@ class _Point(NamedTuple):
     energy: tf.Tensor
 
 
+def _capacity(max_tree_depth: int) -> int:
+    """Leaves per buffer: the longest doubling, `2**(max_tree_depth - 1)` leapfrog steps."""
+    return 2 ** (max_tree_depth - 1)
+
+
 def fits(num_chains: int, dim: int, max_tree_depth: int, dtype: tf.DType) -> bool:
     """Whether the leaf buffers for these sizes stay under `MAX_PATH_BYTES`.
 
@@ -98,7 +103,7 @@ def fits(num_chains: int, dim: int, max_tree_depth: int, dtype: tf.DType) -> boo
       >>> fits(4, 103, 10, tf.float32), fits(4, 100_000, 10, tf.float32)
       (True, False)
     """
-    numbers = 3 * 2 ** (max_tree_depth - 1) * num_chains * dim
+    numbers = 3 * _capacity(max_tree_depth) * num_chains * dim
     return numbers * tf.as_dtype(dtype).size <= MAX_PATH_BYTES
 
 
@@ -316,7 +321,7 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
     def bootstrap_results(self, init_state: tf.Tensor) -> FlatNoUTurnResults:
         z = tf.convert_to_tensor(init_state)
         lp, g = self._value_and_gradient(z)
-        capacity = 2 ** (self.max_tree_depth - 1)
+        capacity = _capacity(self.max_tree_depth)
         path = Path(*(tf.zeros(tf.concat([[capacity], tf.shape(x)], 0), z.dtype) for x in (z, z, g, lp)))
         return FlatNoUTurnResults(
             target_log_prob=lp,
@@ -350,7 +355,7 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
         num_chains = tf.shape(lp0)[0]
         uniforms = tf.random.stateless_uniform([3, depth_max, num_chains], uniform_seed, dtype=dtype, alg=rng_alg)
         going_right, merge_u, leaf_u = uniforms[0] < 0.5, uniforms[1], uniforms[2]
-        capacity = 2 ** (depth_max - 1)
+        capacity = _capacity(depth_max)
 
         def doubling(depth: tf.Tensor, start: _End, step: tf.Tensor, path: Path):
             """`2**depth` leapfrog steps from `start`, recorded in `path`; then the subtree over them."""

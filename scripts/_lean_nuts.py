@@ -32,7 +32,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 # The same structure-wise select and U-turn criterion as tfjoint's own kernel.
-from tfjoint.infer._nuts_kernel import _turning, _where  # pylint: disable=g-bad-import-order
+from tfjoint.infer.mcmc.nuts_kernel import _turning, _where  # pylint: disable=g-bad-import-order
 
 __all__ = ["FlatNoUTurn", "FlatNoUTurnResults"]
 

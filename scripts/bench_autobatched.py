@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 
-from tfjoint import _autobatch  # noqa: E402
+from tfjoint._batching import autobatch as _autobatch  # noqa: E402
 
 tfd = tfp.distributions
 VARIANTS = ("hand", "tfjoint", "tfp")

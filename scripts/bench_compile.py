@@ -147,11 +147,11 @@ def work_tfjoint(model_name, args, jit_compile=None):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
 
+    from tfjoint._base import types as _types  # pylint: disable=g-import-not-at-top
     from tfjoint.infer import _nuts  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _program  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _signature  # pylint: disable=g-import-not-at-top
-    from tfjoint import _types  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _target  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.run import program as _program  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.target import flat as _target  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.target import signature as _signature  # pylint: disable=g-import-not-at-top
 
     builder, b_args, b_kwargs, observed = build(model_name)
     jd = builder(*b_args, **b_kwargs)
@@ -296,8 +296,8 @@ def work_raw(model_name, args):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
 
-    from tfjoint import _types  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _target  # pylint: disable=g-import-not-at-top
+    from tfjoint._base import types as _types  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.target import flat as _target  # pylint: disable=g-import-not-at-top
 
     start = time.perf_counter()
     builder, b_args, b_kwargs, observed = build(model_name)

@@ -58,8 +58,8 @@ NUM_DEVICES = 4
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * NUM_DEVICES)
 
-from tfjoint.infer import _sharded_data  # noqa: E402
 from tfjoint.infer import _nuts  # noqa: E402
+from tfjoint.infer.distribute import data as _sharded_data  # noqa: E402
 from tfjoint.models import linear_regression  # noqa: E402
 
 DEVICE_COUNTS = (1, 2, 4)
@@ -175,7 +175,7 @@ def main():
         return loop
 
     # The unsharded target is FlatTarget.log_prob (what the sampler differentiates).
-    from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
+    from tfjoint.infer.target import flat as _target  # noqa: E402  pylint: disable=g-import-not-at-top
     flat = _target.make_target(model, {"y": y})
     evals = {"unsharded/graph": looped(flat.log_prob), "unsharded/xla": looped(flat.log_prob, jit_compile=True)}
     for k in DEVICE_COUNTS:

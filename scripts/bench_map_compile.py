@@ -41,10 +41,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
 import tensorflow_probability as tfp  # noqa: E402  pylint: disable=g-import-not-at-top
 
-from tfjoint import _types  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint import models  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint._base import types as _types  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _map  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer.target import flat as _target  # noqa: E402  pylint: disable=g-import-not-at-top
 
 VARIANTS = (
     "each call site, Jacobian subtracted",

@@ -58,10 +58,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _bench_common import ess_summary, time_loop  # noqa: E402  (this directory)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
+from _bench_common import ess_summary, time_loop  # noqa: E402  (this directory)
 
 from tfjoint import models  # noqa: E402
 from tfjoint.infer import _nuts  # noqa: E402

@@ -74,19 +74,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
+import bench_compile  # noqa: E402  pylint: disable=g-import-not-at-top
 import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
 import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
 import tensorflow_probability as tfp  # noqa: E402  pylint: disable=g-import-not-at-top
-
 from _bench_common import ess_summary, time_loop  # noqa: E402  pylint: disable=g-import-not-at-top
-import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
-import bench_compile  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint import _types  # noqa: E402  pylint: disable=g-import-not-at-top
+
+from tfjoint._base import types as _types  # noqa: E402  pylint: disable=g-import-not-at-top
 from tfjoint.infer import _nuts  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _nuts_kernel  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _program  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _signature  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _target  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer.run import program as _program  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer.target import flat as _target  # noqa: E402  pylint: disable=g-import-not-at-top
+from tfjoint.infer.target import signature as _signature  # noqa: E402  pylint: disable=g-import-not-at-top
 
 DEPTHS = (1, 2, 3, 4, 5, 7, 8)
 KERNEL_DEPTHS = (4, 8)  # 15 and 255 leapfrog steps: a long lever for the slope

@@ -49,7 +49,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 
-from tfjoint import _compile, _vectorize  # noqa: E402
+from tfjoint._batching import vectorize as _vectorize  # noqa: E402
+from tfjoint._compile import jit as _jit  # noqa: E402
 
 tfd = tfp.distributions
 NUM_FEATURES, NUM_POINTS = 10, 100
@@ -99,7 +100,7 @@ def make_variant(variant, mode, log_joint, hand):
         "loop": lambda b: tf.stack([log_joint(beta) for beta in tf.unstack(b)]),
     }
     if variant == "tfjoint+jit":
-        jitted = _compile.jit(lifted)
+        jitted = _jit.jit(lifted)
         return jitted, jitted
     fn = raw[variant]
     if mode == "eager":

@@ -454,7 +454,7 @@ def vectorized_log_probs(org: str) -> List[Cell]:
             # check_batched: trace a function on one example and on a batch, and explain a wrong output shape.
             check_batched = getattr(tfjoint, "check_batched", None)
             if check_batched is None:
-                from tfjoint._vectorize import check_batched
+                from tfjoint._batching.vectorize import check_batched
             """
         ),
         md(

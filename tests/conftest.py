@@ -9,8 +9,8 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 
-from tfjoint import _examples  # noqa: E402
-from tfjoint.infer import _target  # noqa: E402
+from tfjoint.cli import examples as _examples  # noqa: E402
+from tfjoint.infer.target import flat as _target  # noqa: E402
 
 tfd = tfp.distributions
 

@@ -118,7 +118,7 @@ def check_data_log_prob(tf):
     """Sharded log-prob and gradient vs unsharded, float32 and float64, eager and tf.function."""
     import numpy as np  # pylint: disable=g-import-not-at-top
 
-    from tfjoint.infer import _sharded_data  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.distribute import data as _sharded_data  # pylint: disable=g-import-not-at-top
     from tfjoint.models import linear_regression  # pylint: disable=g-import-not-at-top
 
     s4 = _mirrored(tf, 4)
@@ -203,8 +203,10 @@ def check_errors(tf):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
 
-    from tfjoint import _builders  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _distribute, _nuts, _sharded_data  # pylint: disable=g-import-not-at-top
+    from tfjoint._model import builders as _builders  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer import _nuts  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.distribute import chains as _distribute  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.distribute import data as _sharded_data  # pylint: disable=g-import-not-at-top
     from tfjoint.models import linear_regression  # pylint: disable=g-import-not-at-top
 
     tfd = tfp.distributions

@@ -1,4 +1,4 @@
-"""Tests for tfjoint._autobatch: fast sample/log_prob for AutoBatched joints."""
+"""Tests for tfjoint._batching.autobatch: fast sample/log_prob for AutoBatched joints."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _autobatch
-from tfjoint import _errors
+from tfjoint._base import errors as _errors
+from tfjoint._batching import autobatch as _autobatch
 
 tfd = tfp.distributions
 X = tf.range(7.0)

@@ -1,4 +1,4 @@
-"""Tests for tfjoint._bijectors: shape traces through bijectors and event-space bijectors."""
+"""Tests for tfjoint._shapes.bijectors: shape traces through bijectors and event-space bijectors."""
 
 import numpy as np
 import pytest
@@ -6,11 +6,11 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from tensorflow_probability.python.bijectors import pad as tfp_pad
 
-from tfjoint import _bijectors
-from tfjoint import _joint_bijectors
-from tfjoint import _errors
-from tfjoint import _observed
-from tfjoint._types import shape_str
+from tfjoint._base import errors as _errors
+from tfjoint._base.types import shape_str
+from tfjoint._model import observed as _observed
+from tfjoint._shapes import bijectors as _bijectors
+from tfjoint._shapes import joint_bijectors as _joint_bijectors
 
 tfd = tfp.distributions
 tfb = tfp.bijectors

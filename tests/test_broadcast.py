@@ -1,4 +1,4 @@
-"""Tests for tfjoint.infer._broadcast and `FlatTarget.for_batch`: batched log-probs without vectorized_map."""
+"""Tests for tfjoint.infer.target.broadcast and `FlatTarget.for_batch`: batched log-probs without vectorized_map."""
 
 import dataclasses
 
@@ -8,9 +8,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import models
-from tfjoint.infer import _broadcast
-from tfjoint.infer import _signature
-from tfjoint.infer import _target
+from tfjoint.infer.target import broadcast as _broadcast
+from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import signature as _signature
 
 tfd = tfp.distributions
 

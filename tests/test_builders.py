@@ -1,13 +1,13 @@
-"""Tests for tfjoint._builders: `@tfjoint.model`."""
+"""Tests for tfjoint._model.builders: `@tfjoint.model`."""
 
 import numpy as np
 import pytest
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
-from tfjoint import _errors
-from tfjoint import _examples
-from tfjoint import _shapes
+from tfjoint._base import errors as _errors
+from tfjoint._model import builders as _builders
+from tfjoint._shapes import check as _check
+from tfjoint.cli import examples as _examples
 
 tfd = tfp.distributions
 
@@ -22,7 +22,7 @@ def regression(X, prior_scale=1.0):
 def test_model__builds_plain_autobatched_joint_that_passes_check():
     jd = regression(_examples.tutorial_x())
     assert type(jd) is tfd.JointDistributionCoroutineAutoBatched
-    assert _shapes.check(jd, seed=0).ok
+    assert _check.check(jd, seed=0).ok
 
 
 def test_model__log_prob_equals_hand_broadcast_model():

@@ -74,7 +74,7 @@ def test_cli__usage_error_exits_2_in_a_real_process(project):
 def test_cli__usage_errors(project, monkeypatch, args, message):
     from absl import flags
 
-    from tfjoint import _cli
+    from tfjoint.cli import main as _cli
 
     flags.FLAGS(["tfjoint"])  # parse defaults once, in-process
     monkeypatch.chdir(project)
@@ -87,7 +87,7 @@ def test_cli__usage_errors(project, monkeypatch, args, message):
 def test_cli__non_model_target_exits_2(project, monkeypatch, capsys):
     from absl import flags
 
-    from tfjoint import _cli
+    from tfjoint.cli import main as _cli
 
     flags.FLAGS(["tfjoint"])
     monkeypatch.chdir(project)
@@ -99,7 +99,7 @@ def test_cli__non_model_target_exits_2(project, monkeypatch, capsys):
 def test_cli__graph_and_compare_on_the_bundled_example(monkeypatch, capsys):
     from absl import flags
 
-    from tfjoint import _cli
+    from tfjoint.cli import main as _cli
 
     flags.FLAGS(["tfjoint", "--modes="])  # compare without timing: fast
     try:

@@ -1,11 +1,11 @@
-"""Tests for tfjoint._debug: point debugging."""
+"""Tests for tfjoint._shapes.debug: point debugging."""
 
 import numpy as np
 import pytest
 import tensorflow_probability as tfp
 
-from tfjoint import _debug
-from tfjoint import _errors
+from tfjoint._base import errors as _errors
+from tfjoint._shapes import debug as _debug
 
 tfd = tfp.distributions
 

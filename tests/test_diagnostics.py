@@ -1,4 +1,4 @@
-"""Tests for tfjoint.infer._diagnostics: R-hat, ESS and MCSE against known truth (and the ArviZ export)."""
+"""Tests for tfjoint.infer.results.diagnostics: R-hat, ESS and MCSE against known truth (and the ArviZ export)."""
 
 import warnings
 
@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint.infer import _diagnostics as diag
-from tfjoint.infer import _summary
-
-
+from tfjoint._base import errors as _errors
+from tfjoint.infer.results import diagnostics as diag
+from tfjoint.infer.results import summary as _summary
 
 # --- small pieces against hand computation ---------------------------------------------------
 
@@ -131,8 +129,8 @@ def _import_arviz():
 
 def test_to_arviz__groups_dims_and_names():
     az = _import_arviz()
-    from tfjoint.infer import _arviz
-    from tfjoint.infer import _posterior
+    from tfjoint.infer.results import arviz as _arviz
+    from tfjoint.infer.results import posterior as _posterior
 
     rng = np.random.default_rng(13)
     post = _posterior.Posterior(
@@ -162,8 +160,8 @@ def test_to_arviz__groups_dims_and_names():
 
 def test_to_arviz__shape_mismatch_names_the_node():
     _import_arviz()
-    from tfjoint.infer import _arviz
-    from tfjoint.infer import _posterior
+    from tfjoint.infer.results import arviz as _arviz
+    from tfjoint.infer.results import posterior as _posterior
 
     post = _posterior.Posterior(draws={"mu": np.zeros((2, 5))}, sample_stats={}, observed={}, method="vi", seed=(0, 0), settings={}, timings={})
     with pytest.raises(_errors.ShapeError, match="Node: 'y'"):
@@ -173,8 +171,8 @@ def test_to_arviz__shape_mismatch_names_the_node():
 def test_to_arviz__missing_arviz_names_the_extra(monkeypatch):
     import sys
 
-    from tfjoint.infer import _arviz
-    from tfjoint.infer import _posterior
+    from tfjoint.infer.results import arviz as _arviz
+    from tfjoint.infer.results import posterior as _posterior
 
     monkeypatch.setitem(sys.modules, "arviz", None)  # makes `import arviz` raise ImportError
     post = _posterior.Posterior(draws={"mu": np.zeros((2, 5))}, sample_stats={}, observed={}, method="vi", seed=(0, 0), settings={}, timings={})

@@ -1,4 +1,4 @@
-"""Tests for tfjoint.infer._distribute and _sharded_data: chains and observations across replicas.
+"""Tests for tfjoint.infer.distribute.chains and _sharded_data: chains and observations across replicas.
 
 Two halves:
 
@@ -21,12 +21,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
-from tfjoint import _errors
-from tfjoint.infer import _distribute
+from tfjoint._base import errors as _errors
+from tfjoint._model import builders as _builders
 from tfjoint.infer import _nuts
-from tfjoint.infer import _program
-from tfjoint.infer import _sharded_data
+from tfjoint.infer.distribute import chains as _distribute
+from tfjoint.infer.distribute import data as _sharded_data
+from tfjoint.infer.run import program as _program
 from tfjoint.models import linear_regression
 
 tfd = tfp.distributions

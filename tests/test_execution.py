@@ -1,11 +1,11 @@
-"""Tests for tfjoint._execution: a joint model run node by node, stopping at the node that fails."""
+"""Tests for tfjoint._model.execution: a joint model run node by node, stopping at the node that fails."""
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _execution
+from tfjoint._base import errors as _errors
+from tfjoint._model import execution as _execution
 
 tfd = tfp.distributions
 X = tf.range(7.0)

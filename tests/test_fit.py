@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tfjoint import _fit
 from tfjoint import models
+from tfjoint.cli import fit as _fit
 from tfjoint.infer import _nuts
 
 

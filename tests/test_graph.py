@@ -1,4 +1,4 @@
-"""Tests for tfjoint._graph: a joint model's graph as Graphviz DOT."""
+"""Tests for tfjoint._shapes.graph: a joint model's graph as Graphviz DOT."""
 
 import sys
 import types
@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _graph
-from tfjoint import _observed
+from tfjoint._base import errors as _errors
+from tfjoint._model import observed as _observed
+from tfjoint._shapes import graph as _graph
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root

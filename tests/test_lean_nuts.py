@@ -16,7 +16,8 @@ import tensorflow_probability as tfp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
 
 import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
-from gaussian_nuts import assert_gaussian_moments, log_prob as _log_prob, run  # noqa: E402  pylint: disable=g-import-not-at-top
+from gaussian_nuts import assert_gaussian_moments, run  # noqa: E402  pylint: disable=g-import-not-at-top
+from gaussian_nuts import log_prob as _log_prob
 
 
 def test_flat_no_u_turn__gaussian_moments_and_tree_sizes_match_tfp():

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
+from tfjoint._base import errors as _errors
 from tfjoint.infer import _map
 
 tfd = tfp.distributions

@@ -1,12 +1,12 @@
-"""Tests for tfjoint._model: every input style read as named nodes with parents."""
+"""Tests for tfjoint._model.spec: every input style read as named nodes with parents."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _model
+from tfjoint._base import errors as _errors
+from tfjoint._model import spec as _spec
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
@@ -44,7 +44,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,model,cls", CASES, ids=[c[0] for c in CASES])
 def test_normalize__every_style_gives_named_nodes_with_parents(name, model, cls):
-    spec = _model.normalize(model)
+    spec = _spec.normalize(model)
     assert type(spec.joint).__name__ == cls
     assert spec.names == ("m", "b", "Y")
     parents = {n.name: set(n.parents) for n in spec.nodes}
@@ -55,13 +55,13 @@ def test_normalize__every_style_gives_named_nodes_with_parents(name, model, cls)
 
 
 def test_normalize__sequential_parents_are_nearest_first():
-    spec = _model.normalize(LIST)
+    spec = _spec.normalize(LIST)
     assert spec.node("Y").parents == ("b", "m")
 
 
 @pytest.mark.parametrize("name,model,cls", CASES[4:], ids=[c[0] for c in CASES[4:]])
 def test_normalize__pinned_models_mark_observed(name, model, cls):
-    spec = _model.normalize(model.experimental_pin(Y=tf.zeros(7)))
+    spec = _spec.normalize(model.experimental_pin(Y=tf.zeros(7)))
     assert spec.observed_names == ("Y",)
     assert spec.free_names == ("m", "b")
     np.testing.assert_array_equal(spec.pins["Y"], np.zeros(7))
@@ -69,10 +69,10 @@ def test_normalize__pinned_models_mark_observed(name, model, cls):
 
 def test_normalize__generated_names_are_stable():
     model = [tfd.Normal(0.0, 1.0), lambda x: tfd.Normal(x, 1.0)]
-    assert _model.normalize(model).names == _model.normalize(model).names == ("x", "x1")
+    assert _spec.normalize(model).names == _spec.normalize(model).names == ("x", "x1")
 
 
 def test_as_joint__rejects_non_models():
     for bad in (3, "x", None, [1, 2], {"a": 1}, tfd.Normal(0.0, 1.0), []):
         with pytest.raises(_errors.ModelInputError):
-            _model.as_joint(bad)
+            _spec.as_joint(bad)

@@ -14,11 +14,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
-from tfjoint import _errors
-from tfjoint import _execution
-from tfjoint import _shapes
 from tfjoint import models
+from tfjoint._base import errors as _errors
+from tfjoint._model import builders as _builders
+from tfjoint._model import execution as _execution
+from tfjoint._shapes import check as _check
 
 tfd = tfp.distributions
 
@@ -257,7 +257,7 @@ def test_model__is_a_builder_with_provenance():
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_model__passes_shape_check(case):
-    report = _shapes.check(CASES[case][0](), sample_shape=(5, 3), seed=0)
+    report = _check.check(CASES[case][0](), sample_shape=(5, 3), seed=0)
     assert report.ok, str(report)
 
 

@@ -13,17 +13,17 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _compile
-from tfjoint import _errors
 from tfjoint import models
-from tfjoint.infer import _chunks
+from tfjoint._base import errors as _errors
+from tfjoint._compile import jit as _jit
 from tfjoint.infer import _nuts
-from tfjoint.infer import _nuts_kernel
-from tfjoint.infer import _program
-from tfjoint.infer import _signature
-from tfjoint.infer import _posterior
-from tfjoint.infer import _target
-from tfjoint.infer import _warmup
+from tfjoint.infer.mcmc import adaptation as _adaptation
+from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel
+from tfjoint.infer.results import posterior as _posterior
+from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.run import program as _program
+from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import signature as _signature
 
 tfd = tfp.distributions
 
@@ -231,7 +231,7 @@ def test_nuts__a_warmup_chunk_ends_where_a_metric_window_does(graph_run, monkeyp
     ends = []
     monkeypatch.setattr(_nuts, "_AFTER_CHUNK", lambda phase, done: ends.append((phase, done)))
     whole = _nuts.nuts(MODEL, observed={"y": Y}, **{**GRAPH, "chunk_size": 1000})
-    windows = _warmup.stan_schedule(GRAPH["num_warmup"]).window_ends
+    windows = _adaptation.stan_schedule(GRAPH["num_warmup"]).window_ends
     assert windows == (53,)
     assert ends == [("warmup", 54), ("warmup", 60), ("sampling", 30)]
     assert_same_run(graph_run, whole)
@@ -305,7 +305,7 @@ def test_nuts__data_is_not_an_xla_compile_time_constant(xla_run):
     target = _target.make_target(MODEL, {"y": Y2})
     data = _signature.data_arguments(target)[0]
     state = program.start(target.initial_state(4, 0), tf.constant(1.0), data)
-    args = (state, tf.constant(0), *_warmup.stan_schedule(200).as_tensors(), tf.constant([0, 1]), data)
+    args = (state, tf.constant(0), *_adaptation.stan_schedule(200).as_tensors(), tf.constant([0, 1]), data)
     for function, call in [(program.chunk, args)]:  # `start` runs once, in graph mode
         concrete = function.get_concrete_function(*call)
         assert _hlo_parameters(function, *call) == len(concrete.inputs)
@@ -426,20 +426,20 @@ def test_progress__disabled_prints_nothing(capsys):
     ],
 )
 def test_stan_schedule__windows(num_warmup, ends):
-    assert _warmup.stan_schedule(num_warmup).window_ends == ends
+    assert _adaptation.stan_schedule(num_warmup).window_ends == ends
 
 
 def test_welford__pooled_variance_matches_numpy():
     rng = np.random.default_rng(1)
     draws = rng.normal(size=(7, 4, 3)) * [1.0, 2.0, 3.0]
-    acc = _warmup.welford_zeros(3, tf.float64)
+    acc = _adaptation.welford_zeros(3, tf.float64)
     for x in draws:
-        acc = _warmup.welford_add(acc, tf.constant(x))
+        acc = _adaptation.welford_add(acc, tf.constant(x))
     flat = draws.reshape(-1, 3)
     n = flat.shape[0]
     np.testing.assert_allclose(acc.mean, flat.mean(0), rtol=1e-12)
     expected = n / (n + 5.0) * flat.var(0, ddof=1) + 1e-3 * 5.0 / (n + 5.0)  # Stan's regularisation
-    np.testing.assert_allclose(_warmup.regularized_variance(acc), expected, rtol=1e-12)
+    np.testing.assert_allclose(_adaptation.regularized_variance(acc), expected, rtol=1e-12)
 
 
 # -- bad input ----------------------------------------------------------------------------------
@@ -530,7 +530,7 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
 
 
 def test_nuts__model_xla_cannot_compile_falls_back_to_graph_mode_by_default(model_xla_cannot_compile):
-    with pytest.warns(_compile.XlaFallbackWarning, match=r"PyFuncStateless\); nuts runs in TF graph mode") as record:
+    with pytest.warns(_jit.XlaFallbackWarning, match=r"PyFuncStateless\); nuts runs in TF graph mode") as record:
         post = _nuts.nuts(model_xla_cannot_compile, {"y": 1.0}, num_warmup=200, num_results=500, seed=0, progress=False)
     assert record[0].filename == __file__  # the warning points at the user's call
     assert post.settings["jit_compile"] is False

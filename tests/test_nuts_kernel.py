@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from gaussian_nuts import SCALES, assert_gaussian_moments, run
+from gaussian_nuts import log_prob as _log_prob
 
-from gaussian_nuts import SCALES, assert_gaussian_moments, log_prob as _log_prob, run
-from tfjoint.infer import _nuts_kernel
+from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel
+
 
 def test_flat_no_u_turn_sampler__gaussian_moments_tree_sizes_and_acceptance_match_tfp():
     step_size = tf.constant(0.6, tf.float64)

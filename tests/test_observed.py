@@ -1,12 +1,12 @@
-"""Tests for tfjoint._observed: pinning observed data, with errors that name the node and the fix."""
+"""Tests for tfjoint._model.observed: pinning observed data, with errors that name the node and the fix."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _observed
+from tfjoint._base import errors as _errors
+from tfjoint._model import observed as _observed
 
 tfd = tfp.distributions
 X = tf.range(7.0)

@@ -15,7 +15,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _compile, _errors, _vectorize
+from tfjoint._base import errors as _errors
+from tfjoint._batching import vectorize as _vectorize
+from tfjoint._compile import jit as _jit
 
 tfd = tfp.distributions
 
@@ -102,7 +104,7 @@ def test_vectorize__equals_hand_batched(fns, batch_size, regime):
     if regime == "tf.function":
         lifted = tf.function(lifted)
     elif regime == "jit":
-        lifted = _compile.jit(lifted)
+        lifted = _jit.jit(lifted)
     betas = tf.random.stateless_normal([batch_size, NUM_FEATURES], seed=[5, batch_size])
     got = lifted(betas).numpy()
     want = batched_log_joint(betas).numpy()
@@ -136,7 +138,7 @@ def fit_mean_field(log_joint, seed, num_steps=1000, num_samples=100, step_size=0
     """
     batched = _vectorize.vectorize(log_joint, fallback="error")
 
-    @_compile.jit(on_retrace="error")
+    @_jit.jit(on_retrace="error")
     def fit(seed):
         def step(i, loc, log_scale, seed, elbos):
             seed, sample_seed = tfp.random.split_seed(seed)
@@ -183,7 +185,7 @@ def test_mean_field_vi__recovers_true_coefficients(problem, fns):
 
 def test_vectorize__one_jit_trace_serves_every_batch_size(fns, recwarn):
     log_joint, batched_log_joint, _ = fns
-    jitted = _compile.jit(_vectorize.vectorize(log_joint, fallback="error"))
+    jitted = _jit.jit(_vectorize.vectorize(log_joint, fallback="error"))
     for batch_size in (1, 10, 1000):  # traced once with the batch size unknown
         betas = tf.random.stateless_normal([batch_size, NUM_FEATURES], seed=[9, batch_size])
         np.testing.assert_allclose(jitted(betas).numpy(), batched_log_joint(betas).numpy(), rtol=3e-5)  # as above

@@ -1,9 +1,9 @@
-"""Tests for tfjoint._shape_report: the report `check` returns, its invariants and its renderings."""
+"""Tests for tfjoint._shapes.report: the report `check` returns, its invariants and its renderings."""
 
 import pytest
 
-from tfjoint import _shape_report
-from tfjoint import _shapes
+from tfjoint._shapes import check as _check
+from tfjoint._shapes import report as _shape_report
 
 
 def _checks(failing=()):
@@ -18,7 +18,7 @@ def _report(checks, findings=()):
 
 
 def test_report__renders_text_markdown_html(naive):
-    report = _shapes.check(naive, seed=0)
+    report = _check.check(naive, seed=0)
     text = str(report)
     assert "Node: 'Y'" in text and "batch_shape" in text and "FAIL" in text
     md = report.to_markdown()

@@ -1,13 +1,13 @@
-"""Tests for tfjoint._shapes: the tutorial's results, reproduced through `check`."""
+"""Tests for tfjoint._shapes.check: the tutorial's results, reproduced through `check`."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _examples
-from tfjoint import _shapes
+from tfjoint._base import errors as _errors
+from tfjoint._shapes import check as _check
+from tfjoint.cli import examples as _examples
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
@@ -21,7 +21,7 @@ def _findings(report):
 
 
 def test_check__naive_model_is_diagnosed_at_Y(naive):
-    report = _shapes.check(naive, sample_shape=(5, 3), seed=0)
+    report = _check.check(naive, sample_shape=(5, 3), seed=0)
     assert not report.ok
     assert _findings(report) == [("scalar_log_prob", "Y"), ("batched_sample", "Y")]
     rows = {n.name: n for n in report.nodes}
@@ -46,7 +46,7 @@ def test_check__naive_log_prob_has_shape_7(naive):
 
 
 def test_check__independent_gives_scalar_but_cannot_sample_batches(independent):
-    report = _shapes.check(independent, sample_shape=(5, 3), seed=0)
+    report = _check.check(independent, sample_shape=(5, 3), seed=0)
     assert report.check("scalar_log_prob").status == "pass"
     assert _findings(report) == [("batched_sample", "Y")]
     assert "Incompatible shapes: [5,3] vs. [7]" in report.findings[0].message
@@ -55,7 +55,7 @@ def test_check__independent_gives_scalar_but_cannot_sample_batches(independent):
 @pytest.mark.parametrize("sample_shape", [(), (1,), (5, 3)])
 @pytest.mark.parametrize("make", [_examples.tutorial_hand_broadcast, _examples.tutorial_autobatched])
 def test_check__fixed_models_pass(make, sample_shape):
-    report = _shapes.check(make(), sample_shape=sample_shape, seed=0)
+    report = _check.check(make(), sample_shape=sample_shape, seed=0)
     assert report.ok, str(report)
     assert report.findings == ()
     rows = {n.name: n for n in report.nodes}
@@ -75,10 +75,10 @@ def test_check__hand_broadcast_and_autobatched_agree(hand_broadcast, autobatched
 
 def test_check__2d_X_autobatched_passes_and_hand_broadcast_is_diagnosed():
     X2 = _examples.tutorial_x(two_d=True)
-    auto = _shapes.check(_examples.tutorial_autobatched(X2), seed=0)
+    auto = _check.check(_examples.tutorial_autobatched(X2), seed=0)
     assert auto.ok, str(auto)
     assert {n.name: n.batched_value_shape for n in auto.nodes}["Y"] == (5, 3, 2, 7)
-    hand = _shapes.check(_examples.tutorial_hand_broadcast(X2), seed=0)
+    hand = _check.check(_examples.tutorial_hand_broadcast(X2), seed=0)
     assert _findings(hand) == [("scalar_log_prob", "Y"), ("batched_sample", "Y")]
     assert "Incompatible shapes: [5,3,1] vs. [2,7]" in hand.findings[1].message
     assert "m[..., tf.newaxis, tf.newaxis]" in hand.findings[1].fix
@@ -112,14 +112,14 @@ def _coroutine(X, auto=False):
 
 @pytest.mark.parametrize("make", [_named, _coroutine], ids=["named", "coroutine"])
 def test_check__naive_named_and_coroutine_are_diagnosed_at_Y(make, X):
-    report = _shapes.check(make(X), seed=0)
+    report = _check.check(make(X), seed=0)
     assert _findings(report) == [("scalar_log_prob", "Y"), ("batched_sample", "Y")]
     assert "Incompatible shapes: [5,3] vs. [7]" in report.findings[1].message
 
 
 @pytest.mark.parametrize("make", [_named, _coroutine], ids=["named", "coroutine"])
 def test_check__autobatched_named_and_coroutine_pass(make, X):
-    report = _shapes.check(make(X, auto=True), seed=0)
+    report = _check.check(make(X, auto=True), seed=0)
     assert report.ok, str(report)
 
 
@@ -127,12 +127,12 @@ def test_check__autobatched_named_and_coroutine_pass(make, X):
 def test_check__pinned_models(make, X):
     y = tf.linspace(0.0, 6.0, 7)
     pinned_auto = make(X, auto=True).experimental_pin(Y=y)
-    report = _shapes.check(pinned_auto, seed=0)
+    report = _check.check(pinned_auto, seed=0)
     assert report.ok, str(report)
     assert {n.name: n.observed for n in report.nodes} == {"m": False, "b": False, "Y": True}
     assert {n.name: n.batched_value_shape for n in report.nodes}["Y"] == (7,)
     pinned_naive = make(X).experimental_pin(Y=y)
-    report = _shapes.check(pinned_naive, seed=0)
+    report = _check.check(pinned_naive, seed=0)
     assert ("scalar_log_prob", "Y") in _findings(report)
     assert ("batched_sample", "Y") in _findings(report)
 
@@ -140,8 +140,8 @@ def test_check__pinned_models(make, X):
 def test_check__pinned_sequential(naive, autobatched):
     y = tf.zeros(7)
     # TFP names the unreferenced leaf by its distribution's name=, as tfjoint does.
-    assert _shapes.check(autobatched.experimental_pin(Y=y), seed=0).ok
-    report = _shapes.check(naive.experimental_pin(Y=y), seed=0)
+    assert _check.check(autobatched.experimental_pin(Y=y), seed=0).ok
+    report = _check.check(naive.experimental_pin(Y=y), seed=0)
     assert ("batched_sample", "Y") in _findings(report)
 
 
@@ -176,7 +176,7 @@ def _healthy_models():
 
 @pytest.mark.parametrize("name,model", list(_healthy_models()), ids=lambda x: x if isinstance(x, str) else "")
 def test_check__healthy_models_have_no_findings(name, model):
-    report = _shapes.check(model, sample_shape=(4, 2), seed=1)
+    report = _check.check(model, sample_shape=(4, 2), seed=1)
     assert report.ok, str(report)
     assert report.findings == ()
 
@@ -191,7 +191,7 @@ def test_check__names_the_node_that_drops_sample_dims_not_the_one_that_fails(X):
         tfd.Normal(0.0, 1.0, name="b"),
         lambda b, mu: tfd.Independent(tfd.Normal(mu + b[..., tf.newaxis], 1.0), 1, name="Y"),
     ]
-    report = _shapes.check(model, seed=0)
+    report = _check.check(model, seed=0)
     finding = report.findings_for("batched_sample")[0]
     assert finding.node == "mu"
     assert "[5, 3, 7]" in finding.message and "axis=-1" in finding.fix
@@ -199,7 +199,7 @@ def test_check__names_the_node_that_drops_sample_dims_not_the_one_that_fails(X):
 
 def test_check__non_finite_log_prob_names_node_and_parameter():
     model = dict(sigma=tfd.Normal(0.0, 1.0), y=lambda sigma: tfd.Normal(0.0, sigma))
-    report = _shapes.check(model, sample_shape=(50,), seed=0)
+    report = _check.check(model, sample_shape=(50,), seed=0)
     findings = report.findings_for("finite_log_prob")
     assert [f.node for f in findings] == ["y"]
     assert "parameter scale" in findings[0].message
@@ -210,14 +210,14 @@ def test_check__non_finite_log_prob_names_node_and_parameter():
 
 def test_check__not_a_model():
     with pytest.raises(_errors.ModelInputError, match="Cannot read this object as a joint model"):
-        _shapes.check("not a model")
+        _check.check("not a model")
     with pytest.raises(_errors.ModelInputError, match="A single distribution is not a joint model"):
-        _shapes.check(tfd.Normal(0.0, 1.0))
+        _check.check(tfd.Normal(0.0, 1.0))
 
 
 def test_check__unknown_parent_name():
     with pytest.raises(_errors.UnknownParentError, match=r"Node: 'y'(.|\n)*Found: 'mu'"):
-        _shapes.check(dict(m=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(mu, 1.0)))
+        _check.check(dict(m=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(mu, 1.0)))
 
 
 def test_check__factory_that_raises_names_the_node():
@@ -225,7 +225,7 @@ def test_check__factory_that_raises_names_the_node():
         raise ValueError("boom")
 
     with pytest.raises(_errors.NodeError, match=r"Node: 'x'(.|\n)*ValueError: boom"):
-        _shapes.check([tfd.Normal(0.0, 1.0, name="m"), bad], seed=0)
+        _check.check([tfd.Normal(0.0, 1.0, name="m"), bad], seed=0)
 
 
 def test_check__finite_log_prob_blames_the_upstream_node():
@@ -235,7 +235,7 @@ def test_check__finite_log_prob_blames_the_upstream_node():
         lambda raw: tfd.Normal(0.0, raw, name="y"),
         lambda y, raw: tfd.Normal(y, tf.abs(raw) + 1.0, name="z"),
     ]
-    report = _shapes.check(model, sample_shape=(64,), seed=0)
+    report = _check.check(model, sample_shape=(64,), seed=0)
     findings = report.findings_for("finite_log_prob")
     assert [f.node for f in findings] == ["y"]
 
@@ -243,7 +243,7 @@ def test_check__finite_log_prob_blames_the_upstream_node():
 @pytest.mark.parametrize("bad", ["5,3", [5.5, 3], [[5, 3]], -1, None])
 def test_check__sample_shape_not_a_shape(naive, bad):
     with pytest.raises(_errors.ArgumentError, match="Argument: sample_shape"):
-        _shapes.check(naive, sample_shape=bad)
+        _check.check(naive, sample_shape=bad)
 
 
 # --- rendering --------------------------------------------------------------------
@@ -251,6 +251,6 @@ def test_check__sample_shape_not_a_shape(naive, bad):
 
 def test_check__parts_that_do_not_broadcast_are_a_finding_not_a_crash():
     model = dict(a=tfd.Normal(tf.zeros(3), 1.0), c=tfd.Independent(tfd.Normal(tf.zeros([2, 3]), 1.0), 1))
-    report = _shapes.check(model, seed=0)
+    report = _check.check(model, seed=0)
     assert {f.node for f in report.findings_for("scalar_log_prob")} == {"a", "c"}
     assert "do not broadcast" in report.check("scalar_log_prob").detail

@@ -1,11 +1,12 @@
-"""Tests for tfjoint.infer._signature: the cache keys and the LRU cache of compiled functions."""
+"""Tests for tfjoint.infer.target.signature: the cache keys and the LRU cache of compiled functions."""
 
 import numpy as np
 import tensorflow_probability as tfp
 
 from tfjoint import models
-from tfjoint.infer import _signature
-from tfjoint.infer import _target
+from tfjoint._tfp import joint as _tfp_joint
+from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import signature as _signature
 
 tfd = tfp.distributions
 
@@ -51,12 +52,12 @@ def test_rebuild__shares_the_static_attributes_and_gives_the_same_log_prob():
     y = np.linspace(-1.0, 1.0, 6).astype(np.float32)
     target = _target.make_target(models.linear_regression(X), {"y": y})
     data, prov, rebuild = _signature.data_arguments(target)
-    assert prov is not None and hasattr(target.spec.joint, _signature._STATIC_ATTRIBUTES)
+    assert prov is not None and hasattr(target.spec.joint, _tfp_joint._STATIC_ATTRIBUTES)
     calls = []
     original = tfd.JointDistribution._get_static_distribution_attributes
 
     def counting(self, *args, **kwargs):
-        if not hasattr(self, _signature._STATIC_ATTRIBUTES):
+        if not hasattr(self, _tfp_joint._STATIC_ATTRIBUTES):
             calls.append(self)
         return original(self, *args, **kwargs)
 

@@ -1,11 +1,11 @@
-"""Tests for tfjoint.infer._summary: the Summary report's rows, rendering, warnings and errors."""
+"""Tests for tfjoint.infer.results.summary: the Summary report's rows, rendering, warnings and errors."""
 
 import numpy as np
 import pytest
 
-from tfjoint import _errors
-from tfjoint.infer import _diagnostics as diag
-from tfjoint.infer import _summary
+from tfjoint._base import errors as _errors
+from tfjoint.infer.results import diagnostics as diag
+from tfjoint.infer.results import summary as _summary
 
 
 @pytest.mark.parametrize(

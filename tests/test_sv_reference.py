@@ -16,8 +16,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint import models
-from tfjoint.infer import _diagnostics
 from tfjoint.infer import _nuts
+from tfjoint.infer.results import diagnostics as _diagnostics
 
 tfd = tfp.distributions
 

@@ -1,4 +1,4 @@
-"""Tests for tfjoint.infer._target: the flat unconstrained target of a pinned joint model."""
+"""Tests for tfjoint.infer.target.flat: the flat unconstrained target of a pinned joint model."""
 
 import functools
 
@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint.infer import _target
+from tfjoint._base import errors as _errors
+from tfjoint.infer.target import flat as _target
 
 tfd = tfp.distributions
 tfb = tfp.bijectors

@@ -1,4 +1,4 @@
-"""Tests for tfjoint._types: shapes, seeds and modes from users."""
+"""Tests for tfjoint._base.types: shapes, seeds and modes from users."""
 
 from typing import Literal
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfjoint import _errors
-from tfjoint import _types
+from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
 
 
 @pytest.mark.parametrize("value,expected", [((), ()), (1, (1,)), ([5, 3], (5, 3)), (tf.TensorShape([2, 1]), (2, 1)), (np.array([4]), (4,))])

@@ -1,11 +1,12 @@
-"""Tests for tfjoint._variants: the tutorial's comparison, reproduced."""
+"""Tests for tfjoint._shapes.compare: the tutorial's comparison, reproduced."""
 
 import pytest
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _examples
-from tfjoint import _variants
+from tfjoint._base import errors as _errors
+from tfjoint._batching import variants as _variants
+from tfjoint._shapes import compare as _compare
+from tfjoint.cli import examples as _examples
 
 tfd = tfp.distributions
 Root = tfd.JointDistributionCoroutine.Root
@@ -37,7 +38,7 @@ def test_variants__named_and_coroutine_counterparts(X):
 
 
 def test_compare_variants__tutorial_batch_shape_table(naive, hand_broadcast):
-    cmp = _variants.compare_variants(_variants.variants(naive, extra={"hand": hand_broadcast}), modes=())
+    cmp = _compare.compare_variants(_variants.variants(naive, extra={"hand": hand_broadcast}), modes=())
     # The tutorial's table: [[], [], [7]] vs [[], [], []] vs [].
     assert dict(cmp.batch_shapes) == {
         "sequential": "[[], [], [7]]",
@@ -54,7 +55,7 @@ def test_compare_variants__tutorial_batch_shape_table(naive, hand_broadcast):
 
 
 def test_compare_variants__costs_in_every_mode(naive, hand_broadcast):
-    cmp = _variants.compare_variants({"hand": hand_broadcast, "autobatched": _examples.tutorial_autobatched()}, repeats=2)
+    cmp = _compare.compare_variants({"hand": hand_broadcast, "autobatched": _examples.tutorial_autobatched()}, repeats=2)
     for variant in ("hand", "autobatched"):
         for op in ("sample", "log_prob"):
             for mode in ("eager", "function", "xla"):
@@ -71,12 +72,12 @@ def test_compare_variants__costs_in_every_mode(naive, hand_broadcast):
 def test_compare_variants__different_models_are_rejected(hand_broadcast):
     other = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0), lambda m: tfd.Normal(m, 1.0)])
     with pytest.raises(_errors.ArgumentError, match="Variant 'other' is not a variant of the same model as 'hand'"):
-        _variants.compare_variants({"hand": hand_broadcast, "other": other}, modes=())
+        _compare.compare_variants({"hand": hand_broadcast, "other": other}, modes=())
 
 
 def test_compare_variants__bad_mode(naive):
     with pytest.raises(_errors.ArgumentError, match="'eager', 'function', 'xla'"):
-        _variants.compare_variants(naive, modes=("gpu",))
+        _compare.compare_variants(naive, modes=("gpu",))
 
 
 def test_variants__rejects_autobatched_input(autobatched):

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfjoint import _compile, _errors, _vectorize
+from tfjoint._base import errors as _errors
+from tfjoint._batching import vectorize as _vectorize
+from tfjoint._compile import jit as _jit
 
 # Lifting runs the same float32 ops per example as the loop; only matmul and
 # reduction order may differ (pfor batches them), so allow float32 round-off
@@ -38,7 +40,7 @@ def assert_tree_close(got, want):
 
 
 def regime(fn, name):
-    return {"eager": fn, "tf.function": tf.function(fn), "jit": _compile.jit(fn)}[name]
+    return {"eager": fn, "tf.function": tf.function(fn), "jit": _jit.jit(fn)}[name]
 
 
 def rand(*shape, seed=0):

@@ -5,10 +5,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint.infer import _posterior
-from tfjoint.infer import _predictive
-from tfjoint.infer import _vi
+from tfjoint._base import errors as _errors
+from tfjoint.infer import _predictive, _vi
+from tfjoint.infer.results import posterior as _posterior
 
 tfd = tfp.distributions
 

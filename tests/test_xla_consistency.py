@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfjoint import _errors, _xla_consistency
-
+from tfjoint._base import errors as _errors
+from tfjoint._compile import xla_consistency as _xla_consistency
 
 
 def to_strings(x):  # AsString has no XLA kernel

@@ -26,34 +26,34 @@ __version__ = "0.1.0"
 # public name -> private module that defines it
 _EXPORTS = {
     # shapes of joint models
-    "check": "tfjoint._shapes",
-    "ShapeReport": "tfjoint._shape_report",
-    "Finding": "tfjoint._shape_report",
-    "debug": "tfjoint._debug",
-    "PointReport": "tfjoint._debug",
+    "check": "tfjoint._shapes.check",
+    "ShapeReport": "tfjoint._shapes.report",
+    "Finding": "tfjoint._shapes.report",
+    "debug": "tfjoint._shapes.debug",
+    "PointReport": "tfjoint._shapes.debug",
     # writing and reading models
-    "model": "tfjoint._builders",
-    "condition": "tfjoint._observed",
-    "normalize": "tfjoint._model",
+    "model": "tfjoint._model.builders",
+    "condition": "tfjoint._model.observed",
+    "normalize": "tfjoint._model.spec",
     # batching variants
-    "variants": "tfjoint._variants",
-    "compare_variants": "tfjoint._variants",
-    "VariantComparison": "tfjoint._variants",
-    "sample": "tfjoint._autobatch",
-    "log_prob": "tfjoint._autobatch",
+    "variants": "tfjoint._batching.variants",
+    "compare_variants": "tfjoint._shapes.compare",
+    "VariantComparison": "tfjoint._shapes.compare",
+    "sample": "tfjoint._batching.autobatch",
+    "log_prob": "tfjoint._batching.autobatch",
     # bijectors and graphs
-    "trace_bijector": "tfjoint._bijectors",
-    "BijectorTrace": "tfjoint._bijectors",
-    "trace_joint_bijector": "tfjoint._joint_bijectors",
-    "graph": "tfjoint._graph",
+    "trace_bijector": "tfjoint._shapes.bijectors",
+    "BijectorTrace": "tfjoint._shapes.bijectors",
+    "trace_joint_bijector": "tfjoint._shapes.joint_bijectors",
+    "graph": "tfjoint._shapes.graph",
     # lifting and compiling
-    "vectorize": "tfjoint._vectorize",
-    "check_batched": "tfjoint._vectorize",
-    "jit": "tfjoint._compile",
-    "xla_consistency": "tfjoint._xla_consistency",
+    "vectorize": "tfjoint._batching.vectorize",
+    "check_batched": "tfjoint._batching.vectorize",
+    "jit": "tfjoint._compile.jit",
+    "xla_consistency": "tfjoint._compile.xla_consistency",
     # errors
-    "TfjointError": "tfjoint._errors",
-    "ShapeError": "tfjoint._errors",
+    "TfjointError": "tfjoint.errors",
+    "ShapeError": "tfjoint.errors",
 }
 _SUBPACKAGES = ("errors", "infer", "models")
 
@@ -77,18 +77,19 @@ def __dir__():
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from tfjoint import errors, infer, models  # noqa: F401
-    from tfjoint._autobatch import log_prob, sample  # noqa: F401
-    from tfjoint._bijectors import BijectorTrace, trace_bijector  # noqa: F401
-    from tfjoint._builders import model  # noqa: F401
-    from tfjoint._compile import jit  # noqa: F401
-    from tfjoint._debug import PointReport, debug  # noqa: F401
-    from tfjoint._errors import ShapeError, TfjointError  # noqa: F401
-    from tfjoint._graph import graph  # noqa: F401
-    from tfjoint._joint_bijectors import trace_joint_bijector  # noqa: F401
-    from tfjoint._model import normalize  # noqa: F401
-    from tfjoint._observed import condition  # noqa: F401
-    from tfjoint._shape_report import Finding, ShapeReport  # noqa: F401
-    from tfjoint._shapes import check  # noqa: F401
-    from tfjoint._variants import VariantComparison, compare_variants, variants  # noqa: F401
-    from tfjoint._xla_consistency import xla_consistency  # noqa: F401
-    from tfjoint._vectorize import check_batched, vectorize  # noqa: F401
+    from tfjoint._batching.autobatch import log_prob, sample  # noqa: F401
+    from tfjoint._batching.variants import variants  # noqa: F401
+    from tfjoint._batching.vectorize import check_batched, vectorize  # noqa: F401
+    from tfjoint._compile.jit import jit  # noqa: F401
+    from tfjoint._compile.xla_consistency import xla_consistency  # noqa: F401
+    from tfjoint._model.builders import model  # noqa: F401
+    from tfjoint._model.observed import condition  # noqa: F401
+    from tfjoint._model.spec import normalize  # noqa: F401
+    from tfjoint._shapes.bijectors import BijectorTrace, trace_bijector  # noqa: F401
+    from tfjoint._shapes.check import check  # noqa: F401
+    from tfjoint._shapes.compare import VariantComparison, compare_variants  # noqa: F401
+    from tfjoint._shapes.debug import PointReport, debug  # noqa: F401
+    from tfjoint._shapes.graph import graph  # noqa: F401
+    from tfjoint._shapes.joint_bijectors import trace_joint_bijector  # noqa: F401
+    from tfjoint._shapes.report import Finding, ShapeReport  # noqa: F401
+    from tfjoint.errors import ShapeError, TfjointError  # noqa: F401

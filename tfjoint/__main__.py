@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: keep C++ log noise out
 
-from tfjoint._cli import run  # noqa: E402
+from tfjoint.cli.main import run  # noqa: E402
 
 if __name__ == "__main__":
     run()

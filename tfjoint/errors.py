@@ -6,7 +6,7 @@ Examples:
   True
 """
 
-from tfjoint._errors import (  # noqa: F401
+from tfjoint._base.errors import (  # noqa: F401
     ArgumentError,
     FallbackError,
     ModelInputError,

@@ -7,17 +7,23 @@ chain (through TFP's default event-space bijector), and returns a `Posterior`
 with draws laid out `[chain, draw, *event_shape]` per node.
 """
 
-from tfjoint.infer._arviz import to_arviz
-from tfjoint.infer._diagnostics import ess_bulk, ess_mean, ess_tail, mcse_mean, rhat
-from tfjoint.infer._distribute import shard_chains
-from tfjoint.infer._sharded_data import ShardedLogProb, sharded_log_prob
-from tfjoint.infer._summary import ConvergenceWarning, Summary, summarize
 from tfjoint.infer._map import MapEstimate, map_estimate, minimize
 from tfjoint.infer._nuts import hmc, nuts
-from tfjoint.infer._posterior import Posterior
 from tfjoint.infer._predictive import predict_proba, predictive
-from tfjoint.infer._target import FlatTarget, make_target
 from tfjoint.infer._vi import VIFit, vi
+from tfjoint.infer.distribute.chains import shard_chains
+from tfjoint.infer.distribute.data import ShardedLogProb, sharded_log_prob
+from tfjoint.infer.results.arviz import to_arviz
+from tfjoint.infer.results.diagnostics import (
+    ess_bulk,
+    ess_mean,
+    ess_tail,
+    mcse_mean,
+    rhat,
+)
+from tfjoint.infer.results.posterior import Posterior
+from tfjoint.infer.results.summary import ConvergenceWarning, Summary, summarize
+from tfjoint.infer.target.flat import FlatTarget, make_target
 
 __all__ = [
     "nuts",

@@ -46,13 +46,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _compile
-from tfjoint import _errors
-from tfjoint import _format
-from tfjoint import _types
-from tfjoint.infer import _chunks
-from tfjoint.infer import _signature
-from tfjoint.infer import _target
+from tfjoint._base import errors as _errors
+from tfjoint._base import format as _format
+from tfjoint._base import types as _types
+from tfjoint._compile import jit as _jit
+from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import signature as _signature
 
 __all__ = ["MapEstimate", "map_estimate", "minimize"]
 
@@ -349,7 +349,7 @@ def map_estimate(
     search, data = _compiled_search(model, target, (method, bool(jacobian), jit_compile))
     tolerance_tensor = tf.constant(tolerance, target.dtype)
     setup_seconds = clock()
-    with _compile.naming_xla_errors("map_estimate's search", _NO_XLA_FIX, enabled=bool(jit_compile)):
+    with _jit.naming_xla_errors("map_estimate's search", _NO_XLA_FIX, enabled=bool(jit_compile)):
         # Zero iterations first: trace and compile (nothing, if cached), so the search is timed alone.
         search(x0, data, tf.constant(0, tf.int32), tolerance_tensor).objective_value.numpy()
         compile_seconds = clock() - setup_seconds

@@ -37,16 +37,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _types
-from tfjoint.infer import _chunks
-from tfjoint.infer import _distribute
-from tfjoint.infer import _posterior
-from tfjoint.infer import _program
-from tfjoint.infer import _sharded_data
-from tfjoint.infer import _signature
-from tfjoint.infer import _target
-from tfjoint.infer import _warmup
+from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
+from tfjoint._tfp import mcmc as _tfp_mcmc
+from tfjoint.infer.distribute import chains as _distribute
+from tfjoint.infer.distribute import data as _sharded_data
+from tfjoint.infer.mcmc import adaptation as _adaptation
+from tfjoint.infer.results import posterior as _posterior
+from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.run import program as _program
+from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import signature as _signature
 
 __all__ = ["nuts", "hmc"]
 
@@ -167,7 +168,7 @@ def _run(
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
     x0 = target.initial_state(num_chains, init_seed)
     step0 = tf.constant(step_size, target.dtype)
-    schedule = _warmup.stan_schedule(num_warmup)
+    schedule = _adaptation.stan_schedule(num_warmup)
     window_ends, slow_start, slow_end = schedule.as_tensors()
     setup_seconds = clock()
 
@@ -211,7 +212,7 @@ def _run(
     total = num_warmup + num_results
     done = int(state.step)
     while done < total:
-        if done == num_warmup and int(state.kernel_results.num_adaptation_steps) != 0:
+        if done == num_warmup and _tfp_mcmc.is_adapting(state.kernel_results):
             state = _program.freeze(state)
             warmup_divergences = int(state.divergences)
         phase = "warmup" if done < num_warmup else "sampling"
@@ -350,7 +351,7 @@ def nuts(
       jit_compile: `None` (default): XLA, except on CPU for a model whose
         log-density takes Cholesky factors of matrices of size >= 32, which
         XLA's CPU backend computes many times slower than
-        TensorFlow's graph mode (see `tfjoint.infer._xla`), or a model with an
+        TensorFlow's graph mode (see `tfjoint._compile.policy`), or a model with an
         op XLA cannot compile (then with an `XlaFallbackWarning`); the choice is
         in `settings["compile_mode"]`. `True`: always XLA (`XlaCompileError`
         naming the op if it cannot). `False`: TensorFlow graph mode.

@@ -30,11 +30,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _errors
-from tfjoint import _execution
-from tfjoint import _model
-from tfjoint import _types
-from tfjoint.infer import _posterior
+from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
+from tfjoint._model import execution as _execution
+from tfjoint._model import spec as _spec
+from tfjoint.infer.results import posterior as _posterior
 
 tfd = tfp.distributions
 
@@ -45,9 +45,9 @@ _PINNED = tfp.experimental.distributions.JointDistributionPinned
 
 def _unpinned(model: Any) -> Tuple[Any, Tuple[str, ...]]:
     """The plain unpinned joint, and the names of the nodes it had pinned."""
-    joint = _model.as_joint(model)
+    joint = _spec.as_joint(model)
     if isinstance(joint, _PINNED):
-        spec = _model.normalize(joint)
+        spec = _spec.normalize(joint)
         return spec.joint, spec.observed_names
     return joint, ()
 
@@ -78,7 +78,7 @@ class _Stacked:
 
     def __init__(self, model: Any, posterior: Any):
         self.joint, self.pinned_names = _unpinned(model)
-        self.spec = _model.normalize(self.joint)
+        self.spec = _spec.normalize(self.joint)
         self.posterior = posterior
         self.num_chains, self.num_draws = posterior.num_chains, posterior.num_draws
         self.size = self.num_chains * self.num_draws
@@ -218,7 +218,7 @@ def predictive(
 
     Examples:
       >>> import numpy as np, tensorflow_probability as tfp; tfd = tfp.distributions
-      >>> from tfjoint.infer._posterior import Posterior
+      >>> from tfjoint.infer.results.posterior import Posterior
       >>> model = dict(mu=tfd.Normal(0., 1.), y=lambda mu: tfd.Sample(tfd.Normal(mu, 1.), 3))
       >>> post = Posterior(draws={"mu": np.zeros((2, 50))}, sample_stats={}, observed={"y": np.zeros(3)},
       ...                  method="nuts", seed=(0, 0), settings={}, timings={})
@@ -282,7 +282,7 @@ def predict_proba(
 
     Examples:
       >>> import numpy as np, tensorflow as tf, tensorflow_probability as tfp; tfd = tfp.distributions
-      >>> from tfjoint.infer._posterior import Posterior
+      >>> from tfjoint.infer.results.posterior import Posterior
       >>> model = dict(b=tfd.Normal(0., 1.), y=lambda b: tfd.Bernoulli(logits=b))
       >>> post = Posterior(draws={"b": np.array([[-1., 1.]])}, sample_stats={}, observed={"y": 1},
       ...                  method="nuts", seed=(0, 0), settings={}, timings={})

@@ -26,14 +26,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _compile
-from tfjoint import _errors
-from tfjoint import _format
-from tfjoint import _types
-from tfjoint.infer import _chunks
-from tfjoint.infer import _posterior
-from tfjoint.infer import _signature
-from tfjoint.infer import _target
+from tfjoint._base import errors as _errors
+from tfjoint._base import format as _format
+from tfjoint._base import types as _types
+from tfjoint._compile import jit as _jit
+from tfjoint.infer.results import posterior as _posterior
+from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import signature as _signature
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -301,7 +301,7 @@ def vi(
     args = (params0, fit_seed, draw_seed, data)
     setup_seconds = clock()
     fix = "pass jit_compile=False to fit without XLA, or keep that op out of the model."
-    with _compile.naming_xla_errors("vi's fit", fix, enabled=bool(jit_compile)):
+    with _jit.naming_xla_errors("vi's fit", fix, enabled=bool(jit_compile)):
         # The fit's step count is static, so XLA's compile cannot run apart from the fit: time the trace alone.
         compiled.get_concrete_function(*args)
         trace_seconds = clock() - setup_seconds

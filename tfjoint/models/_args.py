@@ -13,8 +13,8 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from tfjoint import _errors
-from tfjoint import _types
+from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
 
 __all__ = ["float_tensor", "positive_int", "positive_scalar"]
 

@@ -20,9 +20,7 @@ from typing import Mapping, Tuple
 import numpy as np
 import tensorflow as tf
 
-from tfjoint.models import _args
-from tfjoint.models import _spatial
-from tfjoint.models import _timeseries
+from tfjoint.models import _args, _spatial, _timeseries
 
 __all__ = [
     "load_iris",

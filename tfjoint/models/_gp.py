@@ -7,7 +7,7 @@ from typing import Callable
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
+from tfjoint._model import builders as _builders
 from tfjoint.models import _args
 
 tfd = tfp.distributions

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
-from tfjoint import _errors
+from tfjoint._base import errors as _errors
+from tfjoint._model import builders as _builders
 from tfjoint.models import _args
 
 tfd = tfp.distributions

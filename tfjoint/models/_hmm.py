@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
+from tfjoint._model import builders as _builders
 from tfjoint.models import _args
 
 tfd = tfp.distributions

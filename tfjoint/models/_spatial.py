@@ -6,11 +6,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
-from tfjoint import _errors
-from tfjoint import _types
-from tfjoint.models import _args
-from tfjoint.models import _gp
+from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
+from tfjoint._model import builders as _builders
+from tfjoint.models import _args, _gp
 
 tfd = tfp.distributions
 tfb = tfp.bijectors

@@ -7,8 +7,8 @@ from typing import Literal
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint import _builders
-from tfjoint import _types
+from tfjoint._base import types as _types
+from tfjoint._model import builders as _builders
 from tfjoint.models import _args
 
 tfd = tfp.distributions

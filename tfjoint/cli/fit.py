@@ -1,0 +1,78 @@
+"""The main job: check a model's shapes, run compiled NUTS, print the summary.
+
+`python -m tfjoint fit` runs it on the bundled default, Bayesian multinomial
+logistic regression on Iris (the "TFP on JAX" demo), and also prints the
+training accuracy of the average draw and of Bayesian model averaging.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import numpy as np
+
+from tfjoint import models
+from tfjoint._model import spec as _spec
+from tfjoint._shapes import check as _check
+from tfjoint.infer import _nuts, _predictive
+
+__all__ = ["main", "iris_accuracy"]
+
+
+def iris_accuracy(posterior: Any, features: np.ndarray, labels: np.ndarray) -> tuple:
+    """Training accuracy of the average draw and of Bayesian model averaging.
+
+    Args:
+      posterior: a `Posterior` of `models.multinomial_logistic_regression`.
+      features: `[num_examples, num_features]`.
+      labels: `[num_examples]` integer classes.
+
+    Returns:
+      `(average_draw_accuracy, bma_accuracy)`: the mean over draws of each
+      draw's accuracy, and the accuracy of the draw-averaged class probabilities.
+    """
+    w = posterior.draws["w"].reshape((-1,) + posterior.draws["w"].shape[2:])
+    b = posterior.draws["b"].reshape((-1,) + posterior.draws["b"].shape[2:])
+    logits = np.einsum("nf,dfk->dnk", features, w) + b[:, None, :]
+    per_draw = np.mean(np.argmax(logits, axis=-1) == labels[None, :], axis=-1)
+    probs = _predictive.predict_proba(models.multinomial_logistic_regression(features), posterior, node="y")
+    bma = float(np.mean(np.argmax(probs, axis=-1) == labels))
+    return float(np.mean(per_draw)), bma
+
+
+def main(target: Optional[str], *, num_chains: int, num_warmup: int, num_results: int, seed: int, fmt: str = "text") -> int:
+    """Run the main job; returns the process exit code."""
+    from tfjoint.cli import main as _cli  # pylint: disable=g-import-not-at-top  (same layer: the front door)
+
+    def show(report: Any) -> None:
+        print(report.to_markdown() if fmt == "markdown" else str(report))
+
+    iris = target is None
+    if iris:
+        features, labels = models.load_iris()
+        model = models.multinomial_logistic_regression.condition(features, observed={"y": labels})
+        print("Bundled default: Bayesian multinomial logistic regression on Iris (TFP on JAX).\n")
+    else:
+        model = _cli.load_target(target)
+    spec = _spec.normalize(model)
+    if not spec.pins:
+        print(
+            f"fit needs observed data: {target} is not pinned.\n"
+            "  Fix: give a pinned model, e.g. jd.experimental_pin(y=data) or builder.condition(..., observed={'y': data}).",
+            file=sys.stderr,
+        )
+        return 2
+    report = _check.check(model, seed=seed)
+    show(report)
+    if not report.ok:
+        return 1
+    posterior = _nuts.nuts(model, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed)
+    show(posterior.summary())
+    timings = posterior.timings
+    print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    if iris:
+        average, bma = iris_accuracy(posterior, features, labels)
+        print(f"\nTraining accuracy: average draw {average:.4f}, Bayesian model averaging {bma:.4f}")
+        print("(TFP on JAX reports 0.9695 and 0.98.)")
+    return 0

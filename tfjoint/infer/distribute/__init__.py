@@ -1,0 +1,1 @@
+"""infer, layer 4: chains or data across `tf.distribute` replicas."""

@@ -1,0 +1,314 @@
+"""The posterior `Summary` report: one row per scalar coordinate, with ArviZ's columns and warnings.
+
+`summarize` computes, for each node of a dict of `[chain, draw, ...]` draws,
+the mean, sd, a central interval, the MCSE of the mean, bulk and tail ESS and
+R-hat (the estimators in `_diagnostics`), and turns what looks wrong (R-hat
+above 1.01, ESS below 100 per chain, divergences) into `ConvergenceWarning`s
+that say the fix. It works on plain dicts and does not import `_posterior`,
+so `Posterior.summary()` can call it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tfjoint._base import errors as _errors
+from tfjoint._base import format as _format
+from tfjoint.infer.results import diagnostics as _diagnostics
+
+__all__ = ["ConvergenceWarning", "Summary", "summarize"]
+
+RHAT_THRESHOLD = 1.01
+ESS_PER_CHAIN_THRESHOLD = 100.0
+
+
+class ConvergenceWarning(UserWarning):
+    """MCMC draws show signs of non-convergence (R-hat, ESS or divergences)."""
+
+
+_COLUMNS = ("mean", "sd", "lower", "upper", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
+
+
+def _percent(q: float) -> str:
+    return f"{100 * q:.4g}%"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Summary(_format.Report):
+    """Posterior summary: one row per scalar coordinate (`w[0, 1]`) of each node.
+
+    Attributes:
+      names: row labels, e.g. `"sigma"`, `"w[0]"`, `"w[1, 2]"`.
+      nodes: the node each row belongs to.
+      mean, sd: posterior mean and standard deviation, each of shape `[rows]`.
+      lower, upper: the `(1 - prob) / 2` and `(1 + prob) / 2` quantiles.
+      mcse_mean: Monte Carlo standard error of the mean.
+      ess_bulk, ess_tail: bulk and tail effective sample sizes.
+      r_hat: rank-normalised split R-hat.
+      num_chains, num_draws: the draws' `[chain, draw]` sizes.
+      num_divergences: count of `sample_stats["diverging"]`, or `None` without it.
+      prob: the central interval's probability.
+      warnings: the convergence problems found, as sentences with a fix.
+    """
+
+    names: Tuple[str, ...]
+    nodes: Tuple[str, ...]
+    mean: np.ndarray
+    sd: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    mcse_mean: np.ndarray
+    ess_bulk: np.ndarray
+    ess_tail: np.ndarray
+    r_hat: np.ndarray
+    num_chains: int
+    num_draws: int
+    num_divergences: Optional[int] = None
+    prob: float = 0.9
+    warnings: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if len(self.names) != len(self.nodes):
+            raise ValueError("Summary.names and Summary.nodes must have the same length.")
+        for column in _COLUMNS:
+            value = np.array(getattr(self, column), dtype=np.float64)
+            if value.shape != (len(self.names),):
+                raise ValueError(f"Summary.{column} must have shape [{len(self.names)}], got {list(value.shape)}.")
+            value.setflags(write=False)
+            object.__setattr__(self, column, value)
+        if not 0.0 < self.prob < 1.0:
+            raise ValueError(f"Summary.prob must be in (0, 1), got {self.prob}.")
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    def row(self, name: str) -> Dict[str, float]:
+        """The statistics of one row, by its label (e.g. `"w[0, 1]"`)."""
+        if name not in self.names:
+            raise _errors.ArgumentError(
+                argument="name",
+                expected="a row label among " + ", ".join(repr(n) for n in self.names[:8]) + (", ..." if len(self.names) > 8 else ""),
+                found=repr(name),
+                fix="index vector nodes as 'w[0]' and matrix nodes as 'w[0, 1]'.",
+            )
+        i = self.names.index(name)
+        return {column: float(getattr(self, column)[i]) for column in _COLUMNS}
+
+    def to_dict(self) -> Dict[str, np.ndarray]:
+        """The columns as arrays of shape `[rows]`, keyed by column name."""
+        return {column: getattr(self, column) for column in _COLUMNS}
+
+    @property
+    def ok(self) -> bool:
+        """Whether no convergence warning was raised."""
+        return not self.warnings
+
+    def _table(self) -> _format.Table:
+        low, high = (1.0 - self.prob) / 2.0, (1.0 + self.prob) / 2.0
+        columns = ("", "mean", "sd", _percent(low), _percent(high), "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
+
+        def number(v: float, digits: int = 3) -> str:
+            if not np.isfinite(v):
+                return "nan" if np.isnan(v) else str(v)
+            return f"{v:.{digits}f}" if abs(v) < 1e5 else f"{v:.3g}"
+
+        rows = tuple(
+            (
+                self.names[i],
+                number(self.mean[i]),
+                number(self.sd[i]),
+                number(self.lower[i]),
+                number(self.upper[i]),
+                number(self.mcse_mean[i]),
+                number(self.ess_bulk[i], 0),
+                number(self.ess_tail[i], 0),
+                number(self.r_hat[i]),
+            )
+            for i in range(len(self.names))
+        )
+        return _format.Table(columns, rows)
+
+    def _title(self) -> str:
+        chains = "chain" if self.num_chains == 1 else "chains"
+        return f"Posterior summary ({self.num_chains} {chains} x {self.num_draws} draws)"
+
+    def _notes(self) -> List[str]:
+        notes = []
+        if self.num_divergences is not None:
+            notes.append(f"Divergences: {self.num_divergences}")
+        notes.extend("Warning: " + w for w in self.warnings)
+        return notes
+
+    def _parts(self):
+        return self._title(), [self._table()], self._notes()
+
+
+def _coordinate_names(name: str, event_shape: Sequence[int]) -> List[str]:
+    if not event_shape:
+        return [name]
+    return [f"{name}[{', '.join(str(i) for i in index)}]" for index in np.ndindex(*event_shape)]
+
+
+def _chains(n: int) -> str:
+    return f"{n} chain" if n == 1 else f"{n} chains"
+
+
+def _convergence_warnings(
+    names: Sequence[str], r_hat: np.ndarray, bulk: np.ndarray, tail: np.ndarray, num_chains: int, divergences: Optional[int], num_draws: int
+) -> List[str]:
+    found = []
+
+    def worst(values: np.ndarray, largest: bool) -> str:
+        i = int(np.nanargmax(values) if largest else np.nanargmin(values))
+        return f"{values[i]:.3g} at '{names[i]}'"
+
+    with np.errstate(invalid="ignore"):
+        high = np.where(r_hat > RHAT_THRESHOLD)[0]
+        low_bulk = np.where(bulk < ESS_PER_CHAIN_THRESHOLD * num_chains)[0]
+        low_tail = np.where(tail < ESS_PER_CHAIN_THRESHOLD * num_chains)[0]
+    if high.size:
+        found.append(
+            f"R-hat above {RHAT_THRESHOLD} for {high.size} of {len(names)} coordinates (worst {worst(r_hat, True)}): "
+            "the chains disagree. Fix: run more warmup and draws, check for multimodality, or reparametrise."
+        )
+    if low_bulk.size:
+        found.append(
+            f"Bulk ESS below {ESS_PER_CHAIN_THRESHOLD:.0f} per chain for {low_bulk.size} of {len(names)} coordinates "
+            f"(worst {worst(bulk, False)}, {_chains(num_chains)}): means and sds are unreliable. "
+            "Fix: draw more (num_results), or reparametrise to reduce autocorrelation."
+        )
+    if low_tail.size:
+        found.append(
+            f"Tail ESS below {ESS_PER_CHAIN_THRESHOLD:.0f} per chain for {low_tail.size} of {len(names)} coordinates "
+            f"(worst {worst(tail, False)}, {_chains(num_chains)}): the quantiles are unreliable. Fix: draw more (num_results)."
+        )
+    if divergences:
+        total = num_chains * num_draws
+        found.append(
+            f"{divergences} of {total} transitions diverged: the sampler missed part of the posterior. "
+            "Fix: raise target_accept_prob (e.g. 0.95), or reparametrise (non-centred hierarchical scales)."
+        )
+    return found
+
+
+def summarize(
+    draws: Mapping[str, Any],
+    sample_stats: Optional[Mapping[str, Any]] = None,
+    *,
+    var_names: Optional[Sequence[str]] = None,
+    prob: float = 0.9,
+    warn: bool = True,
+    stacklevel: int = 2,
+) -> Summary:
+    """Summarise MCMC draws per scalar coordinate, with convergence diagnostics.
+
+    Args:
+      draws: node name -> draws of shape `[chain, draw, *event_shape]`; all
+        nodes share `[chain, draw]`.
+      sample_stats: optional sampler statistics of shape `[chain, draw]`, with
+        ArviZ's names; `"diverging"` is counted.
+      var_names: nodes to include (default: all, in `draws` order).
+      prob: probability mass of the central interval (columns `5%`/`95%` for 0.9).
+      warn: emit each problem found as a `ConvergenceWarning`.
+      stacklevel: `warnings.warn` stack level; 2 points at the caller of
+        `summarize` (a wrapper adds 1 per level).
+
+    Returns:
+      A `Summary`. Its `warnings` lists R-hat above 1.01, bulk or tail ESS
+      below 100 per chain, and any divergence.
+
+    Raises:
+      ShapeError: if a node's draws are not `[chain, draw, ...]` or nodes
+        disagree on `[chain, draw]`.
+      ArgumentError: for an unknown name in `var_names` or `prob` outside (0, 1).
+
+    Examples:
+      >>> rng = np.random.default_rng(0)
+      >>> s = summarize({"mu": rng.normal(size=(4, 1000)),
+      ...                "w": rng.normal(size=(4, 1000, 2))})
+      >>> s.names
+      ('mu', 'w[0]', 'w[1]')
+      >>> bool(abs(s.row("mu")["mean"]) < 0.1), s.warnings
+      (True, ())
+    """
+    if not (isinstance(prob, (float, int)) and 0.0 < float(prob) < 1.0):
+        raise _errors.ArgumentError(argument="prob", expected="a float in (0, 1)", found=repr(prob), fix="pass e.g. prob=0.9.")
+    if not isinstance(draws, Mapping) or not draws:
+        raise _errors.ArgumentError(
+            argument="draws",
+            expected="a non-empty dict from node name to draws [chain, draw, ...]",
+            found=type(draws).__name__ if not isinstance(draws, Mapping) else "an empty dict",
+            fix="pass posterior.draws, or {'mu': array_of_shape_[chain, draw]}.",
+        )
+    if var_names is None:
+        selected = list(draws)
+    else:
+        selected = [var_names] if isinstance(var_names, str) else list(var_names)
+        unknown = [v for v in selected if v not in draws]
+        if unknown:
+            raise _errors.ArgumentError(
+                argument="var_names",
+                expected="names among " + ", ".join(repr(k) for k in draws),
+                found=", ".join(repr(u) for u in unknown),
+                fix="pass node names that have draws.",
+            )
+    chain_draw = None
+    names: List[str] = []
+    nodes: List[str] = []
+    columns: Dict[str, List[np.ndarray]] = {c: [] for c in _COLUMNS}
+    low, high = (1.0 - prob) / 2.0, (1.0 + prob) / 2.0
+    for node in selected:
+        value = np.asarray(draws[node])
+        if value.ndim < 2:
+            raise _errors.ShapeError(
+                node=node,
+                expected="draws of shape [chain, draw, *event_shape]",
+                found=f"shape {list(value.shape)}",
+                fix="add the chain dimension (x[np.newaxis] for one chain).",
+            )
+        if chain_draw is None:
+            chain_draw = value.shape[:2]
+        elif value.shape[:2] != chain_draw:
+            raise _errors.ShapeError(
+                node=node,
+                expected=f"[chain, draw] = {list(chain_draw)} like '{selected[0]}'",
+                found=f"{list(value.shape[:2])}",
+                fix="pass draws of one run, all laid out [chain, draw, ...].",
+            )
+        x = _diagnostics.as_chains(value)
+        flat = x.reshape(-1, x.shape[2])
+        names.extend(_coordinate_names(node, value.shape[2:]))
+        nodes.extend([node] * x.shape[2])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns["mean"].append(flat.mean(axis=0))
+            columns["sd"].append(flat.std(axis=0, ddof=1) if flat.shape[0] > 1 else np.full(x.shape[2], np.nan))
+            quantiles = np.quantile(flat, [low, high], axis=0)
+        columns["lower"].append(quantiles[0])
+        columns["upper"].append(quantiles[1])
+        columns["mcse_mean"].append(_diagnostics.mcse_mean(x))
+        columns["ess_bulk"].append(_diagnostics.ess_bulk(x))
+        columns["ess_tail"].append(_diagnostics.ess_tail(x))
+        columns["r_hat"].append(_diagnostics.rhat(x))
+    stacked = {c: np.concatenate(v) if v else np.zeros(0) for c, v in columns.items()}
+    num_chains, num_draws = (int(chain_draw[0]), int(chain_draw[1])) if chain_draw else (0, 0)
+    divergences = None
+    if sample_stats is not None and "diverging" in sample_stats:
+        divergences = int(np.sum(np.asarray(sample_stats["diverging"]).astype(bool)))
+    found = _convergence_warnings(
+        names, stacked["r_hat"], stacked["ess_bulk"], stacked["ess_tail"], num_chains, divergences, num_draws
+    )
+    if warn:
+        for message in found:
+            warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+    return Summary(
+        names=tuple(names),
+        nodes=tuple(nodes),
+        num_chains=num_chains,
+        num_draws=num_draws,
+        num_divergences=divergences,
+        prob=float(prob),
+        warnings=tuple(found),
+        **stacked,
+    )

@@ -1,4 +1,4 @@
-"""Tests for tfjoint.infer._nuts (with _warmup, _chunks, _posterior): NUTS/HMC against known truth.
+"""Tests for tfjoint.infer._nuts (with mcmc.kernels, mcmc.adaptation, run.driver, run.progress): NUTS/HMC against known truth.
 
 Compiling NUTS is the expensive part (seconds per program), so the tests share a few
 programs: the compiled functions are cached per model object and settings, so every test
@@ -18,10 +18,11 @@ from tfjoint._base import errors as _errors
 from tfjoint._compile import jit as _jit
 from tfjoint.infer import _nuts
 from tfjoint.infer.mcmc import adaptation as _adaptation
+from tfjoint.infer.mcmc import kernels as _kernels
 from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel
 from tfjoint.infer.results import posterior as _posterior
-from tfjoint.infer.run import chunks as _chunks
 from tfjoint.infer.run import program as _program
+from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
@@ -143,7 +144,7 @@ def test_nuts__tfp_kernel_under_xla_conjugate_linear_regression_truth(kernel, ma
     assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
 
 
-def test_nuts__tfjoint_kernel_chunking_and_resume_do_not_change_draws(tmp_path, monkeypatch):
+def test_nuts__tfjoint_kernel_chunking_and_resume_do_not_change_draws(tmp_path):
     whole = _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", **GRAPH)
     assert_same_run(whole, _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", **{**GRAPH, "chunk_size": 13}))
     seen = []
@@ -153,10 +154,8 @@ def test_nuts__tfjoint_kernel_chunking_and_resume_do_not_change_draws(tmp_path, 
         if len(seen) == 3:  # inside the metric window
             raise _Killed()
 
-    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", kill)
     with pytest.raises(_Killed):
-        _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", checkpoint_dir=str(tmp_path), **GRAPH)
-    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", None)
+        _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", checkpoint_dir=str(tmp_path), on_chunk=kill, **GRAPH)
     resumed = _nuts.nuts(MODEL, observed={"y": Y}, kernel="tfjoint", checkpoint_dir=str(tmp_path), **GRAPH)
     assert_same_run(whole, resumed)
     assert whole.settings["kernel"] == "tfjoint"
@@ -224,13 +223,13 @@ def test_nuts__chunking_does_not_change_draws(graph_run):
     assert whole.settings["step_size"] == graph_run.settings["step_size"]
 
 
-def test_nuts__a_warmup_chunk_ends_where_a_metric_window_does(graph_run, monkeypatch):
+def test_nuts__a_warmup_chunk_ends_where_a_metric_window_does(graph_run):
     # The metric is set after a chunk's loop, so a chunk must stop right after a window's
     # last iteration (53 here), even when chunk_size would carry it on; the draws stay the
     # ones of chunks of 7 (graph_run).
     ends = []
-    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", lambda phase, done: ends.append((phase, done)))
-    whole = _nuts.nuts(MODEL, observed={"y": Y}, **{**GRAPH, "chunk_size": 1000})
+    whole = _nuts.nuts(MODEL, observed={"y": Y}, on_chunk=lambda phase, done: ends.append((phase, done)),
+                       **{**GRAPH, "chunk_size": 1000})
     windows = _adaptation.stan_schedule(GRAPH["num_warmup"]).window_ends
     assert windows == (53,)
     assert ends == [("warmup", 54), ("warmup", 60), ("sampling", 30)]
@@ -249,7 +248,7 @@ class _Killed(Exception):
 
 
 @pytest.mark.parametrize("kill_after_chunk", [3, 10])  # 3: inside the metric window; 10: first sampling chunk
-def test_nuts__checkpoint_resume_is_identical(graph_run, tmp_path, monkeypatch, kill_after_chunk):
+def test_nuts__checkpoint_resume_is_identical(graph_run, tmp_path, kill_after_chunk):
     seen = []
 
     def kill(phase, done):
@@ -257,12 +256,10 @@ def test_nuts__checkpoint_resume_is_identical(graph_run, tmp_path, monkeypatch, 
         if len(seen) == kill_after_chunk:
             raise _Killed()
 
-    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", kill)
     with pytest.raises(_Killed):
-        _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **GRAPH)
+        _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), on_chunk=kill, **GRAPH)
     assert seen[-1] == (("warmup", 21) if kill_after_chunk == 3 else ("sampling", 7))
     assert (tmp_path / "nuts_checkpoint.npz").exists()
-    monkeypatch.setattr(_nuts, "_AFTER_CHUNK", None)
     resumed = _nuts.nuts(MODEL, observed={"y": Y}, checkpoint_dir=str(tmp_path), **GRAPH)
     assert_same_run(graph_run, resumed)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp_")]  # no half-written files
@@ -346,6 +343,28 @@ def test_posterior__layout_and_stats(graph_run):
     assert post.settings["leapfrog_steps"] >= n.max(axis=0).sum()
 
 
+@pytest.mark.parametrize("run", ["graph_run", "xla_run"])
+def test_posterior__step_size_is_recorded_per_draw_and_constant_after_warmup(run, request):
+    # Each draw's step size is the one its iteration used (read from the kernel results inside
+    # the chunk): after warmup the dual averaging is frozen, so every draw of every chain has
+    # the adapted step size, which is not the initial one.
+    post = request.getfixturevalue(run)
+    step = post.sample_stats["step_size"]
+    assert step.shape == (post.num_chains, post.num_draws)
+    np.testing.assert_array_equal(step, post.settings["step_size"])
+    assert post.settings["step_size"] != post.settings["init_step_size"]
+
+
+def test_nuts__unfrozen_step_size_would_show_in_the_draws_record(monkeypatch):
+    # If ending warmup failed to freeze the step size (a TFP change to the dual-averaging
+    # results, say), the per-draw record would vary: run with a freeze that does nothing.
+    from tfjoint.infer.mcmc import adaptation
+
+    monkeypatch.setattr(adaptation, "freeze", lambda results: results)
+    post = _nuts.nuts(MODEL, observed={"y": Y}, **GRAPH)
+    assert len(np.unique(post.sample_stats["step_size"])) > 1
+
+
 def test_posterior__lp_is_the_target_log_density(graph_run):
     # lp is the log-density in unconstrained space; w is unconstrained, so lp is the
     # pinned model's log-prob at the draw.
@@ -356,9 +375,9 @@ def test_posterior__lp_is_the_target_log_density(graph_run):
 
 def test_posterior__nested_node_values_get_one_entry_per_part():
     value = {"a": np.zeros((2, 3)), "b": [np.ones((2, 3, 4)), np.ones((2, 3))]}
-    labels = [label for label, _ in _nuts._nested_items("q", value)]
+    labels = [label for label, _ in _posterior.leaves_with_paths("q", value)]
     assert labels == ["q.a", "q.b.0", "q.b.1"]
-    assert [label for label, _ in _nuts._nested_items("w", np.zeros((2, 3)))] == ["w"]
+    assert [label for label, _ in _posterior.leaves_with_paths("w", np.zeros((2, 3)))] == ["w"]
 
 
 def test_posterior__summary_and_rendering(graph_run):
@@ -386,7 +405,7 @@ def test_nuts__progress_lines(capsys):
 
 def test_progress__terminal_rewrites_one_line():
     out = io.StringIO()
-    progress = _chunks.Progress("nuts", stream=out, carriage_return=True)
+    progress = _progress.Progress("nuts", stream=out, carriage_return=True)
     progress.update("warmup", 5, 10, rate=10.0, divergences=0, compile_seconds=1.0)
     progress.update("warmup", 10, 10, rate=10.0, divergences=2)
     progress.update("sampling", 10, 10, rate=10.0, divergences=0)
@@ -396,15 +415,15 @@ def test_progress__terminal_rewrites_one_line():
 
 
 def test_progress__notebook_prints_plain_lines(monkeypatch, capsys):
-    monkeypatch.setattr(_chunks, "in_notebook", lambda: True)
-    progress = _chunks.Progress("hmc")
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    progress = _progress.Progress("hmc")
     progress.update("sampling", 3, 10, rate=3.0, divergences=0)
     out = capsys.readouterr().out
     assert out == "hmc sampling  3/10  |  3 it/s  |  ETA 2.3s  |  divergences 0\n"
 
 
 def test_progress__disabled_prints_nothing(capsys):
-    progress = _chunks.Progress("nuts", enabled=False)
+    progress = _progress.Progress("nuts", enabled=False)
     progress.update("warmup", 1, 2, rate=1.0, divergences=0)
     progress.close()
     assert capsys.readouterr() == ("", "")
@@ -487,13 +506,14 @@ def test_hmc__bad_num_leapfrog_steps():
 @pytest.mark.parametrize("method", ["nuts", "nuts_tfp_kernel", "hmc"])
 def test_restart__equals_bootstrap_without_evaluating_the_model(method):
     # At a metric window's end the kernel restarts at the same point under a new metric.
-    # `_restarted` derives the new kernel results from the old ones; TFP's bootstrap_results
+    # `adaptation.restart` derives the new kernel results from the old ones; TFP's bootstrap_results
     # evaluates the model again. They must agree (the gradient up to one rounding).
     # tfjoint's NUTS kernel applies the metric itself; TFP's NUTS and HMC move z on the rescaled target.
     kernel_name = "tfp" if method == "nuts_tfp_kernel" else "tfjoint"
     method = "nuts" if method == "nuts_tfp_kernel" else method
     target = _target.make_target(MODEL, {"y": Y}).for_batch(3, seed=0)
-    sampler = _program.Sampler(method, 10, 4, 0.8, 10, False, kernel=kernel_name)
+    spec = _kernels.Nuts(max_tree_depth=10, kernel=kernel_name) if method == "nuts" else _kernels.Hmc(num_leapfrog_steps=4)
+    sampler = _program.Sampler(spec, 0.8, 10, False)
     program = _program.Program(sampler, lambda d: target, keepalive=None)
     program.prepare(target.initial_state(3, seed=1), None)
     old_scale = tf.constant([0.5, 2.0, 1.0])
@@ -509,11 +529,14 @@ def test_restart__equals_bootstrap_without_evaluating_the_model(method):
     z = target.initial_state(3, seed=1)
     kernel = program._adaptive(log_prob, tf.constant(0.3), old_scale)
     z, kr = kernel.one_step(z, kernel.bootstrap_results(z), seed=(1, 2))
-    in_kernel = program.metric_in_kernel()
+    in_kernel = program.applies_metric()
     assert in_kernel == (method == "nuts" and kernel_name == "tfjoint")
     new_z = z if in_kernel else z * old_scale / new_scale
     calls.clear()
-    got = program._restarted(kr, new_z, old_scale, new_scale, log_prob)
+    got = _adaptation.restart(
+        kr, new_z, kernel_at=lambda step_size: program._adaptive(log_prob, step_size, new_scale),
+        gradient_factor=None if in_kernel else new_scale / old_scale, with_gradients=spec.with_gradients,
+    )
     assert not calls  # the model was not evaluated
     want = program._adaptive(log_prob, kr.new_step_size, new_scale).bootstrap_results(new_z)
     assert calls

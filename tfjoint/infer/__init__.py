@@ -13,6 +13,8 @@ from tfjoint.infer._predictive import predict_proba, predictive
 from tfjoint.infer._vi import VIFit, vi
 from tfjoint.infer.distribute.chains import shard_chains
 from tfjoint.infer.distribute.data import ShardedLogProb, sharded_log_prob
+from tfjoint.infer.mcmc.adaptation import Schedule, stan_schedule
+from tfjoint.infer.mcmc.nuts_kernel import FlatNoUTurnSampler
 from tfjoint.infer.results.arviz import to_arviz
 from tfjoint.infer.results.diagnostics import (
     ess_bulk,
@@ -47,6 +49,9 @@ __all__ = [
     "to_arviz",
     "make_target",
     "FlatTarget",
+    "FlatNoUTurnSampler",
+    "stan_schedule",
+    "Schedule",
     "sharded_log_prob",
     "shard_chains",
     "ShardedLogProb",

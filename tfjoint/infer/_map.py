@@ -50,7 +50,7 @@ from tfjoint._base import errors as _errors
 from tfjoint._base import format as _format
 from tfjoint._base import types as _types
 from tfjoint._compile import jit as _jit
-from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
@@ -340,7 +340,7 @@ def map_estimate(
     max_iterations = _types.check_int(max_iterations, "max_iterations", 1, 1000)
     _types.check_positive_float(tolerance, "tolerance", "1e-6")
     jit_compile = _check_jit_compile(jit_compile)
-    clock = _chunks.Stopwatch()
+    clock = _progress.Stopwatch()
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]

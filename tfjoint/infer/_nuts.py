@@ -1,25 +1,21 @@
 """NUTS and HMC on a joint model: adapted, compiled in chunks, resumable.
 
-`nuts(model, observed=..., seed=...)` composes the small pieces:
+`nuts(model, observed=..., seed=...)` composes small pieces, each usable and
+tested on its own:
 
 1. `make_target` pins the data and flattens the free nodes into one
-   unconstrained vector per chain (`FlatTarget`);
-2. a kernel does the moves, wrapped during warmup in
-   `tfp.mcmc.DualAveragingStepSizeAdaptation`: for NUTS under XLA, tfjoint's
-   `_nuts_kernel.FlatNoUTurnSampler`; in TF graph mode and across replicas,
-   TFP's `NoUTurnSampler` (HMC: `HamiltonianMonteCarlo`);
-3. a diagonal metric is adapted in Stan's windows (`_warmup`); TFP's kernels
-   see it as the reparametrisation `x = scale * z` with an identity mass
-   matrix, and tfjoint's kernel applies it in its leapfrog updates;
-4. two functions are compiled once per model signature and reused
-   (`_program`): `start` (initial kernel results) and `chunk` (up to
-   `chunk_size` iterations, warmup and sampling alike; a warmup chunk also
-   ends where a metric window does, and adapts the metric after its loop,
-   so no iteration pays for that branch). The observed data and
-   a builder's data arguments are tensor *arguments*, so new data of the same
-   shapes compiles nothing;
-5. a Python loop runs the chunks and, between them, prints progress and saves
-   checkpoints (`_chunks`).
+   unconstrained vector per chain (`FlatTarget`, `tfjoint.infer.target`);
+2. a kernel object (`Nuts` or `Hmc`, `tfjoint.infer.mcmc.kernels`) makes the
+   transition kernel, wrapped during warmup in dual-averaging step-size
+   adaptation, with a diagonal metric adapted in Stan's windows
+   (`tfjoint.infer.mcmc.adaptation`);
+3. a `Program` (`tfjoint.infer.run.program`) compiles `start` and one `chunk`
+   of iterations once per model signature and settings, with the observed
+   data and a builder's data arguments as tensor arguments, so new data of
+   the same shapes compiles nothing;
+4. the driver (`tfjoint.infer.run.driver`) runs the chunks in a Python loop
+   and, between them, prints progress, writes checkpoints and calls
+   `on_chunk`.
 
 Iteration `t` (counted from the start of warmup) uses the seed
 `fold_in(run_seed, t)`, and the whole loop state travels between chunks, so
@@ -29,9 +25,7 @@ and resume.
 
 from __future__ import annotations
 
-import collections
-import math
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -39,266 +33,173 @@ import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
-from tfjoint._tfp import mcmc as _tfp_mcmc
 from tfjoint.infer.distribute import chains as _distribute
 from tfjoint.infer.distribute import data as _sharded_data
 from tfjoint.infer.mcmc import adaptation as _adaptation
+from tfjoint.infer.mcmc import kernels as _kernels
 from tfjoint.infer.results import posterior as _posterior
-from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.run import checkpoint as _checkpoint
+from tfjoint.infer.run import driver as _driver
 from tfjoint.infer.run import program as _program
+from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
-__all__ = ["nuts", "hmc"]
+__all__ = ["nuts", "hmc", "MAX_TREE_DEPTH"]
 
-Method = _program.Method
+# TFP's NoUTurnSampler builds a (2**d x 2**d) float64 table when it is made: 128 MiB at depth 12,
+# 8 GiB at 15 (and its Python loop over the rows takes minutes), and a tree of depth d may take
+# 2**d - 1 leapfrog steps per iteration.
+MAX_TREE_DEPTH = 12
 
-# Test-only hook, called as `_AFTER_CHUNK(phase, done)` after each chunk (and its checkpoint).
-_AFTER_CHUNK: Optional[Callable[[str, int], None]] = None
+_FIX_TREE_DEPTH = (
+    "keep max_tree_depth <= 12 (Stan's default is 10). Trees that saturate depth 10 usually mean a hard\n"
+    "geometry: reparametrise the model (e.g. non-centered), or give the sampler more warmup."
+)
+# Unconstrained points at which the model's log-density and gradient enter a checkpoint's fingerprint.
+_FINGERPRINT_POINTS = 3
+_FINGERPRINT_SEED = (20201, 7)
 
 
-# -- argument checks ----------------------------------------------------------------
-
-
-def _check_probability(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 < float(value) < 1.0:
-        raise _errors.ArgumentError(argument=argument, expected="a float in (0, 1)", found=repr(value), fix=f"pass {argument}=0.8.")
-    return float(value)
-
-
-def _check_step_size(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 < float(value) < math.inf:
+def _check_max_tree_depth(value: Any) -> int:
+    depth = _types.check_int(value, "max_tree_depth", 1, 10)
+    if depth > MAX_TREE_DEPTH:
         raise _errors.ArgumentError(
-            argument="step_size", expected="a positive float", found=repr(value), fix="pass step_size=1.0."
+            f"A tree of depth {depth} may take {2**depth - 1} leapfrog steps per iteration, and TFP's NUTS kernel "
+            f"allocates a {2**depth} x {2**depth} table ({8 * 4**depth / 2**30:.3g} GiB) when it is built.",
+            argument="max_tree_depth",
+            expected=f"an int in [1, {MAX_TREE_DEPTH}]",
+            found=repr(depth),
+            fix=_FIX_TREE_DEPTH,
         )
-    return float(value)
+    return depth
 
 
-# -- the run --------------------------------------------------------------------------
+def _model_values(target: Any) -> Dict[str, np.ndarray]:
+    """The model's log-density and gradient at fixed unconstrained points, rounded to 6 digits.
+
+    Any change to the model's distributions, parameters or data changes them
+    (up to a change below one part in a million), and round-off between
+    machines does not.
+    """
+    points = tf.random.stateless_uniform([_FINGERPRINT_POINTS, target.dim], _FINGERPRINT_SEED, -1.0, 1.0, target.dtype)
+    values = []
+    for i in range(_FINGERPRINT_POINTS):
+        lp, grad = tfp.math.value_and_gradient(target.log_prob, points[i])
+        values.append(np.concatenate([np.reshape(lp.numpy(), [1]), np.reshape(grad.numpy(), [-1])]))
+    rounded = np.array([float(f"{v:.6g}") for v in np.concatenate(values).astype(np.float64)])
+    return {"log_prob_and_gradient": rounded}
 
 
-def _nested_items(name: str, value: Any):
-    """Yield `(label, leaf)` for a node value that may be a structure (dict / tuple / StructTuple)."""
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _nested_items(f"{name}.{k}", v)
-    elif isinstance(value, (list, tuple)):
-        for k, v in enumerate(value):
-            yield from _nested_items(f"{name}.{k}", v)
-    else:
-        yield name, value
-
-
-def _fingerprint(method: str, target: _target.FlatTarget, data: Any, seed: tf.Tensor, **settings: Any) -> str:
-    arrays = {f"observed/{k}": np.asarray(v) for k, v in data["observed"].items()}
-    arrays.update({f"arg/{i}": np.asarray(v) for i, v in enumerate(data["args"])})
-    return _chunks.fingerprint(
-        method=method, names=target.names, dim=target.dim, seed=seed.numpy().tolist(), data=arrays, **settings
+def _open_checkpoint(
+    kernel: Any, target: Any, data: Any, settings: _driver.RunSettings
+) -> Tuple[_checkpoint.Checkpoint, Optional[Dict[str, np.ndarray]]]:
+    """The run's checkpoint and its saved arrays (or None), checked against this run before anything compiles."""
+    observed = {f"observed/{k}": np.asarray(v) for k, v in data["observed"].items()}
+    observed.update({f"arg/{i}": np.asarray(v) for i, v in enumerate(data["args"])})
+    fingerprint = _checkpoint.fingerprint(
+        model=_model_values(target),
+        data=observed,
+        layout=(target.names, target.dim, target.dtype.name),
+        seed=settings.seed.numpy().tolist(),
+        method=(kernel.method, kernel),
+        settings=dict(
+            num_chains=settings.num_chains, num_warmup=settings.num_warmup, num_results=settings.num_results,
+            step_size=settings.step_size, target_accept_prob=settings.target_accept_prob,
+            jit_compile=settings.jit_compile,
+        ),
     )
+    checkpoint = _checkpoint.Checkpoint(settings.checkpoint_dir, kernel.method, fingerprint=fingerprint)
+    return checkpoint, checkpoint.load()
 
 
-def _save(checkpoint: _chunks.Checkpoint, state: _program.ChainState, extra: Mapping[str, Any]) -> None:
-    arrays = {}
-    arrays.update({f"state_{i:03d}": np.asarray(leaf) for i, leaf in enumerate(tf.nest.flatten(state))})
-    arrays.update(extra)
-    checkpoint.save(arrays)
+def _compiled_as(program: _program.Program) -> str:
+    return f"xla={program.xla} implementation={program.implementation}"
 
 
-def _restore(template: Any, saved: Mapping[str, np.ndarray]) -> Any:
-    leaves = tf.nest.flatten(template)
-    values = [tf.constant(saved[f"state_{i:03d}"], dtype=leaf.dtype) for i, leaf in enumerate(leaves)]
-    return tf.nest.pack_sequence_as(template, values)
-
-
-def _run(
-    method: Method,
+def _sample(
     model: Any,
     observed: Optional[Mapping[str, Any]],
-    *,
-    num_chains: int,
-    num_warmup: int,
-    num_results: int,
-    seed: _types.Seed,
-    step_size: float,
-    target_accept_prob: float,
-    max_tree_depth: int,
-    num_leapfrog_steps: int,
-    chunk_size: int,
-    jit_compile: Optional[bool],
-    progress: bool,
-    checkpoint_dir: Optional[str],
-    strategy: Optional[tf.distribute.Strategy] = None,
-    shard_data: bool = False,
-    kernel: _program.Kernel = "auto",
+    kernel: Union[_kernels.Nuts, _kernels.Hmc],
+    settings: _driver.RunSettings,
+    on_chunk: Optional[_driver.OnChunk],
 ) -> _posterior.Posterior:
-    clock = _chunks.Stopwatch()
-    num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
-    num_warmup = _types.check_int(num_warmup, "num_warmup", 0, 500)
-    num_results = _types.check_int(num_results, "num_results", 1, 500)
-    chunk_size = _types.check_int(chunk_size, "chunk_size", 1, 100)
-    max_tree_depth = _types.check_int(max_tree_depth, "max_tree_depth", 1, 10)
-    num_leapfrog_steps = _types.check_int(num_leapfrog_steps, "num_leapfrog_steps", 1, 16)
-    target_accept_prob = _check_probability(target_accept_prob, "target_accept_prob")
-    step_size = _check_step_size(step_size)
-    if jit_compile is not None and not isinstance(jit_compile, bool):
-        raise _errors.ArgumentError(
-            argument="jit_compile", expected="None (choose), True or False", found=repr(jit_compile),
-            fix="pass jit_compile=None, or True for XLA.",
-        )
-    if kernel not in _program.KERNELS:
-        raise _errors.ArgumentError(
-            argument="kernel", expected='"auto", "tfp" or "tfjoint"', found=repr(kernel),
-            fix='pass kernel="auto" (the default).',
-        )
-    seed = _types.as_seed(seed)
-    placement = _distribute.place(strategy, num_chains=num_chains, shard_data=shard_data)
-
+    """Compose target, kernel, program and driver into one run (see the module docstring)."""
+    clock = _progress.Stopwatch()
+    seed = settings.seed
+    placement = _distribute.place(settings.strategy, num_chains=settings.num_chains, shard_data=settings.shard_data)
     if placement is not None and placement.shard_data:
-        target = _sharded_data.sharded_target(model, observed, placement, jit_compile=jit_compile is not False)
+        target = _sharded_data.sharded_target(model, observed, placement, jit_compile=settings.jit_compile is not False)
     else:
         target = _target.make_target(model, observed)
         if placement is None:
-            target = _signature.for_batch(model, target, num_chains, tfp.random.split_seed(seed, 3)[2])
-    sampler = _program.Sampler(
-        method, max_tree_depth, num_leapfrog_steps, target_accept_prob, chunk_size, jit_compile, placement, kernel
-    )
+            target = _signature.for_batch(model, target, settings.num_chains, tfp.random.split_seed(seed, 3)[2])
+    sampler = _program.Sampler(kernel, settings.target_accept_prob, settings.chunk_size, settings.jit_compile, placement)
     program, data = _program.program_for(model, target, sampler)
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
-    x0 = target.initial_state(num_chains, init_seed)
-    step0 = tf.constant(step_size, target.dtype)
-    schedule = _adaptation.stan_schedule(num_warmup)
-    window_ends, slow_start, slow_end = schedule.as_tensors()
+    x0 = target.initial_state(settings.num_chains, init_seed)
+    step0 = tf.constant(settings.step_size, target.dtype)
+    schedule = _adaptation.stan_schedule(settings.num_warmup)
+    checkpoint, saved = (None, None)
+    if settings.checkpoint_dir is not None:
+        checkpoint, saved = _open_checkpoint(kernel, target, data, settings)
     setup_seconds = clock()
 
     # Trace and compile once, running zero iterations: the first real chunk
     # then measures sampling alone. A cached program compiles nothing here.
     program.prepare(x0, data)
     start_state = program.start(x0, step0, data)
-    program.compile_chunk(start_state, window_ends, slow_start, slow_end, run_seed, data)
+    program.compile_chunk(start_state, *schedule.as_tensors(), run_seed, data)
     compile_seconds = clock() - setup_seconds
-    compile_note: Optional[float] = compile_seconds
-
-    checkpoint = None
-    saved = None
-    if checkpoint_dir is not None:
-        checkpoint = _chunks.Checkpoint(
-            checkpoint_dir,
-            method,
-            fingerprint=_fingerprint(
-                method, target, data, seed,
-                num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, step_size=step_size,
-                target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-                num_leapfrog_steps=num_leapfrog_steps, jit_compile=program.xla, kernel=program.kernel,
-            ),
+    if saved is not None and str(saved.pop("compiled_as", "")) != _compiled_as(program):
+        raise _errors.ArgumentError(
+            "The checkpoint was written by a run compiled another way; resuming it would not give its draws.",
+            argument="checkpoint_dir",
+            expected=_compiled_as(program),
+            found=checkpoint.path,
+            fix="pass the jit_compile and kernel the checkpointed run used, or a new checkpoint_dir.",
         )
-        saved = checkpoint.load()
-
-    draws, stats = [], collections.defaultdict(list)
-    warmup_divergences = 0
-    state: _program.ChainState = start_state
-    if saved is not None:
-        state = _restore(start_state, saved)
-        warmup_divergences = int(saved["warmup_divergences"])
-        if saved["draws"].shape[0]:
-            draws.append(saved["draws"])
-            for k in [k for k in saved if k.startswith("stat_")]:
-                stats[k[len("stat_"):]].append(saved[k])
-
-    report = _chunks.Progress(method, enabled=bool(progress))
-    seconds = {"warmup": 0.0, "sampling": 0.0}
-    session_start = {"warmup": None, "sampling": None}
-    total = num_warmup + num_results
-    done = int(state.step)
-    while done < total:
-        if done == num_warmup and _tfp_mcmc.is_adapting(state.kernel_results):
-            state = _program.freeze(state)
-            warmup_divergences = int(state.divergences)
-        phase = "warmup" if done < num_warmup else "sampling"
-        offset = 0 if phase == "warmup" else num_warmup
-        phase_total = num_warmup if phase == "warmup" else num_results
-        if session_start[phase] is None:
-            session_start[phase] = done - offset
-        count = min(chunk_size, offset + phase_total - done)
-        t0 = clock()
-        state, (chunk_draws, chunk_stats) = program.chunk(
-            state, tf.constant(count, tf.int32), window_ends, slow_start, slow_end, run_seed, data
-        )
-        ran = int(state.step) - done  # fewer than `count` when the chunk ended a warmup window
-        if phase == "sampling":
-            draws.append(chunk_draws.numpy()[:ran])
-            for k, v in chunk_stats.items():
-                stats[k].append(v.numpy()[:ran])
-        done += ran
-        seconds[phase] += clock() - t0
-        if done == num_warmup:
-            state = _program.freeze(state)
-            warmup_divergences = int(state.divergences)
-        divergences = int(state.divergences) - (warmup_divergences if phase == "sampling" else 0)
-        report.update(
-            phase, done - offset, phase_total,
-            rate=(done - offset - session_start[phase]) / max(seconds[phase], 1e-9),
-            divergences=divergences, compile_seconds=compile_note,
-        )
-        compile_note = None
-        if checkpoint is not None:
-            extra = {"warmup_divergences": np.int64(warmup_divergences)}
-            extra["draws"] = np.concatenate(draws) if draws else np.zeros([0, num_chains, target.dim])
-            extra.update({f"stat_{k}": np.concatenate(v) for k, v in stats.items()})
-            _save(checkpoint, state, extra)
-        if _AFTER_CHUNK is not None:
-            _AFTER_CHUNK(phase, done - offset)
-    report.close()
-    warmup_seconds, sampling_seconds = seconds["warmup"], seconds["sampling"]
-
-    x = np.concatenate(draws).transpose(1, 0, 2)  # [num_chains, num_results, dim]
+    chunks = _driver.run(
+        program, start_state, settings=settings, schedule=schedule, seed=run_seed, data=data, dim=target.dim,
+        checkpoint=checkpoint, saved=saved, stamp={"compiled_as": np.array(_compiled_as(program))},
+        compile_seconds=compile_seconds, on_chunk=on_chunk,
+    )
+    state = chunks.state
+    x = chunks.draws.transpose(1, 0, 2)  # [num_chains, num_results, dim]
     values = target.constrain(tf.constant(x, target.dtype))
-    node_draws = {}
-    for name in target.names:
-        for label, leaf in _nested_items(name, values[name]):
-            node_draws[label] = np.asarray(leaf)
-    sample_stats = {k: np.concatenate(v).T for k, v in stats.items()}
-    final_step = float(_program.step_size_of(state.kernel_results))
-    sample_stats["step_size"] = np.full([num_chains, num_results], final_step, target.dtype.as_numpy_dtype)
-    if method == "nuts":
-        n = sample_stats["n_steps"]
-        sample_stats["tree_depth"] = np.where(n > 0, np.floor(np.log2(np.maximum(n, 1))).astype(np.int32) + 1, 0)
-    else:
-        sample_stats["n_steps"] = np.full([num_chains, num_results], num_leapfrog_steps, np.int32)
+    node_draws = _posterior.node_entries({name: values[name] for name in target.names})
+    step_sizes = chunks.stats.pop("step_size")  # [num_results]: one step size for all chains
+    sample_stats = {k: v.T for k, v in chunks.stats.items()}
+    sample_stats["step_size"] = np.broadcast_to(step_sizes[np.newaxis], (settings.num_chains, len(step_sizes))).copy()
+    sample_stats = kernel.finish(sample_stats)
     order = ["diverging", "step_size", "n_steps", "tree_depth", "acceptance_rate", "lp", "energy"]
     sample_stats = {k: sample_stats[k] for k in order if k in sample_stats}
 
-    settings = dict(
-        num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, chunk_size=chunk_size,
-        jit_compile=program.xla, compile_mode=program.compile_reason,
-        target_accept_prob=target_accept_prob, init_step_size=step_size,
+    final_step = float(state.kernel_results.new_step_size)
+    run_settings = dict(
+        num_chains=settings.num_chains, num_warmup=settings.num_warmup, num_results=settings.num_results,
+        chunk_size=settings.chunk_size, jit_compile=program.xla, compile_mode=program.compile_reason,
+        target_accept_prob=settings.target_accept_prob, init_step_size=settings.step_size,
         metric="diag", step_size=final_step, inverse_metric=np.square(np.asarray(state.scale)),
-        warmup_divergences=warmup_divergences, window_ends=schedule.window_ends,
+        warmup_divergences=chunks.warmup_divergences, window_ends=schedule.window_ends,
         leapfrog_steps=int(state.leapfrogs),
         strategy=None if placement is None else placement.describe(),
         batching=target.batching,
     )
-    if method == "nuts":
-        settings["max_tree_depth"] = max_tree_depth
-        settings["kernel"] = program.kernel  # what ran
-    else:
-        settings["num_leapfrog_steps"] = num_leapfrog_steps
+    run_settings.update(kernel.settings(program.implementation))
     timings = dict(
-        setup=setup_seconds, trace_compile=compile_seconds, warmup=warmup_seconds,
-        sampling=sampling_seconds, total=clock(),
+        setup=setup_seconds, trace_compile=compile_seconds, warmup=chunks.seconds["warmup"],
+        sampling=chunks.seconds["sampling"], total=clock(),
     )
-    observed_arrays = {}
     tfp_to_name = dict(zip(target.spec.tfp_names, target.spec.names))
-    for k, v in data["observed"].items():
-        observed_arrays[tfp_to_name.get(k, k)] = np.asarray(v)
+    observed_arrays = {tfp_to_name.get(k, k): np.asarray(v) for k, v in data["observed"].items()}
     return _posterior.Posterior(
         draws=node_draws,
         sample_stats=sample_stats,
         observed=observed_arrays,
-        method=method,
+        method=kernel.method,
         seed=tuple(seed.numpy().tolist()),
-        settings=settings,
+        settings=run_settings,
         timings=timings,
         model=target.pinned,
     )
@@ -321,7 +222,8 @@ def nuts(
     checkpoint_dir: Optional[str] = None,
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
-    kernel: _program.Kernel = "auto",
+    kernel: _kernels.Kernel = "auto",
+    on_chunk: Optional[_driver.OnChunk] = None,
 ) -> _posterior.Posterior:
     """Sample a joint model's posterior with NUTS, adapting step size and a diagonal metric.
 
@@ -329,7 +231,7 @@ def nuts(
     space (TFP's default event-space bijector) as one flat vector per chain.
     Warmup follows Stan: dual-averaging step size, and a diagonal metric
     estimated in doubling windows (pooled over chains). The chains run
-    batched, in XLA-compiled chunks of `chunk_size` steps, with a progress
+    batched, in compiled chunks of `chunk_size` steps, with a progress
     line and optional checkpoints between chunks.
 
     Args:
@@ -343,26 +245,28 @@ def nuts(
       seed: a stateless seed (int or pair of ints); required. The same seed
         gives the same draws, for any `chunk_size` and across kill/resume.
       target_accept_prob: dual averaging's target mean acceptance (Stan's `delta`).
-      max_tree_depth: NUTS's maximum tree depth (at most `2**max_tree_depth - 1`
-        leapfrog steps per iteration).
+      max_tree_depth: NUTS's maximum tree depth, at most 12 (at most
+        `2**max_tree_depth - 1` leapfrog steps per iteration).
       step_size: initial step size.
       chunk_size: iterations per compiled chunk (progress and checkpoints
         happen between chunks); warmup chunks also end at Stan's metric windows.
       jit_compile: `None` (default): XLA, except on CPU for a model whose
         log-density takes Cholesky factors of matrices of size >= 32, which
-        XLA's CPU backend computes many times slower than
-        TensorFlow's graph mode (see `tfjoint._compile.policy`), or a model with an
-        op XLA cannot compile (then with an `XlaFallbackWarning`); the choice is
-        in `settings["compile_mode"]`. `True`: always XLA (`XlaCompileError`
-        naming the op if it cannot). `False`: TensorFlow graph mode.
+        XLA's CPU backend computes many times slower than TensorFlow's graph
+        mode, or a model with an op XLA cannot compile (then with an
+        `XlaFallbackWarning`); the choice is in `settings["compile_mode"]`.
+        `True`: always XLA (`XlaCompileError` naming the op if it cannot).
+        `False`: TensorFlow graph mode.
       progress: print a progress line between chunks.
       checkpoint_dir: directory to save the state and draws to after every
-        chunk; a run with the same settings, seed and data resumes from it.
+        chunk (checked to be writable before anything runs); the same run
+        (same model, data, seed and settings) resumes from it, and another
+        run's checkpoint is refused with a message that says what differs.
       strategy: a `tf.distribute.Strategy` (Mirrored, TPU, MultiWorkerMirrored)
         to run on several devices; `None` runs on one. The chains are split
         across its replicas (`num_chains` must be a multiple of the replica
-        count), and the draws equal the one-device run's up to round-off
-        (see `tfjoint.infer.shard_chains`).
+        count); see `tfjoint.infer.shard_chains` for which draws equal the
+        one-device run's.
       shard_data: with `strategy`, split the observations across the replicas
         instead (every replica runs all chains on its slice of the data; see
         `tfjoint.infer.sharded_log_prob`). The model must come from a
@@ -372,21 +276,26 @@ def nuts(
         on one device, "tfp" in TF graph mode and across replicas. "tfjoint":
         tfjoint's `FlatNoUTurnSampler`, the same Markov kernel as TFP's built
         for one flat state (each doubling one tight loop of leapfrog steps,
-        the tree built after it); under XLA its steps cost less beyond the
+        the tree built after it): under XLA its steps cost less beyond the
         value-and-gradient, and its program takes a few seconds longer to
-        compile (`scripts/README.md`). Past 64 MiB of leaf buffers it runs
-        TFP's. "tfp": `tfp.mcmc.NoUTurnSampler`. `settings["kernel"]` says
-        which ran.
+        compile. Past 64 MiB of leaf buffers it runs TFP's. "tfp":
+        `tfp.mcmc.NoUTurnSampler`. `settings["kernel"]` says which ran.
+      on_chunk: optional `on_chunk(phase, done)`, called after each chunk and
+        its checkpoint with the phase ("warmup" or "sampling") and the
+        iterations done in it; an exception it raises stops the run, which
+        a later call with the same `checkpoint_dir` resumes.
 
     Returns:
       A `Posterior`: draws per free node `[chain, draw, *event_shape]`, sampler
-      stats `[chain, draw]`, settings (including the adapted `step_size` and
-      `inverse_metric`) and timings (`trace_compile` apart from `warmup` and
-      `sampling`).
+      stats `[chain, draw]` (the step size each draw used among them),
+      settings (including the adapted `step_size` and `inverse_metric`) and
+      timings (`trace_compile` apart from `warmup` and `sampling`).
 
     Raises:
-      ArgumentError: for a bad count, probability, seed or step size.
-      ObservedError: for an unknown node name, or data of the wrong shape or dtype.
+      ArgumentError: for a bad count, probability, seed, step size, tree depth
+        or `checkpoint_dir`, or a checkpoint of another run.
+      ObservedError: for an unknown node name, or data of the wrong shape,
+        dtype or support.
       NonFiniteLogProbError: if the log-prob is not finite at any initial point
         (the message names the node).
       NodeError: if a free node is discrete.
@@ -404,12 +313,18 @@ def nuts(
       >>> post.draws["mu"].shape, post.sample_stats["diverging"].shape
       ((2, 50), (2, 50))
     """
-    return _run(
-        "nuts", model, observed, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results,
-        seed=seed, step_size=step_size, target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
-        num_leapfrog_steps=1, chunk_size=chunk_size, jit_compile=jit_compile, progress=progress,
-        checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data, kernel=kernel,
+    if kernel not in _kernels.KERNELS:
+        raise _errors.ArgumentError(
+            argument="kernel", expected='"auto", "tfp" or "tfjoint"', found=repr(kernel),
+            fix='pass kernel="auto" (the default).',
+        )
+    spec = _kernels.Nuts(max_tree_depth=_check_max_tree_depth(max_tree_depth), kernel=kernel)
+    settings = _driver.RunSettings(
+        num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed,
+        target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,
+        progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
+    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk))
 
 
 def hmc(
@@ -429,6 +344,7 @@ def hmc(
     checkpoint_dir: Optional[str] = None,
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
+    on_chunk: Optional[_driver.OnChunk] = None,
 ) -> _posterior.Posterior:
     """Sample with HMC (a fixed number of leapfrog steps), adapted as `nuts` is.
 
@@ -444,9 +360,19 @@ def hmc(
       >>> sorted(post.sample_stats)
       ['acceptance_rate', 'diverging', 'lp', 'n_steps', 'step_size']
     """
-    return _run(
-        "hmc", model, observed, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results,
-        seed=seed, step_size=step_size, target_accept_prob=target_accept_prob, max_tree_depth=10,
-        num_leapfrog_steps=num_leapfrog_steps, chunk_size=chunk_size, jit_compile=jit_compile,
+    spec = _kernels.Hmc(num_leapfrog_steps=_types.check_int(num_leapfrog_steps, "num_leapfrog_steps", 1, 16))
+    settings = _driver.RunSettings(
+        num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed,
+        target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,
         progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
+    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk))
+
+
+def _check_on_chunk(on_chunk: Any) -> Optional[_driver.OnChunk]:
+    if on_chunk is not None and not callable(on_chunk):
+        raise _errors.ArgumentError(
+            argument="on_chunk", expected="a callable on_chunk(phase, done), or None", found=_errors.describe(on_chunk),
+            fix="pass a function, e.g. on_chunk=lambda phase, done: print(phase, done).",
+        )
+    return on_chunk

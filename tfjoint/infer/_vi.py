@@ -20,7 +20,7 @@ per model signature and settings, with the observed data as its arguments
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Literal, Mapping, Optional, Tuple
+from typing import Any, Literal, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +31,7 @@ from tfjoint._base import format as _format
 from tfjoint._base import types as _types
 from tfjoint._compile import jit as _jit
 from tfjoint.infer.results import posterior as _posterior
-from tfjoint.infer.run import chunks as _chunks
+from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
@@ -94,29 +94,6 @@ def _initial_scale_param(kind: str, dim: int, dtype: tf.DType) -> tf.Tensor:
     if kind == "mean_field":
         return tf.fill([dim], tfp.math.softplus_inverse(scale - 1e-6))
     return tfb.FillScaleTriL(diag_shift=1e-6).inverse(scale * tf.eye(dim, dtype=dtype))
-
-
-def _leaves_with_paths(value: Any, prefix: str):
-    """(path, leaf) pairs of a nested dict / namedtuple / list value, paths joined with '.'."""
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, Mapping):
-        for key, part in value.items():
-            yield from _leaves_with_paths(part, f"{prefix}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, part in enumerate(value):
-            yield from _leaves_with_paths(part, f"{prefix}.{i}")
-    else:
-        yield prefix, value
-
-
-def _node_draws(values: Mapping[str, Any]) -> Dict[str, np.ndarray]:
-    """Node values as arrays; a structured node gets one entry per part ("node.0", "node.key")."""
-    out: Dict[str, np.ndarray] = {}
-    for name, value in values.items():
-        for path, leaf in _leaves_with_paths(value, name):
-            out[path] = np.asarray(leaf)
-    return out
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -285,7 +262,7 @@ def vi(
             argument="learning_rate_decay", expected="a float in (0, 1]", found=repr(learning_rate_decay), fix="pass e.g. learning_rate_decay=0.01, or 1.0 for a constant step size."
         )
     seed_tensor = _types.as_seed(seed)
-    clock = _chunks.Stopwatch()
+    clock = _progress.Stopwatch()
     target = _target.make_target(model, observed)
     init_seed, fit_seed, draw_seed = tfp.random.split_seed(seed_tensor, 3)
     # An AutoBatched model's batches (`sample_size` draws per step, then the
@@ -308,7 +285,7 @@ def vi(
         params, losses, values, lp = compiled(*args)
         flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
     fit_seconds = clock() - setup_seconds - trace_seconds
-    draws = {k: v[np.newaxis] for k, v in _node_draws(values).items()}
+    draws = {k: v[np.newaxis] for k, v in _posterior.node_entries(values).items()}
     observed_data = {k: np.asarray(v) for k, v in dict(getattr(target.pinned, "pins", {}) or {}).items()}
     tfp_to_name = dict(zip(target.spec.tfp_names, target.spec.names))
     posterior = _posterior.Posterior(

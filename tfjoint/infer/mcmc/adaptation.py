@@ -1,4 +1,4 @@
-"""Stan's warmup schedule for a diagonal metric: adaptation windows and variance estimates.
+"""Warmup adaptation as Stan does it: the window schedule, step-size dual averaging, the metric, restarts.
 
 Stan (`stan::mcmc::windowed_adaptation`) splits warmup into an initial fast
 window (step size only, default 75 iterations), slow windows that double in
@@ -17,20 +17,41 @@ The metric is applied as a reparametrisation: the sampler moves `z` with an
 identity mass matrix and the target sees `x = scale * z`, `scale =
 sqrt(var)`. HMC on `z` is exactly HMC on `x` with the inverse mass matrix
 `diag(var)` (the log-det of the constant scale drops out of every
-acceptance ratio).
+acceptance ratio). A kernel that applies the metric itself
+(`kernels.Nuts.applies_metric`) moves `x` directly.
+
+The step size follows TFP's `DualAveragingStepSizeAdaptation` (Stan's
+algorithm): `dual_averaging` wraps a kernel in it, `restart` starts it again
+around a new metric without evaluating the model, and `freeze` ends it at
+the end of warmup.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
-__all__ = ["Schedule", "stan_schedule", "Welford", "welford_zeros", "welford_add", "regularized_variance"]
+from tfjoint._tfp import mcmc as _tfp_mcmc
+
+__all__ = [
+    "Schedule",
+    "stan_schedule",
+    "Welford",
+    "welford_zeros",
+    "welford_add",
+    "regularized_variance",
+    "dual_averaging",
+    "restart",
+    "freeze",
+    "is_adapting",
+]
 
 MAX_WINDOWS = 32  # window ends are passed as a fixed-size tensor, so num_warmup never retraces
+NO_ADAPTATION_END = 2**30  # the dual-averaging counter restarts at every window, so it never gets here
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,3 +152,59 @@ def regularized_variance(acc: Welford) -> tf.Tensor:
     n = acc.count
     var = acc.m2 / tf.maximum(n - 1.0, 1.0)
     return (n / (n + 5.0)) * var + 1e-3 * (5.0 / (n + 5.0))
+
+
+# -- step size: dual averaging -------------------------------------------------------------------
+
+
+def dual_averaging(inner: tfp.mcmc.TransitionKernel, target_accept_prob: float, dtype: tf.DType) -> tfp.mcmc.DualAveragingStepSizeAdaptation:
+    """`inner` with its step size adapted by dual averaging towards `target_accept_prob` (until `freeze`)."""
+    return tfp.mcmc.DualAveragingStepSizeAdaptation(
+        inner, num_adaptation_steps=NO_ADAPTATION_END, target_accept_prob=tf.cast(target_accept_prob, dtype)
+    )
+
+
+def restart(
+    results: Any,
+    state: tf.Tensor,
+    *,
+    kernel_at: Callable[[tf.Tensor], tfp.mcmc.DualAveragingStepSizeAdaptation],
+    gradient_factor: Optional[tf.Tensor],
+    with_gradients: Callable[[Any, Callable[[Any], Any]], Any],
+) -> Any:
+    """Dual averaging restarted at `state` under a new metric, without evaluating the model.
+
+    What `kernel_at(step_size).bootstrap_results(state)` returns at the end of
+    a metric window: a new metric moves no point (`x = z * scale` is
+    unchanged), so the log-density is the one the kernel already has, and its
+    gradient in `z` is rescaled by `gradient_factor` (`new_scale /
+    old_scale`; `None` when the kernel moves `x` itself). The step size
+    carries over; the averaging starts again (Stan restarts it around ten
+    times the current step size, TFP's default shrinkage target).
+
+    Args:
+      results: the dual-averaging results at `state`.
+      state: the kernel's position under the new metric.
+      kernel_at: the adapted kernel under the new metric, at a step size.
+      gradient_factor: multiplies the gradients, or `None`.
+      with_gradients: the method's `with_gradients` (where its results keep gradients).
+    """
+    step_size = results.new_step_size
+
+    def update(inner: Any) -> Any:
+        grads = [g if gradient_factor is None else g * gradient_factor for g in tf.nest.flatten(inner.grads_target_log_prob)]
+        grads = tf.nest.pack_sequence_as(inner.grads_target_log_prob, grads)
+        return inner._replace(grads_target_log_prob=grads, step_size=step_size)
+
+    inner = with_gradients(results.inner_results, update)
+    return _tfp_mcmc.bootstrap_from_inner_results(kernel_at(step_size), state, inner)
+
+
+def freeze(results: Any) -> Any:
+    """End warmup: the step size stays at the dual-averaging average from now on."""
+    return _tfp_mcmc.freeze_dual_averaging(results)
+
+
+def is_adapting(results: Any) -> bool:
+    """Whether (eager) `results` still adapt the step size, i.e. have not been frozen."""
+    return _tfp_mcmc.is_adapting(results)

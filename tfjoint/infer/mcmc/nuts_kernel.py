@@ -43,11 +43,14 @@ that stays under `MAX_PATH_BYTES`.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Literal, NamedTuple, Optional
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
 
 __all__ = ["FlatNoUTurnSampler", "FlatNoUTurnResults", "capacity_depth", "fits", "rng_for", "MAX_PATH_BYTES"]
 
@@ -276,6 +279,15 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
       >>> z, results = kernel.one_step(z, kernel.bootstrap_results(z), seed=[1, 2])
       >>> z.shape, results.leapfrogs_taken.shape
       (TensorShape([4, 3]), TensorShape([4]))
+
+      It is a plain `tfp.mcmc.TransitionKernel`, so TFP's drivers and wrappers take it:
+
+      >>> import tensorflow_probability as tfp
+      >>> draws = tfp.mcmc.sample_chain(200, tf.zeros([4, 3]), kernel=kernel, trace_fn=None, seed=[3, 4])
+      >>> draws.shape  # [num_results, num_chains, dim], TFP's layout
+      TensorShape([200, 4, 3])
+      >>> bool(abs(float(tf.math.reduce_std(draws)) - 1.0) < 0.15)  # the target is a standard normal
+      True
     """
 
     def __init__(
@@ -286,10 +298,13 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
         rng_alg: str = "auto_select",
         scale: Optional[tf.Tensor] = None,
     ):
-        if isinstance(max_tree_depth, bool) or not isinstance(max_tree_depth, int) or max_tree_depth < 1:
-            raise ValueError(f"max_tree_depth must be an integer >= 1, got {max_tree_depth!r}.")
-        if rng_alg not in ("auto_select", "threefry", "philox"):
-            raise ValueError(f"rng_alg must be 'auto_select', 'threefry' or 'philox', got {rng_alg!r}.")
+        if not callable(target_log_prob_fn):
+            raise _errors.ArgumentError(
+                argument="target_log_prob_fn", expected="a callable [num_chains, dim] -> [num_chains]",
+                found=_errors.describe(target_log_prob_fn), fix="pass the target's log-density function.",
+            )
+        _types.check_int(max_tree_depth, "max_tree_depth", 1, 10)
+        _types.check_literal(rng_alg, Literal["auto_select", "threefry", "philox"], "rng_alg")
         self._parameters = dict(
             target_log_prob_fn=target_log_prob_fn, step_size=step_size, max_tree_depth=max_tree_depth,
             rng_alg=rng_alg, scale=scale,

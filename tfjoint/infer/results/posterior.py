@@ -8,14 +8,40 @@ converts at the edge, so everything a user touches is `[chain, draw, ...]`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from tfjoint._base import format as _format
 from tfjoint.infer.results import summary as _summary
 
-__all__ = ["Posterior"]
+__all__ = ["Posterior", "leaves_with_paths", "node_entries"]
+
+
+def leaves_with_paths(name: str, value: Any):
+    """Yield `(label, leaf)` for a node value that may be a structure (dict / tuple / StructTuple).
+
+    Labels join the path with dots: `"q.0"`, `"q.key"`; a plain value keeps the node's name.
+
+    Examples:
+      >>> [label for label, _ in leaves_with_paths("q", {"a": 1, "b": (2, 3)})]
+      ['q.a', 'q.b.0', 'q.b.1']
+    """
+    if hasattr(value, "_asdict"):
+        value = value._asdict()
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from leaves_with_paths(f"{name}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for k, v in enumerate(value):
+            yield from leaves_with_paths(f"{name}.{k}", v)
+    else:
+        yield name, value
+
+
+def node_entries(values: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+    """Node values as `Posterior.draws` entries: arrays, one per part of a structured node ("node.0", "node.key")."""
+    return {label: np.asarray(leaf) for name, value in values.items() for label, leaf in leaves_with_paths(name, value)}
 
 
 def _frozen_arrays(values: Mapping[str, Any]) -> dict:

@@ -1,28 +1,29 @@
-"""The compiled program of a NUTS or HMC run: `start` and one `chunk` of iterations, cached.
+"""The compiled program of a run: `start` and one `chunk` of iterations, for any kernel, cached.
 
-`Program` holds the two `tf.function`s for one model signature, and
-`program_for` finds (or makes) the one for a model and a sampler's settings
-in a small LRU cache. The observed data and a builder's data arguments are
-tensor *arguments* of both functions (`_signature.data_arguments` splits them
-off and gives a `rebuild(data)` to call inside the trace), so new data of the
-same shapes compiles nothing. Both call one more `tf.function`, the model's
-value and gradient (`Program.value_and_gradient`), so the model is traced
-once per program however many places evaluate it.
+`Program` holds the two `tf.function`s for one model signature and one
+`Sampler` (a kernel object from `tfjoint.infer.mcmc.kernels` plus the
+settings that shape the compiled code), and `program_for` finds (or makes)
+the one for a model in a small LRU cache. The observed data and a builder's
+data arguments are tensor *arguments* of both functions
+(`signature.data_arguments` splits them off and gives a `rebuild(data)` to
+call inside the trace), so new data of the same shapes compiles nothing. Both
+call one more `tf.function`, the model's value and gradient
+(`Program.value_and_gradient`), so the model is traced once per program
+however many places evaluate it.
 
-Inside `chunk`, a kernel does the moves, wrapped in
-`tfp.mcmc.DualAveragingStepSizeAdaptation`: for NUTS compiled with XLA (the
-default `kernel="auto"`), `_nuts_kernel.FlatNoUTurnSampler`, which applies
-the diagonal metric (adapted in Stan's windows, `_warmup`) itself; otherwise
-TFP's `NoUTurnSampler` (or `HamiltonianMonteCarlo`) on the reparametrised
-target `z -> log_prob(scale * z)`, which keeps TFP's kernel at an identity
-mass matrix. `Program.prepare` picks the kernel once per program.
+Inside `chunk`, the kernel does the moves, wrapped in dual-averaging
+step-size adaptation (`tfjoint.infer.mcmc.adaptation`), with the diagonal
+metric adapted in Stan's windows: on the metric's reparametrised target
+`z -> log_prob(scale * z)`, or applied by the kernel itself when it can
+(`applies_metric`). `Program.prepare` decides, once per program, XLA or graph
+mode and which implementation of the kernel runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any, Callable, Dict, Literal, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -30,18 +31,15 @@ import tensorflow_probability as tfp
 from tfjoint._base import stack as _stack
 from tfjoint._compile import jit as _jit
 from tfjoint._compile import policy as _policy
-from tfjoint._tfp import mcmc as _tfp_mcmc
 from tfjoint.infer.distribute import chains as _distribute
 from tfjoint.infer.mcmc import adaptation as _adaptation
-from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel
+from tfjoint.infer.mcmc import kernels as _kernels
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
-Method = Literal["nuts", "hmc"]
-# NUTS's kernel: TFP's NoUTurnSampler, `_nuts_kernel.FlatNoUTurnSampler`, or "auto" (see `Program.prepare`).
-Kernel = Literal["auto", "tfp", "tfjoint"]
-KERNELS = ("auto", "tfp", "tfjoint")
-NO_ADAPTATION_END = 2**30  # the dual-averaging counter restarts at every window, so it never gets here
+__all__ = ["ChainState", "Sampler", "Program", "program_for", "CACHE"]
+
+KernelSpec = Union[_kernels.Nuts, _kernels.Hmc]
 CACHE = _signature.LruCache(16)  # model signature + Sampler -> Program
 
 
@@ -49,7 +47,7 @@ class ChainState(NamedTuple):
     """The loop state of a run (all tensors, so it can be checkpointed and resumed exactly)."""
 
     step: tf.Tensor  # [] int32: iterations done (warmup, then sampling)
-    z: tf.Tensor  # [num_chains, dim]: the kernel's position, x itself or (see `metric_in_kernel`) x / scale
+    z: tf.Tensor  # [num_chains, dim]: the kernel's position, x itself or (see `applies_metric`) x / scale
     kernel_results: Any  # DualAveragingStepSizeAdaptationResults (frozen after warmup)
     scale: tf.Tensor  # [dim]: sqrt of the diagonal inverse metric
     welford: _adaptation.Welford
@@ -59,16 +57,21 @@ class ChainState(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Sampler:
-    """The static settings that shape the compiled program (part of the cache key)."""
+    """The static settings that shape the compiled program (part of the cache key).
 
-    method: Method
-    max_tree_depth: int
-    num_leapfrog_steps: int
+    Attributes:
+      kernel: the method's kernel object (`Nuts(...)`, `Hmc(...)`).
+      target_accept_prob: dual averaging's target acceptance.
+      chunk_size: iterations per compiled chunk (the size of its buffers).
+      jit_compile: `None`: XLA unless `policy.slow_under_xla` finds a reason not to.
+      placement: chains or data across `tf.distribute` replicas, or `None`.
+    """
+
+    kernel: KernelSpec
     target_accept_prob: float
     chunk_size: int
-    jit_compile: Optional[bool]  # None: XLA unless `_policy.slow_under_xla` finds a reason not to
-    placement: Optional[_distribute.Placement] = None  # tf.distribute: chains or data across replicas
-    kernel: Kernel = "auto"
+    jit_compile: Optional[bool]
+    placement: Optional[_distribute.Placement] = None
 
 
 _NO_XLA_FIX = (
@@ -80,10 +83,10 @@ _NO_XLA_FIX = (
 class Program:
     """The compiled functions for one model signature: `start` and one `chunk` of iterations.
 
-    Warmup and sampling share the chunk function, so the NUTS loop is compiled
-    once: during sampling the dual-averaging wrapper is frozen (its
-    `num_adaptation_steps` is set to 0, so it keeps the step size fixed) and no
-    window end is reached, so the metric stays fixed.
+    Warmup and sampling share the chunk function, so the loop is compiled
+    once: during sampling the dual-averaging wrapper is frozen
+    (`adaptation.freeze`) and no window end is reached, so the metric stays
+    fixed.
     """
 
     def __init__(self, sampler: Sampler, rebuild: Callable[[Any], _target.FlatTarget], keepalive: Any):
@@ -97,8 +100,11 @@ class Program:
         self._chunk_fn: Optional[Any] = None
         self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
         self.compile_reason = ""
-        # The kernel that runs, decided by `prepare`: "tfjoint" (`FlatNoUTurnSampler`) or "tfp" (also for HMC).
-        self.kernel: Optional[Literal["tfp", "tfjoint"]] = None
+        self.implementation: Optional[_kernels.Implementation] = None  # which code runs the kernel, by `prepare`
+
+    @property
+    def method(self) -> str:
+        return self.sampler.kernel.method
 
     @property
     def chunk(self) -> Any:
@@ -107,18 +113,13 @@ class Program:
         return self._chunk_fn
 
     def prepare(self, x0: tf.Tensor, data: Any) -> None:
-        """Decide how to compile `chunk` and which NUTS kernel runs (once per program).
+        """Decide how to compile `chunk` and which implementation of the kernel runs (once per program).
 
         XLA or TF graph mode follows `jit_compile`; under `None` it is XLA
         unless the model's traced graph holds an op that XLA runs slower on
-        the CPU (`_policy.slow_under_xla`). The NUTS kernel follows `kernel`;
-        under "auto" it is `FlatNoUTurnSampler` when the chunk is compiled
-        with XLA on one device and its leaf buffers fit (`_nuts_kernel.fits`),
-        TFP's `NoUTurnSampler` otherwise: in graph mode TFP's costs less per
-        step (`scripts/README.md`), and across replicas TFP's is the kernel
-        the replica tests (`tests/test_distribute.py`) check against one
-        device. The kernel stays fixed for the program, even if
-        `compile_chunk` then falls back to graph mode.
+        the CPU (`policy.slow_under_xla`). The implementation is the kernel
+        object's choice (`Nuts.implementation`) and stays fixed for the
+        program, even if `compile_chunk` then falls back to graph mode.
         """
         if self._chunk_fn is not None:
             return
@@ -137,13 +138,9 @@ class Program:
         # Across replicas the loop runs on the host and compiles each replica's work instead.
         self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
         num_chains, dim = x0.shape.as_list()
-        if s.method != "nuts" or s.kernel == "tfp":
-            flat = False
-        elif s.kernel == "auto" and (not self.xla or s.placement is not None):
-            flat = False
-        else:
-            flat = _nuts_kernel.fits(num_chains, dim, s.max_tree_depth, x0.dtype)
-        self.kernel = "tfjoint" if flat else "tfp"
+        self.implementation = s.kernel.implementation(
+            xla=bool(self.xla), across_replicas=s.placement is not None, num_chains=num_chains, dim=dim, dtype=x0.dtype
+        )
 
     def compile_chunk(self, state: "ChainState", *args: Any) -> None:
         """Trace and compile `chunk` by running zero iterations from `state` (`args`: the rest of its arguments).
@@ -159,7 +156,7 @@ class Program:
             self.chunk(state, zero, *args)
         except _jit.XLA_COMPILE_ERRORS as e:
             s = self.sampler
-            error = _jit.xla_compile_error(e, f"{s.method}'s compiled chunk", fix=_NO_XLA_FIX) if self.xla else None
+            error = _jit.xla_compile_error(e, f"{self.method}'s compiled chunk", fix=_NO_XLA_FIX) if self.xla else None
             if error is None:
                 raise
             if s.jit_compile is not None or s.placement is not None:
@@ -168,7 +165,7 @@ class Program:
             self.compile_reason = f"auto: TF graph mode, not XLA (XLA cannot compile {error.found})"
             self._chunk_fn = tf.function(self._chunk, jit_compile=False, autograph=False)
             warnings.warn(
-                f"XLA cannot compile this model ({error.found}); {s.method} runs in TF graph mode "
+                f"XLA cannot compile this model ({error.found}); {self.method} runs in TF graph mode "
                 "instead, which is slower. Fix: keep that op out of the model, or pass jit_compile=False "
                 "to choose graph mode yourself.",
                 _jit.XlaFallbackWarning,
@@ -185,31 +182,18 @@ class Program:
 
     # -- kernels ---------------------------------------------------------------
 
-    def metric_in_kernel(self) -> bool:
-        """Whether the kernel is tfjoint's `FlatNoUTurnSampler`, which applies the metric itself (see `prepare`).
-
-        Otherwise TFP's kernel runs on the rescaled target.
-        """
-        if self.kernel is None:
+    def applies_metric(self) -> bool:
+        """Whether the kernel applies the metric itself (else it runs on the rescaled target); see `prepare`."""
+        if self.implementation is None:
             raise RuntimeError("call prepare() first")
-        return self.kernel == "tfjoint"
+        return self.sampler.kernel.applies_metric(self.implementation)
 
     def _inner(self, log_prob: Callable, step_size: tf.Tensor, scale: Optional[tf.Tensor]):
         s = self.sampler
         xla = bool(self.xla) or (s.placement is not None and s.jit_compile is not False)
-        flat_nuts = self.metric_in_kernel()
 
         def make(fn: Callable):
-            if flat_nuts:
-                return _nuts_kernel.FlatNoUTurnSampler(
-                    fn, step_size, max_tree_depth=s.max_tree_depth, rng_alg=_nuts_kernel.rng_for(xla, step_size.dtype),
-                    scale=scale,
-                )
-            if s.method == "nuts":
-                return tfp.mcmc.NoUTurnSampler(fn, step_size, max_tree_depth=s.max_tree_depth)
-            return tfp.mcmc.HamiltonianMonteCarlo(
-                fn, step_size, num_leapfrog_steps=s.num_leapfrog_steps, store_parameters_in_results=True
-            )
+            return s.kernel.make(fn, step_size, scale=scale, implementation=self.implementation, xla=xla)
 
         if s.placement is not None and not s.placement.shard_data:
             return _distribute.shard_chains(
@@ -224,9 +208,8 @@ class Program:
         Its gradient is the one `value_and_gradient` computes with it, so the
         model (and its gradient) is traced once per program, not once in
         `start` and again in `chunk`: on a model of many nodes each trace
-        costs seconds (`scripts/bench_compile.py`). Under XLA the call is
-        inlined into the chunk like any other op. Across replicas each
-        replica builds its own, from `rebuild`.
+        costs seconds. Under XLA the call is inlined into the chunk like any
+        other op. Across replicas each replica builds its own, from `rebuild`.
         """
         if self.sampler.placement is not None:
             return self.rebuild(data).log_prob
@@ -244,61 +227,11 @@ class Program:
 
     def _adaptive(self, log_prob: Callable, step_size: tf.Tensor, scale: tf.Tensor):
         """The adapted kernel at metric `scale`: on `log_prob` itself, or on `z -> log_prob(z * scale)`."""
-        if self.metric_in_kernel():
+        if self.applies_metric():
             inner = self._inner(log_prob, step_size, scale)
         else:
             inner = self._inner(lambda z: log_prob(z * scale), step_size, None)
-        return tfp.mcmc.DualAveragingStepSizeAdaptation(
-            inner,
-            num_adaptation_steps=NO_ADAPTATION_END,
-            target_accept_prob=tf.cast(self.sampler.target_accept_prob, step_size.dtype),
-        )
-
-    def _diverging(self, kr: Any) -> tf.Tensor:
-        if self.sampler.method == "nuts":
-            return kr.has_divergence
-        # Stan's static HMC criterion: an energy error above 1000 (or NaN).
-        return ~(kr.log_accept_ratio > -1000.0)
-
-    def _stats(self, kr: Any) -> Dict[str, tf.Tensor]:
-        lar = kr.log_accept_ratio
-        acceptance = tf.where(tf.math.is_nan(lar), tf.zeros_like(lar), tf.exp(tf.minimum(lar, 0.0)))
-        stats = {"diverging": self._diverging(kr), "acceptance_rate": acceptance}
-        if self.sampler.method == "nuts":
-            stats.update(n_steps=tf.cast(kr.leapfrogs_taken, tf.int32), lp=kr.target_log_prob, energy=kr.energy)
-        else:
-            stats.update(lp=kr.accepted_results.target_log_prob)
-        return stats
-
-    def _restarted(
-        self, kr: Any, z: tf.Tensor, old_scale: tf.Tensor, new_scale: tf.Tensor, log_prob: Callable
-    ) -> Any:
-        """Dual averaging restarted at `z` under the metric `new_scale` (was `old_scale`).
-
-        What `bootstrap_results(z)` returns, without evaluating the model: a
-        new metric moves no point (`x = z * scale` is unchanged), so the
-        log-density is the one the kernel already has, and its gradient in `z`
-        is rescaled by `new_scale / old_scale` (or, when the kernel applies
-        the metric itself, is the gradient in `x`, unchanged). This keeps a
-        second copy of the model's graph (and its gradient) out of the
-        compiled chunk, and computes the same on one device and across
-        replicas.
-        """
-        factor = None if self.metric_in_kernel() else new_scale / old_scale
-        inner = kr.inner_results
-        step_size = kr.new_step_size
-
-        def rescale(results: Any) -> Any:
-            grads = [g if factor is None else g * factor for g in tf.nest.flatten(results.grads_target_log_prob)]
-            grads = tf.nest.pack_sequence_as(results.grads_target_log_prob, grads)
-            return results._replace(grads_target_log_prob=grads, step_size=step_size)
-
-        if self.sampler.method == "nuts":
-            inner = rescale(inner)
-        else:
-            inner = inner._replace(accepted_results=rescale(inner.accepted_results))
-        adaptive = self._adaptive(log_prob, step_size, new_scale)
-        return _tfp_mcmc.bootstrap_from_inner_results(adaptive, z, inner)
+        return _adaptation.dual_averaging(inner, self.sampler.target_accept_prob, step_size.dtype)
 
     # -- the compiled functions --------------------------------------------------
 
@@ -328,37 +261,44 @@ class Program:
     ):
         """Run up to `num_steps` (<= chunk_size) iterations; return the state and `[chunk_size, ...]` buffers.
 
+        The buffers hold the draws (constrained by nothing: the flat `x`), the
+        kernel's per-chain statistics and the step size each iteration used.
         The chunk stops early after an iteration that ends a slow warmup
         window (`window_ends`), and adapts the metric there, after its loop:
-        a `tf.cond` inside the loop costs every iteration its dispatch and the
-        copies of the whole kernel state it passes through (`scripts/README.md`).
+        a `tf.cond` inside the loop would cost every iteration its dispatch
+        and the copies of the whole kernel state it passes through.
         `state.step` says how many iterations ran.
         """
         log_prob = self._log_prob(data)
+        kernel = self.sampler.kernel
         size = self.sampler.chunk_size
-        in_kernel = self.metric_in_kernel()
-        stats_spec = {k: (v.shape, v.dtype) for k, v in self._stats(state.kernel_results.inner_results).items()}
-        # `TensorArray`s, each write one in-place update under XLA (no bounds check, see `_nuts_kernel`).
+        in_kernel = self.applies_metric()
+        stats_spec = {k: (v.shape, v.dtype) for k, v in kernel.stats(state.kernel_results.inner_results).items()}
+        step_size0 = state.kernel_results.new_step_size
+        # `TensorArray`s, each write one in-place update under XLA (no bounds check).
         buffers = (
             tf.TensorArray(state.z.dtype, size=size, element_shape=state.z.shape),
             {k: tf.TensorArray(dtype, size=size, element_shape=shape) for k, (shape, dtype) in stats_spec.items()},
+            tf.TensorArray(step_size0.dtype, size=size, element_shape=step_size0.shape),
         )
 
         def body(i, s: ChainState, bufs, window_ended):
             del window_ended
             t = s.step
-            kernel = self._adaptive(log_prob, s.kernel_results.new_step_size, s.scale)
+            step_size = s.kernel_results.new_step_size
+            adaptive = self._adaptive(log_prob, step_size, s.scale)
             step_seed = _distribute.fold_in(seed, t, self.sampler.placement, bool(self.xla))
-            z, kr = kernel.one_step(s.z, s.kernel_results, seed=step_seed)
-            stats = self._stats(kr.inner_results)
+            z, kr = adaptive.one_step(s.z, s.kernel_results, seed=step_seed)
+            stats = kernel.stats(kr.inner_results)
             divergences = s.divergences + tf.reduce_sum(tf.cast(stats["diverging"], tf.int32))
-            if self.sampler.method == "nuts":
-                leapfrogs = s.leapfrogs + tf.cast(tf.reduce_max(stats["n_steps"]), tf.int64)
-            else:
-                leapfrogs = s.leapfrogs + self.sampler.num_leapfrog_steps
+            leapfrogs = s.leapfrogs + kernel.leapfrogs(stats)
             x = z if in_kernel else z * s.scale
-            draws, stat_bufs = bufs
-            bufs = (draws.write(i, x), {k: b.write(i, stats[k]) for k, b in stat_bufs.items()})
+            draws, stat_bufs, step_bufs = bufs
+            bufs = (
+                draws.write(i, x),
+                {k: b.write(i, stats[k]) for k, b in stat_bufs.items()},
+                step_bufs.write(i, step_size),
+            )
             in_window = (t >= slow_start) & (t < slow_end)
             added = _adaptation.welford_add(s.welford, x)
             acc = _adaptation.Welford(*[tf.where(in_window, a, b) for a, b in zip(added, s.welford)])
@@ -369,28 +309,24 @@ class Program:
         _, ran, buffers, window_ended = tf.while_loop(lambda i, s, b, ended: (i < num_steps) & ~ended, body, init)
 
         def restart():
-            # End of a slow window: new metric, then restart dual averaging
-            # around 10x the current step size (Stan's `set_mu(log(10 eps))`).
+            # End of a slow window: a new metric, then dual averaging restarts (adaptation.restart).
             x = ran.z if in_kernel else ran.z * ran.scale
             new_scale = tf.sqrt(_adaptation.regularized_variance(ran.welford))
             new_z = x if in_kernel else x / new_scale
-            new_kr = self._restarted(ran.kernel_results, new_z, ran.scale, new_scale, log_prob)
+            new_kr = _adaptation.restart(
+                ran.kernel_results,
+                new_z,
+                kernel_at=lambda step_size: self._adaptive(log_prob, step_size, new_scale),
+                gradient_factor=None if in_kernel else new_scale / ran.scale,
+                with_gradients=kernel.with_gradients,
+            )
             welford = _adaptation.welford_zeros(x.shape[-1], x.dtype)
             return ran._replace(z=new_z, kernel_results=new_kr, scale=new_scale, welford=welford)
 
-        draws, stat_bufs = buffers
-        buffers = (draws.stack(), {k: b.stack() for k, b in stat_bufs.items()})
-        return tf.cond(window_ended, restart, lambda: ran), buffers
-
-
-def step_size_of(kr: Any) -> tf.Tensor:
-    """The step size the next iteration will use."""
-    return kr.new_step_size
-
-
-def freeze(state: ChainState) -> ChainState:
-    """End warmup: fix the step size at the dual-averaging average and stop adapting it."""
-    return state._replace(kernel_results=_tfp_mcmc.freeze_dual_averaging(state.kernel_results))
+        draws, stat_bufs, step_bufs = buffers
+        stats = {k: b.stack() for k, b in stat_bufs.items()}
+        stats["step_size"] = step_bufs.stack()
+        return tf.cond(window_ended, restart, lambda: ran), (draws.stack(), stats)
 
 
 def program_for(model: Any, target: _target.FlatTarget, sampler: Sampler) -> Tuple[Program, Dict[str, Any]]:

@@ -1,32 +1,23 @@
-"""Between compiled chunks: the progress line and atomic checkpoints.
+"""Progress between compiled chunks: the progress line, and a stopwatch.
 
-A long run is a Python loop over XLA-compiled chunks of sampler steps. Nothing
+A long run is a Python loop over compiled chunks of sampler steps. Nothing
 here runs inside a compiled function (no `tf.py_function`, no Python side
-effects under XLA); it runs on the host between chunks:
-
-* `Progress` prints one line per chunk: phase, iterations done, rate, ETA and
-  divergences so far (plus the compile time once). In a terminal it rewrites
-  one line with a carriage return; in a notebook (IPython kernel) or when the
-  output is not a terminal it prints plain lines.
-* `Checkpoint` saves NumPy arrays with `np.savez` to a temporary file and
-  renames it over the previous checkpoint, so a killed run leaves either the
-  old or the new checkpoint, never half of one.
+effects under XLA); it runs on the host between chunks. `Progress` prints
+one line per chunk: phase, iterations done, rate, ETA and divergences so far
+(plus the compile time once). In a terminal it rewrites one line with a
+carriage return; in a notebook (IPython kernel) or when the output is not a
+terminal it prints plain lines.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
-import tempfile
 import time
-from typing import Any, Dict, Mapping, Optional, TextIO
+from typing import Optional, TextIO
 
 import numpy as np
 
-from tfjoint._base import errors as _errors
-
-__all__ = ["Progress", "Checkpoint", "in_notebook", "fingerprint"]
+__all__ = ["Progress", "Stopwatch", "in_notebook"]
 
 
 def in_notebook() -> bool:
@@ -134,77 +125,6 @@ class Progress:
 
     def close(self) -> None:
         self._emit_newline()
-
-
-def fingerprint(**parts: Any) -> str:
-    """A short hash of run settings and data, to refuse resuming a different run."""
-    h = hashlib.sha1()
-    for key in sorted(parts):
-        h.update(key.encode())
-        value = parts[key]
-        if isinstance(value, Mapping):
-            for k in sorted(value):
-                h.update(str(k).encode())
-                h.update(np.ascontiguousarray(np.asarray(value[k])).tobytes())
-        else:
-            h.update(repr(value).encode())
-    return h.hexdigest()[:16]
-
-
-class Checkpoint:
-    """Atomic `.npz` checkpoints in a directory, tagged with a run fingerprint.
-
-    Examples:
-      >>> import tempfile
-      >>> ckpt = Checkpoint(tempfile.mkdtemp(), "nuts", fingerprint="abc")
-      >>> ckpt.load() is None
-      True
-      >>> ckpt.save({"step": np.int32(3)})
-      >>> int(ckpt.load()["step"])
-      3
-    """
-
-    def __init__(self, directory: str, method: str, *, fingerprint: str):
-        self.directory = os.fspath(directory)
-        self.path = os.path.join(self.directory, f"{method}_checkpoint.npz")
-        self.fingerprint = fingerprint
-
-    def save(self, arrays: Mapping[str, Any]) -> None:
-        """Write `arrays` (plus the fingerprint) atomically: temp file, then rename."""
-        os.makedirs(self.directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".npz", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, _fingerprint=np.array(self.fingerprint), **{k: np.asarray(v) for k, v in arrays.items()})
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-
-    def load(self) -> Optional[Dict[str, np.ndarray]]:
-        """Return the saved arrays, or None if there is no checkpoint.
-
-        Raises:
-          ArgumentError: if the checkpoint belongs to a run with other settings,
-            seed or data.
-        """
-        if not os.path.exists(self.path):
-            return None
-        with np.load(self.path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        found = str(arrays.pop("_fingerprint", ""))
-        if found != self.fingerprint:
-            raise _errors.ArgumentError(
-                "The checkpoint directory holds a run with other settings, seed or data.",
-                argument="checkpoint_dir",
-                expected=f"a checkpoint of this run (fingerprint {self.fingerprint})",
-                found=f"{self.path} (fingerprint {found or 'none'})",
-                fix="pass a new checkpoint_dir, or delete the old checkpoint file to start over.",
-            )
-        return arrays
 
 
 class Stopwatch:

@@ -479,6 +479,118 @@ def test_model__bad_argument_names_the_argument(build, argument, found):
     assert f"Found: {found}" in str(error)
 
 
+def _with(array, index, value):
+    array = np.array(array, copy=True)
+    array[index] = value
+    return array
+
+
+NAN, INF = float("nan"), float("inf")
+LGCP_COUNTS = np.zeros(9)
+
+# Each builder argument with bad values: (build, argument, text the message must hold).
+BAD_VALUES = [
+    # features / locations / sigma / returns: NaN or inf, named with the first bad index
+    (lambda: models.linear_regression(_with(FEATURES, (3, 1), NAN)), "features", "features[3, 1] = nan"),
+    (lambda: models.linear_regression(_with(FEATURES, (0, 0), INF)), "features", "features[0, 0] = inf"),
+    (lambda: models.logistic_regression(_with(FEATURES, (6, 0), -INF)), "features", "features[6, 0] = -inf"),
+    (lambda: models.multinomial_logistic_regression(_with(IRIS_FEATURES, (5, 2), NAN)), "features", "1 of 600 values are NaN or inf"),
+    (lambda: models.multinomial_logistic_regression(["a", "b"]), "features", "list"),
+    (lambda: models.gp_regression(_with(GP_LOCATIONS, (2, 0), NAN)), "locations", "locations[2, 0] = nan"),
+    (lambda: models.log_gaussian_cox_process(_with(LGCP_LOCATIONS, (4, 1), INF), LGCP_COUNTS), "locations", "locations[4, 1] = inf"),
+    (lambda: models.stochastic_volatility(_with(SV_RETURNS, 2, NAN)), "returns", "returns[2] = nan"),
+    (lambda: models.eight_schools(_with(SCHOOLS_SIGMA, 3, NAN)), "sigma", "sigma[3] = nan"),
+    # scales, standard errors, jitter: finite and positive
+    (lambda: models.eight_schools(_with(SCHOOLS_SIGMA, 5, 0.0)), "sigma", "sigma[5] = 0.0"),
+    (lambda: models.eight_schools(_with(SCHOOLS_SIGMA, 1, -3.0)), "sigma", "sigma[1] = -3.0"),
+    (lambda: models.linear_regression(FEATURES, noise_scale=INF), "noise_scale", "inf"),
+    (lambda: models.linear_regression(FEATURES, noise_scale=NAN), "noise_scale", "nan"),
+    (lambda: models.linear_regression(FEATURES, prior_scale=0.0), "prior_scale", "0.0"),
+    (lambda: models.linear_regression(FEATURES, prior_scale="big"), "prior_scale", "'big'"),
+    (lambda: models.linear_regression(FEATURES, noise_scale=True), "noise_scale", "True"),
+    (lambda: models.linear_regression(FEATURES, noise_scale=[1.0, 2.0]), "noise_scale", "shape [2]"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, jitter=-1.0), "jitter", "-1.0"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, jitter=0.0), "jitter", "0.0"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, jitter=NAN), "jitter", "nan"),
+    (lambda: models.gp_regression(GP_LOCATIONS, jitter=-1e-6), "jitter", "-1e-06"),
+    (lambda: models.gp_regression(GP_LOCATIONS, jitter=INF), "jitter", "inf"),
+    (lambda: models.gaussian_hmm(10, stickiness=-1.0), "stickiness", "-1.0"),
+    (lambda: models.gaussian_hmm(10, stickiness=INF), "stickiness", "inf"),
+    # dtypes
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, dtype=tf.int32), "dtype", "int32"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, dtype="foo"), "dtype", "'foo'"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, dtype=tf.float16), "dtype", "float16"),
+    # counts: whole numbers >= 0, one per cell
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, _with(LGCP_COUNTS, 2, 1.5)), "counts", "counts[2] = 1.5"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, _with(LGCP_COUNTS, 7, -1.0)), "counts", "counts[7] = -1.0"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, _with(LGCP_COUNTS, 0, NAN)), "counts", "counts[0] = nan"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, np.zeros([9, 1])), "counts", "shape [9, 1]"),
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, "nine"), "counts", "str"),
+    # flags and sizes
+    (lambda: models.log_gaussian_cox_process(LGCP_LOCATIONS, LGCP_COUNTS, centered="no"), "centered", "'no'"),
+    (lambda: models.gaussian_hmm(2.5), "num_steps", "2.5"),
+    (lambda: models.gaussian_hmm(True), "num_steps", "True"),
+    (lambda: models.gaussian_hmm(10, num_states=0), "num_states", "0"),
+    (lambda: models.multinomial_logistic_regression(IRIS_FEATURES, num_classes=3.0), "num_classes", "3.0"),
+    (lambda: models.grid_locations(0), "size", "0"),
+    (lambda: models.grid_locations(2.5), "size", "2.5"),
+    (lambda: models.linear_regression_posterior(FEATURES, _with(np.zeros(7), 3, NAN)), "y", "y[3] = nan"),
+    (lambda: models.linear_regression_posterior(_with(FEATURES, (1, 1), INF), np.zeros(7)), "features", "features[1, 1] = inf"),
+    (lambda: models.linear_regression_posterior(FEATURES, np.zeros(7), prior_scale=INF), "prior_scale", "inf"),
+]
+
+
+@pytest.mark.parametrize("build, argument, text", BAD_VALUES)
+def test_model__bad_value_names_the_argument(build, argument, text):
+    with pytest.raises(_errors.TfjointError) as info:
+        build()
+    error = _root(info.value)
+    assert isinstance(error, _errors.ArgumentError), repr(info.value)
+    message = str(error)
+    assert f"Argument: {argument}" in message
+    assert text in message, message
+    assert "Expected:" in message and "Fix:" in message
+
+
+def test_log_gaussian_cox_process__negative_jitter_raises_instead_of_hanging():
+    # Before the check, a NaN Cholesky factor made TFP's Poisson sampler loop forever.
+    with pytest.raises(_errors.ArgumentError, match=r"Argument: jitter(.|\n)*Fix: pass jitter=1e-6"):
+        models.log_gaussian_cox_process.condition(LGCP_LOCATIONS, LGCP_COUNTS, jitter=-1.0, observed={"y": LGCP_COUNTS})
+
+
+def test_model__tensor_arguments_are_checked_too():
+    with pytest.raises(_errors.ArgumentError, match="Argument: features"):
+        models.linear_regression(tf.constant(_with(FEATURES, (0, 0), NAN)))
+    with pytest.raises(_errors.ArgumentError, match="Argument: noise_scale"):
+        models.linear_regression(FEATURES, noise_scale=tf.constant(-1.0))
+
+
+def test_model__symbolic_arguments_are_not_read():
+    # Inside a compiled function the data are symbolic: the checks read shapes only, not values.
+    @tf.function(autograph=False)
+    def log_prob(features, w, y):
+        return models.linear_regression.rebuild(features).log_prob(w=w, y=y)
+
+    lp = log_prob(tf.constant(FEATURES), tf.zeros(2), tf.zeros(7))
+    assert np.isfinite(lp.numpy())
+
+
+@pytest.mark.parametrize(
+    "build, observed, node, found",
+    [
+        (lambda o: models.logistic_regression.condition(FEATURES, observed=o), np.array([0, 1, 2, 1, 0, 0, 1], np.int32), "y", "y[2] = 2"),
+        (lambda o: models.multinomial_logistic_regression.condition(IRIS_FEATURES, observed=o), np.where(IRIS_LABELS == 2, 3, IRIS_LABELS).astype(np.int32), "y", "y[100] = 3"),
+        (lambda o: models.log_gaussian_cox_process.condition(LGCP_LOCATIONS, LGCP_COUNTS, observed=o), _with(LGCP_COUNTS, 4, 0.5), "y", "y[4] = 0.5"),
+        (lambda o: models.eight_schools.condition(SCHOOLS_SIGMA, observed=o), _with(np.zeros(8, np.float32), 6, NAN), "y", "y[6] = nan"),
+    ],
+)
+def test_builder_condition__observed_outside_support(build, observed, node, found):
+    with pytest.raises(_errors.ObservedError) as info:
+        build({"y": observed})
+    assert f"Node: '{node}'" in str(info.value)
+    assert found in str(info.value)
+
+
 # -------------------------------------------------------------------- data
 
 

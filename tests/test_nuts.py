@@ -581,3 +581,64 @@ def test_nuts__compile_mode_is_chosen_and_reported(graph_run, xla_run):
     post = _nuts.nuts(gp, {"y": y}, **settings)
     assert post.settings["jit_compile"] is False
     assert re.match(r"auto: TF graph mode, not XLA \(Cholesky of \[.*40, 40\] matrices", post.settings["compile_mode"])
+
+
+# -- models that read tf.Variables ------------------------------------------------------------
+
+
+class _Offset(tf.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.offset = tf.Variable(value)
+
+
+@pytest.mark.parametrize(
+    "autobatched, settings",
+    [
+        (False, dict(jit_compile=False)),
+        (True, dict(jit_compile=True)),
+        pytest.param(True, dict(jit_compile=False), marks=pytest.mark.slow),
+        pytest.param(False, dict(jit_compile=True), marks=pytest.mark.slow),
+        pytest.param(False, dict(jit_compile=True, kernel="tfp"), marks=pytest.mark.slow),
+        pytest.param(True, dict(jit_compile=True, kernel="tfp"), marks=pytest.mark.slow),
+    ],
+)
+def test_nuts__model_reading_a_module_variable_meets_the_conjugate_posterior(autobatched, settings):
+    # mu ~ N(0, 1), y ~ N(mu + offset, 1), y = 1 with offset = 0.5: mu | y ~ N(0.25, 1/2). The
+    # offset is a tf.Module's variable the model reads, as in TFP's mixed-effects and VI notebooks.
+    module = _Offset(0.5)
+    cls = tfd.JointDistributionSequentialAutoBatched if autobatched else tfd.JointDistributionSequential
+    jd = cls([tfd.Normal(0.0, 1.0, name="mu"), lambda mu: tfd.Normal(mu + module.offset, 1.0, name="y")])
+    post = _nuts.nuts(jd, {"y": 1.0}, num_chains=4, num_warmup=200, num_results=300, seed=4, progress=False, **settings)
+    mu = post.draws["mu"].astype(np.float64)
+    mcse = np.sqrt(0.5) / np.sqrt(ess(mu[..., None])[0])
+    assert abs(mu.mean() - 0.25) < 4 * mcse
+    # The variable is read at run time: a new value moves the posterior (mean (1 - offset) / 2).
+    module.offset.assign(-1.5)
+    moved = _nuts.nuts(jd, {"y": 1.0}, num_chains=4, num_warmup=200, num_results=300, seed=4, progress=False, **settings)
+    assert abs(moved.draws["mu"].astype(np.float64).mean() - 1.25) < 4 * mcse
+
+
+# -- no TF retracing warning, however many runs a process makes ---------------------------------
+
+
+def test_nuts__many_runs_in_one_process_never_warn_about_retracing(caplog):
+    # The samplers build functions per model signature by design; TF's "N out of the last N
+    # calls ... triggered tf.function retracing" warning would wrongly blame the user's code.
+    import logging
+
+    def autobatched():
+        mu = yield tfd.Normal(0.0, 1.0, name="mu")
+        yield tfd.Normal(mu, 1.0, name="y")
+
+    models_and_data = [
+        (MODEL, {"y": Y}),
+        (tfd.JointDistributionCoroutineAutoBatched(autobatched), {"y": 1.0}),
+    ]
+    settings = dict(num_chains=2, num_warmup=10, num_results=10, jit_compile=False, progress=False)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for i in range(4):
+            for model, data in models_and_data:
+                _nuts.nuts(model, observed=data, seed=i, **settings)
+    retracing = [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+    assert not retracing, retracing[0]

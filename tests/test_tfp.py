@@ -196,3 +196,49 @@ def test_tfp__contract_composite_tensor_and_retracing_warning_flag():
 @pytest.mark.parametrize("module", [joint, tfp_bijectors, mcmc, pfor, tf_function])
 def test_tfp__every_module_names_the_versions_it_was_written_against(module):
     assert "TF 2.21" in (module.__doc__ or "") or "TFP 0.25" in (module.__doc__ or "")
+
+
+def test_tfp__contract_the_frequent_retracing_warning_text(caplog):
+    # TF warns after a function's code is traced again and again (here: a new tf.function per call).
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for i in range(8):
+            tf.function(lambda x: x + 1.0)(tf.constant(float(i)))
+    assert any(tf_function.RETRACING_MESSAGE in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tensorflow"), tf_function.quiet_retracing_warning():
+        for i in range(8):
+            tf.function(lambda x: x + 1.0)(tf.constant(float(i)))
+    assert not any(tf_function.RETRACING_MESSAGE in r.getMessage() for r in caplog.records)
+
+
+# -- AutoGraph's rewriting of errors ---------------------------------------------------------
+
+
+class _OwnError(KeyError):
+    """An exception type AutoGraph wraps in a StagingError (a KeyError subclass)."""
+
+
+@pytest.mark.parametrize("error_type, rewritten", [(_OwnError, "StagingError"), (ValueError, "ValueError")])
+def test_tfp_autograph__a_rewrite_shares_metadata_with_its_context(error_type, rewritten):
+    # Canary for tfjoint._tfp.autograph_errors (TF 2.21): AutoGraph rewrites an exception raised in
+    # converted code into one that carries the same ag_error_metadata and has the original as __context__.
+    def fn(x):
+        raise error_type("original")
+
+    with pytest.raises(Exception) as info:
+        tf.function(fn, autograph=True)(tf.ones([2]))
+    rewrite = info.value
+    assert type(rewrite).__name__ == rewritten and "in user code" in str(rewrite)
+    assert type(rewrite.__context__) is error_type and rewrite.__context__.args == ("original",)
+    assert rewrite.ag_error_metadata is rewrite.__context__.ag_error_metadata
+
+
+def test_tfp_autograph__a_marked_error_is_not_rewritten():
+    def fn(x):
+        error = _OwnError("original")
+        error.ag_pass_through = True
+        raise error
+
+    with pytest.raises(_OwnError) as info:
+        tf.function(fn, autograph=True)(tf.ones([2]))
+    assert info.value.args == ("original",) and not hasattr(info.value, "ag_error_metadata")

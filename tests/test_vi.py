@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
-from tfjoint.infer import _predictive, _vi
+from tfjoint.infer import ConvergenceWarning, _predictive, _vi, make_target, vi
 from tfjoint.infer.results import posterior as _posterior
 
 tfd = tfp.distributions
@@ -191,3 +191,29 @@ def test_vi__xla_failure_names_the_fix():
     model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(mu + offset(), 1.0))
     with pytest.raises(_errors.XlaCompileError, match="jit_compile=False"):
         _vi.vi(model, observed={"y": 1.0}, num_steps=5, seed=(0, 1))
+
+
+# -- fits that cannot be trusted say so -------------------------------------------------------
+
+_HEAVY = dict(s=tfd.HalfCauchy(0.0, 1.0), mu=tfd.Normal(0.0, 10.0), y=lambda mu, s: tfd.Sample(tfd.Normal(mu, s), 20))
+_HEAVY_Y = np.random.default_rng(0).normal(3.0, 0.01, 20).astype(np.float32)
+
+
+def test_vi__non_finite_elbo_warns():
+    with pytest.warns(ConvergenceWarning, match=r"(?s)ELBO is not finite.*from step \d+ of 500.*lower learning_rate"):
+        fit = vi(_HEAVY, {"y": _HEAVY_Y}, seed=0, learning_rate=50.0, learning_rate_decay=1.0, num_steps=500)
+    assert not np.isfinite(fit.losses[-1])  # the warning is about a real failure
+
+
+def test_vi__collapsed_scale_warns_and_names_the_nodes():
+    with pytest.warns(ConvergenceWarning, match=r"scale collapsed .* for 'mu', 's'"):
+        fit = vi(_HEAVY, {"y": _HEAVY_Y}, seed=0, learning_rate=5.0, learning_rate_decay=1.0, num_steps=500)
+    assert np.all(np.asarray(fit.flat_surrogate.stddev()) < 1e-5)
+
+
+def test_vi__diverging_elbo_warns():
+    losses = np.concatenate([np.linspace(10.0, 5.0, 50), np.linspace(5.0, 1e9, 50)])
+    q = tfd.MultivariateNormalDiag(loc=[0.0], scale_diag=[1.0])
+    target = make_target(dict(mu=tfd.Normal(0.0, 1.0)))
+    with pytest.warns(ConvergenceWarning, match="ELBO diverged"):
+        _vi._warn_if_untrustworthy(losses, q, target)

@@ -55,7 +55,7 @@ _EXPORTS = {
     "TfjointError": "tfjoint.errors",
     "ShapeError": "tfjoint.errors",
 }
-_SUBPACKAGES = ("errors", "infer", "models")
+_SUBPACKAGES = ("errors", "infer", "models", "testing")
 
 __all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 
@@ -76,7 +76,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
-    from tfjoint import errors, infer, models  # noqa: F401
+    from tfjoint import errors, infer, models, testing  # noqa: F401
     from tfjoint._batching.autobatch import log_prob, sample  # noqa: F401
     from tfjoint._batching.variants import variants  # noqa: F401
     from tfjoint._batching.vectorize import check_batched, vectorize  # noqa: F401

@@ -1,17 +1,21 @@
-"""Tables rendered as plain text, markdown and HTML.
+"""Reports rendered as plain text, markdown, HTML and JSON.
 
 Every tfjoint report is made of a title, a table and a few lines of notes. This
 module is the one place that knows how to lay those out, so reports look the
-same in a terminal, in markdown and in Colab.
+same in a terminal, in markdown and in Colab; and how to turn a report's
+fields into JSON for programs (`Report.to_dict`, `Report.to_json`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import html
-from typing import Sequence, Tuple
+import json
+import math
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
-__all__ = ["Table", "Report", "text_block", "markdown_block", "html_block"]
+__all__ = ["Table", "Report", "text_block", "markdown_block", "html_block", "to_jsonable"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,12 +120,52 @@ def html_block(title: str, tables: Sequence[Table], notes: Sequence[str] = ()) -
     return "".join(parts)
 
 
+def to_jsonable(value: Any) -> Any:
+    """`value` as plain JSON data: dataclasses and mappings as objects, sequences and arrays as lists.
+
+    A dataclass gives its fields (those shown in its repr); NumPy and
+    TensorFlow values their `tolist()`; shapes their dimensions; dtypes their
+    names; a non-finite float `None`; anything else its `str`.
+
+    Examples:
+      >>> import numpy as np
+      >>> to_jsonable({"shape": (5, 3), "x": np.float32(0.5), "bad": float("nan")})
+      {'shape': [5, 3], 'x': 0.5, 'bad': None}
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    name = getattr(value, "name", None)
+    if type(value).__name__ == "DType" and isinstance(name, str):
+        return name
+    if hasattr(value, "as_list") and type(value).__name__ == "TensorShape":
+        return value.as_list() if value.rank is not None else None
+    if hasattr(value, "tolist"):  # NumPy arrays and scalars
+        return to_jsonable(value.tolist())
+    if hasattr(value, "numpy"):  # eager tensors
+        return to_jsonable(value.numpy())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    return str(value)
+
+
 class Report:
-    """Mixin for tfjoint's report types: text, markdown and HTML from one `_parts()`.
+    """Mixin for tfjoint's report types: text, markdown, HTML and JSON from one report.
 
     A report implements `_parts()`, returning `(title, tables, notes)`; this
     mixin renders it as `str(report)` / `to_text()`, `to_markdown()`, and
-    `_repr_html_()` (which Colab and Jupyter call to show a table).
+    `_repr_html_()` (which Colab and Jupyter call to show a table). A report
+    that is a dataclass also gives `to_dict()` (its fields as JSON data, plus
+    `ok` where the report has one) and `to_json()`.
     """
 
     __slots__ = ()
@@ -140,3 +184,17 @@ class Report:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The report as JSON data: `{"report": <type name>, <fields>..., "ok": ...}`."""
+        out: Dict[str, Any] = {"report": type(self).__name__}
+        data = to_jsonable(self)
+        if isinstance(data, dict):
+            out.update(data)
+        if hasattr(type(self), "ok"):
+            out["ok"] = bool(getattr(self, "ok"))
+        return out
+
+    def to_json(self, indent: int = 2) -> str:
+        """`to_dict()` as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent)

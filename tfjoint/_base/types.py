@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, Sequence, Tuple, Union, get_args
+from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence, Tuple, Union, get_args
 
 import numpy as np
 import tensorflow as tf
@@ -183,7 +183,7 @@ def check_int(value: Any, argument: str, minimum: int, example: int) -> int:
 
 
 def check_positive_float(value: Any, argument: str, example: str) -> float:
-    """Return `value` as a `float` if it is a Python number (not a bool) `> 0`, else raise.
+    """Return `value` as a `float` if it is a finite Python or NumPy number (not a bool) `> 0`, else raise.
 
     Examples:
       >>> check_positive_float(0.05, "learning_rate", "0.05")
@@ -193,13 +193,140 @@ def check_positive_float(value: Any, argument: str, example: str) -> float:
       ...
       tfjoint.errors.ArgumentError: Invalid argument.
         Argument: learning_rate
-        Expected: a float > 0
-        Found: True
+        Expected: a finite float > 0
+        Found: bool: True
         Fix: pass e.g. learning_rate=0.05.
     """
-    if not isinstance(value, (float, int)) or isinstance(value, bool) or not value > 0:
-        raise _errors.ArgumentError(argument=argument, expected="a float > 0", found=repr(value), fix=f"pass e.g. {argument}={example}.")
-    return float(value)
+    return check_float(value, argument, minimum=0.0, exclusive_minimum=True, example=float(example))
+
+
+def check_float(
+    value: Any,
+    argument: str,
+    *,
+    minimum: Optional[float] = None,
+    maximum: Optional[float] = None,
+    exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
+    example: Any,
+) -> float:
+    """Return `value` as a finite `float` in the given range, else raise `ArgumentError`.
+
+    Python and NumPy numbers are accepted (`0.9`, `1`, `np.float32(0.9)`,
+    `np.int64(1)`, a 0-d array); bools, strings, `None`, `Tensor`s, NaN and
+    infinities are not.
+
+    Args:
+      value: the argument's value.
+      argument: the argument's name, used in the error message.
+      minimum, maximum: bounds (`None`: unbounded on that side).
+      exclusive_minimum, exclusive_maximum: whether the bound itself is excluded.
+      example: a valid value, for the error's fix.
+
+    Returns:
+      A Python `float`.
+
+    Raises:
+      ArgumentError: naming the argument, the range and the value found.
+
+    Examples:
+      >>> check_float(np.float32(0.5), "prob", minimum=0, maximum=1, exclusive_minimum=True,
+      ...             exclusive_maximum=True, example=0.9)
+      0.5
+      >>> check_float(-1.0, "atol", minimum=0, example=1e-6)
+      Traceback (most recent call last):
+      ...
+      tfjoint.errors.ArgumentError: Invalid argument.
+        Argument: atol
+        Expected: a finite float >= 0
+        Found: -1.0
+        Fix: pass e.g. atol=1e-06.
+    """
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum:g}")
+    if maximum is not None:
+        bounds.append(f"{'<' if exclusive_maximum else '<='} {maximum:g}")
+    if minimum is not None and maximum is not None:
+        left, right = "(" if exclusive_minimum else "[", ")" if exclusive_maximum else "]"
+        expected = f"a finite float in {left}{minimum:g}, {maximum:g}{right}"
+    else:
+        expected = "a finite float" + (" " + " and ".join(bounds) if bounds else "")
+    fix = f"pass e.g. {argument}={example!r}."
+    number = value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        number = value[()]
+    if isinstance(number, (bool, np.bool_)) or not isinstance(number, (int, float, np.integer, np.floating)):
+        raise _errors.ArgumentError(argument=argument, expected=expected, found=_errors.describe(value), fix=fix)
+    result = float(number)
+    low_ok = minimum is None or (result > minimum if exclusive_minimum else result >= minimum)
+    high_ok = maximum is None or (result < maximum if exclusive_maximum else result <= maximum)
+    if not (np.isfinite(result) and low_ok and high_ok):
+        raise _errors.ArgumentError(argument=argument, expected=expected, found=repr(result), fix=fix)
+    return result
+
+
+def check_bool(value: Any, argument: str) -> bool:
+    """Return `value` as a `bool` if it is a Python or NumPy bool, else raise `ArgumentError`.
+
+    Examples:
+      >>> check_bool(np.bool_(True), "jit_compile")
+      True
+      >>> check_bool("no", "jit_compile")
+      Traceback (most recent call last):
+      ...
+      tfjoint.errors.ArgumentError: Invalid argument.
+        Argument: jit_compile
+        Expected: True or False
+        Found: str: 'no'
+        Fix: pass jit_compile=True or jit_compile=False.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise _errors.ArgumentError(
+            argument=argument, expected="True or False", found=_errors.describe(value),
+            fix=f"pass {argument}=True or {argument}=False.",
+        )
+    return bool(value)
+
+
+def check_callable(value: Any, argument: str, fix: str) -> Any:
+    """Return `value` if it is callable, else raise `ArgumentError` with `fix`.
+
+    Examples:
+      >>> check_callable(len, "fn", "pass a function.") is len
+      True
+    """
+    if not callable(value):
+        raise _errors.ArgumentError(argument=argument, expected="a callable", found=_errors.describe(value), fix=fix)
+    return value
+
+
+def check_mapping(value: Any, argument: str, example: str, *, allow_none: bool = False) -> Any:
+    """Return `value` if it is a `Mapping` (or `None`, with `allow_none`), else raise `ArgumentError`.
+
+    An array or a list where a dict of named values is expected gets an error
+    that says so, instead of NumPy's "truth value of an array is ambiguous".
+
+    Examples:
+      >>> check_mapping({"y": 1.0}, "observed", "{'y': data}")
+      {'y': 1.0}
+      >>> check_mapping(np.ones(2), "observed", "{'y': data}")
+      Traceback (most recent call last):
+      ...
+      tfjoint.errors.ArgumentError: Invalid argument.
+        Argument: observed
+        Expected: a dict from name to value
+        Found: ndarray: array([1., 1.])
+        Fix: pass a dict, e.g. observed={'y': data}.
+    """
+    if value is None and allow_none:
+        return value
+    if not isinstance(value, Mapping):
+        raise _errors.ArgumentError(
+            argument=argument, expected="a dict from name to value", found=_errors.describe(value),
+            fix=f"pass a dict, e.g. {argument}={example}.",
+        )
+    return value
 
 
 def shape_str(shape: Union[Iterable[int], tf.TensorShape, None]) -> str:

@@ -11,7 +11,8 @@ loop over the batch would return, stacked along `out_axes`. Underneath it is
   `vectorized.report`, as `fallback=` asks.
 * pfor lifts `tf.linalg.matvec(A, x)` with a per-example `x` into a
   `[k, B]` matmul framed by two transposes. tfjoint lifts it to the one
-  `[B, k] x [k, m]` matmul a person would write (see scripts/README.md).
+  `[B, k] x [k, m]` matmul a person would write (in this thread's
+  conversion only: other code converts as TF does).
 
 `check_batched(fn, example_args, batch_shape)` is the companion check for hand
 batching: it says when a function's output on a batch is not
@@ -35,6 +36,8 @@ from tfjoint._base import format as _format
 from tfjoint._base import stack as _stack
 from tfjoint._base import types as _types
 from tfjoint._batching import fallbacks as _fallbacks
+from tfjoint._batching import user_calls as _user_calls
+from tfjoint._tfp import autograph_errors as _autograph_errors
 from tfjoint._tfp import pfor as _pfor
 from tfjoint._tfp import tf_function as _tf_function
 
@@ -131,6 +134,25 @@ def leaf_paths(tree, prefix: str) -> List[str]:
     return [prefix]
 
 
+def _check_axes(spec: Any, argument: str, allow_none: bool) -> None:
+    """Raise `ArgumentError` unless every leaf of `spec` is an int (or `None`, where allowed)."""
+    if isinstance(spec, dict):
+        for k, v in spec.items():
+            _check_axes(v, f"{argument}[{k!r}]", allow_none)
+        return
+    if isinstance(spec, (list, tuple)):
+        for i, v in enumerate(spec):
+            _check_axes(v, f"{argument}[{i}]", allow_none)
+        return
+    if spec is None and allow_none or isinstance(spec, (int, np.integer)) and not isinstance(spec, (bool, np.bool_)):
+        return
+    expected = "an int, None, or a tuple / dict of them" if allow_none else "an int, or a tuple / dict of ints"
+    raise _errors.ArgumentError(
+        argument=argument, expected=expected, found=_errors.describe(spec),
+        fix=f"e.g. {argument}=0 (the leading axis)" + (", or None to broadcast an argument." if allow_none else "."),
+    )
+
+
 def _describe(tree) -> str:
     if isinstance(tree, dict):
         return f"a dict with keys {sorted(tree)}"
@@ -196,6 +218,7 @@ class Vectorized:
         return self.report.fallbacks if self.report is not None else ()
 
     def __call__(self, *args, **kwargs):
+        _user_calls.check_arguments(self.python_function, args, kwargs, "tfjoint.vectorize")
         self._fresh = None
         self._autograph_ctx = _tf_function.autograph_context()
         try:
@@ -206,6 +229,11 @@ class Vectorized:
         except _errors.TfjointError as error:
             error.ag_pass_through = True  # AutoGraph re-raises it unchanged
             raise
+        except Exception as error:  # noqa: BLE001 - the user's function raised: pass it through, with a note
+            original = _user_calls.user_error(error, "tfjoint.vectorize", self.python_function)
+            if original is error:
+                raise
+            raise original from original.__cause__
         if self._fresh is not None and self._fresh.fallbacks and self.fallback == "warn":
             ops = ", ".join(f"{f.op_type} ({f.reason})" for f in self._fresh.fallbacks)
             warnings.warn(
@@ -270,7 +298,15 @@ class Vectorized:
             for i, x in zip(order, elems):
                 flat[i] = x
             one_args, one_kwargs = tf.nest.pack_sequence_as((args, kwargs), flat)
-            return user_fn(*one_args, **one_kwargs)
+            try:
+                return user_fn(*one_args, **one_kwargs)
+            except _errors.TfjointError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the user's own error: let it out of tf.vectorized_map as it is
+                original = _autograph_errors.original_error(error)
+                if original is error:
+                    raise
+                raise original from original.__cause__
 
         with _capturing() as capture:
             out = tf.vectorized_map(one_example, [batched[i] for i in order], fallback_to_while_loop=True)
@@ -342,9 +378,13 @@ def vectorize(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, fallback: Fallb
       lifting, `.fallbacks` its while_loop fallbacks.
 
     Raises:
-      ArgumentError: for an invalid `fallback`, `in_axes` or `out_axes`.
+      ArgumentError: for a `fn` that is not callable, or an invalid
+        `fallback`, `in_axes` or `out_axes` (checked here); (on call) for
+        arguments that do not fit `fn`'s signature.
       ShapeError: (on call) for an axis a value lacks or unequal batch sizes.
       FallbackError: (on call) when `fallback="error"` and pfor fell back.
+      Exception: (on call) whatever `fn` itself raises, unchanged, with a
+        note naming `tfjoint.vectorize`.
 
     Examples:
       >>> import tensorflow as tf
@@ -359,10 +399,10 @@ def vectorize(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, fallback: Fallb
       >>> lifted.report.ok
       True
     """
+    _types.check_callable(fn, "fn", "pass the one-example function itself, e.g. tfjoint.vectorize(f).")
     _types.check_literal(fallback, FallbackMode, "fallback")
-    if not callable(fn):
-        raise _errors.ArgumentError(argument="fn", expected="a callable", found=repr(fn),
-                                    fix="pass the one-example function itself.")
+    _check_axes(in_axes, "in_axes", allow_none=True)
+    _check_axes(out_axes, "out_axes", allow_none=False)
     return Vectorized(fn, in_axes, out_axes, fallback)
 
 
@@ -387,7 +427,13 @@ def check_batched(fn: Callable, example_args: Sequence[Any], batch_shape: _types
       The batched outputs' static shapes (a structure of `tf.TensorShape`).
 
     Raises:
-      ShapeError: naming `fn`, the output, the expected and the found shape.
+      ArgumentError: if `fn` is not callable, `example_args` is `None` or
+        empty, or `batch_shape` or `in_axes` is invalid.
+      ShapeError: naming `fn`, the output, the expected and the found shape;
+        also when `fn` traces on one example but raises on the batch.
+      Exception: whatever `fn` itself raises on one example and on the batch
+        alike (that is not a batching problem), unchanged, with a note naming
+        `check_batched`.
 
     Examples:
       >>> import tensorflow as tf
@@ -399,8 +445,15 @@ def check_batched(fn: Callable, example_args: Sequence[Any], batch_shape: _types
       tfjoint.errors.ShapeError: Shapes do not fit.
       ...
     """
+    _types.check_callable(fn, "fn", "pass the hand-batched function itself, e.g. check_batched(f, (x,)).")
     batch_shape = _types.as_shape(batch_shape, "batch_shape")
+    if example_args is None or isinstance(example_args, (tuple, list)) and not example_args:
+        raise _errors.ArgumentError(
+            argument="example_args", expected="the arguments of one example (a tuple with at least one)",
+            found=_errors.describe(example_args), fix="pass e.g. example_args=(beta,) with beta of shape [num_features].",
+        )
     example_args = tuple(example_args) if isinstance(example_args, (tuple, list)) else (example_args,)
+    _user_calls.check_arguments(fn, example_args, {}, "tfjoint.check_batched")
     axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(example_args)
     if len(axes) != len(example_args) or any(a not in (0, None) or a is False for a in axes):
         raise _errors.ArgumentError(
@@ -427,7 +480,14 @@ def check_batched(fn: Callable, example_args: Sequence[Any], batch_shape: _types
         single = None
     try:
         batched = tf.function(fn, autograph=False).get_concrete_function(*batch_args).structured_outputs
-    except Exception as error:  # noqa: BLE001 - re-raised as a ShapeError that names the cause
+    except _errors.TfjointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a shape bug if one example traced, else the function's own error
+        if single is None:  # it fails on one example too: nothing to blame on the batch
+            original = _user_calls.user_error(error, "tfjoint.check_batched (on one example and on the batch alike)", fn)
+            if original is error:
+                raise
+            raise original from original.__cause__
         raise _errors.ShapeError(
             argument=where,
             expected=f"outputs of shape {_types.shape_str(batch_shape)} + the single-example shape",

@@ -35,6 +35,7 @@ import tensorflow as tf
 from tfjoint._base import errors as _errors
 from tfjoint._base import stack as _stack
 from tfjoint._base import types as _types
+from tfjoint._batching import user_calls as _user_calls
 from tfjoint._batching import vectorize as _vectorize
 
 __all__ = [
@@ -148,14 +149,21 @@ def _quick_key(tree):
     return (kind, tree)  # raises TypeError if unhashable: then no fast path
 
 
-def _bind(fn_signature: Optional[inspect.Signature], args, kwargs):
-    """Return `(args, kwargs)` as `tf.function` sees them: bound, with defaults filled in."""
+def _bind(fn_signature: Optional[inspect.Signature], args, kwargs, name: str = "fn"):
+    """Return `(args, kwargs)` as `tf.function` sees them: bound, with defaults filled in.
+
+    Raises:
+      ArgumentError: if the call does not fit the function's signature.
+    """
     if fn_signature is None:
         return args, kwargs
     try:
         bound = fn_signature.bind(*args, **kwargs)
-    except TypeError:  # tf.function will report the bad call itself
-        return args, kwargs
+    except TypeError as e:  # the caller's mistake, not an error of the function
+        raise _errors.ArgumentError(
+            argument=f"arguments of {name} (called through tfjoint.jit)", expected=f"arguments that fit {name}{fn_signature}",
+            found=str(e), fix=f"call it as {name}{fn_signature}.",
+        ) from None
     bound.apply_defaults()
     return tuple(bound.args), dict(bound.kwargs)
 
@@ -347,6 +355,11 @@ class Jitted:
         except _errors.TfjointError as error:
             error.ag_pass_through = True  # AutoGraph re-raises it unchanged
             raise
+        except Exception as error:  # noqa: BLE001 - the user's function raised: pass it through, with a note
+            original = _user_calls.user_error(error, "tfjoint.jit", self.python_function)
+            if original is error:
+                raise
+            raise original from original.__cause__
 
     def _call(self, args, kwargs):
         before = self.tracing_count
@@ -360,7 +373,7 @@ class Jitted:
             if self.tracing_count == before:
                 return out
         relax = self.relax == "leading"
-        bound_args, bound_kwargs = _bind(self._fn_signature, args, kwargs)
+        bound_args, bound_kwargs = _bind(self._fn_signature, args, kwargs, self._name)
         exact = _signature(bound_args, bound_kwargs, self._params, relax=False)
         sig = _signature(bound_args, bound_kwargs, self._params, relax=True) if relax else exact
         if relax and sig.structure in self._static_reason:
@@ -463,9 +476,12 @@ def jit(
       A `Jitted` callable with `tracing_count`, `traces` and `compiled`.
 
     Raises:
-      ArgumentError: for an invalid mode.
+      ArgumentError: for a `fn` that is not callable, an invalid mode, a
+        non-bool `autograph`, or an `input_signature` that is not a sequence.
       RetraceError: (on call) a retrace when `on_retrace="error"`.
       XlaCompileError: (on call) XLA cannot compile `fn` and `fallback="error"`.
+      Exception: (on call) whatever `fn` itself raises, unchanged, with a
+        note naming `tfjoint.jit`.
 
     Examples:
       >>> import tensorflow as tf
@@ -482,10 +498,15 @@ def jit(
     _types.check_literal(relax, Relax, "relax")
     _types.check_literal(on_retrace, OnRetrace, "on_retrace")
     _types.check_literal(fallback, XlaFallback, "fallback")
-    if fn is None:
-        return functools.partial(jit, relax=relax, input_signature=input_signature, on_retrace=on_retrace,
-                                 fallback=fallback, autograph=autograph)
-    if not callable(fn):
-        raise _errors.ArgumentError(argument="fn", expected="a callable", found=repr(fn),
-                                    fix="pass the function to compile, or use @tfjoint.jit as a decorator.")
-    return Jitted(fn, relax, input_signature, on_retrace, fallback, autograph)
+    autograph = _types.check_bool(autograph, "autograph")
+    if input_signature is not None and not isinstance(input_signature, (list, tuple)):
+        raise _errors.ArgumentError(
+            argument="input_signature", expected="None, or a list or tuple of tf.TensorSpec (one per argument)",
+            found=_errors.describe(input_signature), fix="pass e.g. input_signature=[tf.TensorSpec([None, 3], tf.float32)].",
+        )
+
+    def compile_fn(f: Callable) -> Jitted:
+        _types.check_callable(f, "fn", "pass the function to compile, or use @tfjoint.jit as a decorator.")
+        return Jitted(f, relax, input_signature, on_retrace, fallback, autograph)
+
+    return compile_fn if fn is None else compile_fn(fn)

@@ -1,18 +1,13 @@
 """Choosing XLA or TensorFlow graph mode for a compiled sampler.
 
 XLA fuses a model's many small ops into few kernels, which is why tfjoint
-compiles its samplers with XLA by default. One exception is measured and
-large: on CPU, XLA expands dense matrix factorizations into loops of small
-ops, while TensorFlow's graph mode calls LAPACK-backed kernels. A batched
-`[4, 100, 100]` float64 Cholesky factor with its gradient costs ~16 ms under
-XLA against ~1.3 ms in graph mode (12x; 8.8x at 64 x 64, 2.8x at 32 x 32,
-break-even near 8 x 8; `scripts/bench_xla_linalg.py`), and it is 90% of the log-Cox-process
-model's cost per leapfrog step (`scripts/bench_compile.py`). A triangular
-solve is also slower under XLA (1.7-3.4x at 32-100), but not by enough: the
-vectorized stochastic-volatility model, when its AR(1) bijector still
-solved a 100 x 100 triangular system (it is a prefix scan now), ran 1.5x
-faster per leapfrog step under XLA than in graph mode. So only the Cholesky factor counts. On GPU and TPU
-XLA calls the vendor solvers, so the rule applies on CPU only.
+compiles its samplers with XLA by default. The exception: on CPU, XLA expands
+a dense Cholesky factorization into loops of small ops, while TensorFlow's
+graph mode calls a LAPACK-backed kernel, which is many times faster from
+about 32 x 32 up (several times at 32, an order of magnitude at 100). Other
+linear algebra (triangular solves) is slower under XLA too, but not by enough
+to outweigh the fusion of the rest of a model. On GPU and TPU XLA calls the
+vendor solvers, so the rule applies on CPU only.
 
 `slow_under_xla` reads a traced log-density's graph; `nuts(...,
 jit_compile=None)` (the default) compiles with XLA unless it finds such an op.
@@ -26,7 +21,7 @@ import tensorflow as tf
 
 __all__ = ["slow_under_xla", "on_cpu_only"]
 
-# Op types that XLA's CPU backend runs much slower than TF (measured: scripts/bench_xla_linalg.py).
+# Op types that XLA's CPU backend runs much slower than TF's own kernels.
 _SLOW_OPS = ("Cholesky",)
 _MIN_SIZE = 32  # matrices smaller than this are as fast (or faster) under XLA
 

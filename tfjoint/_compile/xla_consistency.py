@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfjoint._base import format as _format
 from tfjoint._base import types as _types
+from tfjoint._batching import user_calls as _user_calls
 from tfjoint._batching import vectorize as _vectorize
 from tfjoint._compile import jit as _jit
 
@@ -113,7 +114,11 @@ def xla_consistency(fn: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6,
       An `XlaConsistencyReport` (text, markdown and HTML rendering; `.ok`).
 
     Raises:
+      ArgumentError: if `fn` is not callable, or `rtol` or `atol` is not a
+        finite float >= 0 (checked before anything runs).
       XlaCompileError: if XLA cannot compile `fn`, naming the op.
+      Exception: whatever `fn` itself raises, unchanged, with a note naming
+        `tfjoint.xla_consistency`.
 
     Examples:
       >>> import tensorflow as tf
@@ -123,10 +128,20 @@ def xla_consistency(fn: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6,
       >>> report.outputs[0].shape
       ()
     """
+    _types.check_callable(fn, "fn", "pass the function first, then its arguments: xla_consistency(f, x).")
+    rtol = _types.check_float(rtol, "rtol", minimum=0.0, example=1e-5)
+    atol = _types.check_float(atol, "atol", minimum=0.0, example=1e-6)
+    _user_calls.check_arguments(fn, args, kwargs, "tfjoint.xla_consistency")
     name = getattr(fn, "__name__", type(fn).__name__)
-    plain = tf.function(fn)(*args, **kwargs)
-    with _jit.naming_xla_errors(f"function {name}"):
-        xla = tf.function(fn, jit_compile=True)(*args, **kwargs)
+    try:
+        plain = tf.function(fn)(*args, **kwargs)
+        with _jit.naming_xla_errors(f"function {name}"):
+            xla = tf.function(fn, jit_compile=True)(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the user's function raised: pass it through, with a note
+        original = _user_calls.user_error(error, "tfjoint.xla_consistency", fn)
+        if original is error:
+            raise
+        raise original from original.__cause__
     paths = _vectorize.leaf_paths(plain, "output")
     flat_plain, flat_xla = tf.nest.flatten(plain), tf.nest.flatten(xla)
     if len(paths) != len(flat_plain):
@@ -135,4 +150,4 @@ def xla_consistency(fn: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6,
         _difference(path, np.asarray(x), np.asarray(p), rtol, atol)
         for path, x, p in zip(paths, flat_xla, flat_plain)
     )
-    return XlaConsistencyReport(name, rows, float(rtol), float(atol))
+    return XlaConsistencyReport(name, rows, rtol, atol)

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Tuple
 import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
 from tfjoint._model import execution as _execution
 from tfjoint._model import observed as _observed
 from tfjoint._model import spec as _spec
@@ -68,12 +69,10 @@ class ModelBuilder:
                 found=type(fn).__name__,
                 fix="write each node as `x = yield tfd.SomeDistribution(..., name='x')`.",
             )
-        if not isinstance(batch_ndims, int) or batch_ndims < 0:
-            raise _errors.ArgumentError(argument="batch_ndims", expected="an int >= 0", found=repr(batch_ndims), fix="pass batch_ndims=0.")
         self.fn = fn
-        self.autobatched = autobatched
-        self.batch_ndims = batch_ndims
-        self.validate_names = validate_names
+        self.autobatched = _types.check_bool(autobatched, "autobatched")
+        self.batch_ndims = _types.check_int(batch_ndims, "batch_ndims", 0, 0)
+        self.validate_names = _types.check_bool(validate_names, "validate_names")
         self._signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
 
@@ -129,7 +128,14 @@ class ModelBuilder:
 
         Returns:
           A plain `JointDistributionPinned` (see `tfjoint.condition`).
+
+        Raises:
+          ArgumentError: if `observed` is not a dict, or the data arguments
+            do not fit the builder's signature.
+          ObservedError: for an unknown node name, or data that does not fit
+            its node (see `tfjoint.condition`).
         """
+        _types.check_mapping(observed, "observed", "{'y': y}")
         joint = self(*args, **kwargs)
         pinned = _observed.condition(joint, observed)
         return pinned
@@ -182,6 +188,8 @@ def model(fn: Optional[Callable] = None, *, autobatched: bool = True, batch_ndim
 
     Raises:
       ModelInputError: if `fn` is not a generator function.
+      ArgumentError: if `autobatched` is not a bool or `batch_ndims` not an
+        int >= 0 (checked at once, also in the `@model(...)` form).
       NodeError: when built, if a node has no `name=` or two share one.
 
     Examples:
@@ -206,6 +214,9 @@ def model(fn: Optional[Callable] = None, *, autobatched: bool = True, batch_ndim
       The equivalent hand-batched model needs `[..., tf.newaxis]` and
       `tfd.Independent`; `regression` needs neither.
     """
+
+    autobatched = _types.check_bool(autobatched, "autobatched")
+    batch_ndims = _types.check_int(batch_ndims, "batch_ndims", 0, 0)
 
     def wrap(f: Callable) -> ModelBuilder:
         return ModelBuilder(f, autobatched=autobatched, batch_ndims=batch_ndims)

@@ -535,7 +535,8 @@ def trace_bijector(base_distribution: Any, bijector: Optional[Any] = None, *, se
       A `BijectorTrace`; `trace.ok` is False when it has findings.
 
     Raises:
-      ArgumentError: if the arguments are not a distribution and a bijector.
+      ArgumentError: if the arguments are not a distribution and a bijector,
+        or `seed` is not a stateless seed.
       ShapeError: if the bijector cannot be applied to the base: TFP's own
         shape inference rejects `bijector(base_distribution)` (its
         `event_shape` or `batch_shape` raises a `ValueError`). The error names
@@ -558,6 +559,7 @@ def trace_bijector(base_distribution: Any, bijector: Optional[Any] = None, *, se
       <BLANKLINE>
       Result: event_shape [2, 2], batch_shape []
     """
+    seed = _types.as_seed(seed)  # checked here: a bad seed must not silently skip the forward check
     if bijector is None:
         if not isinstance(base_distribution, tfd.TransformedDistribution):
             raise _errors.ArgumentError(

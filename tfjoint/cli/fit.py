@@ -1,18 +1,21 @@
 """The main job: check a model's shapes, run compiled NUTS, print the summary.
 
-`python -m tfjoint fit` runs it on the bundled default, Bayesian multinomial
-logistic regression on Iris (the "TFP on JAX" demo), and also prints the
-training accuracy of the average draw and of Bayesian model averaging.
+`tfjoint fit` runs it on the bundled default, Bayesian multinomial logistic
+regression on Iris (the "TFP on JAX" demo), and also prints the training
+accuracy of the average draw and of Bayesian model averaging. Convergence
+problems are printed once, in the summary, and make the exit code 1.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 from tfjoint import models
+from tfjoint._base import format as _format
 from tfjoint._model import spec as _spec
 from tfjoint._shapes import check as _check
 from tfjoint.infer import _nuts, _predictive
@@ -41,38 +44,63 @@ def iris_accuracy(posterior: Any, features: np.ndarray, labels: np.ndarray) -> t
     return float(np.mean(per_draw)), bma
 
 
-def main(target: Optional[str], *, num_chains: int, num_warmup: int, num_results: int, seed: int, fmt: str = "text") -> int:
-    """Run the main job; returns the process exit code."""
-    from tfjoint.cli import main as _cli  # pylint: disable=g-import-not-at-top  (same layer: the front door)
+def main(
+    model: Optional[Tuple[str, Any]],
+    *,
+    num_chains: int,
+    num_warmup: int,
+    num_results: int,
+    seed: int,
+    fmt: str = "text",
+    output: Optional[str] = None,
+    summary_json: Optional[str] = None,
+    progress: bool = True,
+) -> int:
+    """Run the main job on `(label, model)` (or Iris when `None`); return the process exit code.
+
+    0 when the checks pass and the summary shows no convergence problem, 1
+    otherwise, 2 for a model with nothing observed (a usage error).
+    """
 
     def show(report: Any) -> None:
         print(report.to_markdown() if fmt == "markdown" else str(report))
 
-    iris = target is None
+    iris = model is None
     if iris:
         features, labels = models.load_iris()
-        model = models.multinomial_logistic_regression.condition(features, observed={"y": labels})
+        label = "bundled:iris"
+        pinned = models.multinomial_logistic_regression.condition(features, observed={"y": labels})
         print("Bundled default: Bayesian multinomial logistic regression on Iris (TFP on JAX).\n")
     else:
-        model = _cli.load_target(target)
-    spec = _spec.normalize(model)
+        label, pinned = model
+    spec = _spec.normalize(pinned)
     if not spec.pins:
         print(
-            f"fit needs observed data: {target} is not pinned.\n"
+            f"tfjoint fit: {label} has no observed data (it is not pinned).\n"
             "  Fix: give a pinned model, e.g. jd.experimental_pin(y=data) or builder.condition(..., observed={'y': data}).",
             file=sys.stderr,
         )
         return 2
-    report = _check.check(model, seed=seed)
+    report = _check.check(pinned, seed=seed)
     show(report)
     if not report.ok:
         return 1
-    posterior = _nuts.nuts(model, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed)
-    show(posterior.summary())
-    timings = posterior.timings
-    print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    posterior = _nuts.nuts(pinned, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed,
+                           progress=progress)
+    summary = posterior.summary(warn=False)  # its warnings are printed once, in the summary
+    show(summary)
+    print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in posterior.timings.items()))
     if iris:
         average, bma = iris_accuracy(posterior, features, labels)
         print(f"\nTraining accuracy: average draw {average:.4f}, Bayesian model averaging {bma:.4f}")
         print("(TFP on JAX reports 0.9695 and 0.98.)")
-    return 0
+    if output is not None:
+        posterior.save(output)
+        print(f"wrote {output}")
+    if summary_json is not None:
+        with open(summary_json, "w") as f:
+            json.dump({"schema": 1, "command": "fit", "target": label, "ok": summary.ok, **_format.to_jsonable(summary),
+                       "seed": list(posterior.seed), "settings": _format.to_jsonable(dict(posterior.settings))}, f,
+                      indent=2)
+        print(f"wrote {summary_json}")
+    return 0 if summary.ok else 1

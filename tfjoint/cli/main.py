@@ -1,174 +1,404 @@
-"""The command line: `python -m tfjoint check|compare|graph|fit [MODULE:ATTR]`.
+"""The command line: `tfjoint check|compare|graph|fit [TARGET ...]` (also `python -m tfjoint`).
 
-A target is `package.module:attr` or `path/to/file.py:attr`, where `attr` is a
-joint model (a `tfd.JointDistribution*`, list, dict or generator function) or a
-zero-argument function that returns one. With no target, each command runs on
-the bundled example (the tutorial regression model).
+A target is `package.module:attr` or `path/to/file.py:attr` (a joint model, or
+a zero-argument function returning one), or a whole `package.module` /
+`path/to/file.py` (every model at its top level; `check` only). Without a
+target, each command runs on the bundled example.
 
-Exit codes: 0 when every check passes, 1 when there are findings, 2 on a usage
-error (a bad target or flag).
+Exit codes (the same for every command):
+
+  0  ok
+  1  findings (a shape check failed) or convergence problems (`fit`)
+  2  usage error: an unknown command or flag, a bad value, a bad target
+  3  the model or the run failed: tfjoint's message, no traceback (`--debug` shows it)
+
+TensorFlow loads only after the arguments are read, so `--help` and usage
+errors are instant, and its start-up lines never reach stderr.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
+import argparse
+import contextlib
+import json
 import os
 import sys
-from typing import Any, List, Optional, Sequence
+import tempfile
+import traceback
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from absl import app, flags
+from tfjoint.cli import targets as _targets
 
-__all__ = ["run", "main", "load_target"]
+__all__ = ["main", "run", "build_parser", "UsageError", "EXIT_OK", "EXIT_FINDINGS", "EXIT_USAGE", "EXIT_FAILED"]
 
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 COMMANDS = ("check", "compare", "graph", "fit")
+JSON_SCHEMA = 1  # bumped only when a field changes meaning or goes away
 
-_SAMPLE_SHAPE = flags.DEFINE_list("sample_shape", ["5", "3"], "sample_shape for the batched checks, e.g. 5,3 (empty for ()).")
-_SEED = flags.DEFINE_integer("seed", 0, "Stateless seed.")
-_FORMAT = flags.DEFINE_enum("format", "text", ["text", "markdown"], "Output format.")
-_MODES = flags.DEFINE_list("modes", ["eager", "function", "xla"], "compare: modes to time.")
-_NUM_CHAINS = flags.DEFINE_integer("num_chains", 4, "fit: number of chains.")
-_NUM_WARMUP = flags.DEFINE_integer("num_warmup", 500, "fit: warmup steps.")
-_NUM_RESULTS = flags.DEFINE_integer("num_results", 500, "fit: draws per chain.")
+_EXIT_CODES = """exit codes:
+  0  ok
+  1  findings (a shape check failed) or convergence problems (fit)
+  2  usage error: unknown command or flag, bad value, bad target
+  3  the model or the run failed (tfjoint's message; --debug shows the traceback)"""
 
-USAGE = """usage: python -m tfjoint COMMAND [MODULE:ATTR] [--flags]
-
-commands:
-  check    per-node shape report and joint-model checks (exit 1 on findings)
-  compare  compare the naive, Independent and AutoBatched variants
-  graph    print the model graph as Graphviz DOT
-  fit      check shapes, run compiled NUTS, print the summary
-
-MODULE:ATTR is `package.module:attr` or `path/to/file.py:attr`; attr is a joint
-model or a zero-argument function returning one. Without it, the bundled
-tutorial model is used."""
+_TARGETS = """targets:
+  package.module:attr        a joint model, or a zero-argument function returning one
+  path/to/file.py:attr       the same, from a file
+  package.module, file.py    every model at the module's top level (check only)
+  (none)                     the bundled example"""
 
 
-class UsageError(app.UsageError):
-    def __init__(self, message: str):
-        super().__init__(message + "\n\n" + USAGE, exitcode=2)
+class UsageError(Exception):
+    """A usage error: exit code 2."""
+
+    exitcode = EXIT_USAGE
 
 
-def load_target(target: str) -> Any:
-    """Load `module:attr` or `file.py:attr` and return the model it names.
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising `UsageError` instead of exiting, so `main` returns the exit code."""
 
-    Raises:
-      UsageError: if the target cannot be imported or does not name a model.
-    """
-    if ":" not in target:
-        raise UsageError(f"Target {target!r} has no ':attr'. Write e.g. my_project.models:jd or path/to/file.py:jd.")
-    module_name, attr = target.rsplit(":", 1)
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}\n\n{self.format_usage().strip()}\nRun '{self.prog} --help' for help.")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the epilog's layout, and shows a flag's default unless it is None or False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
+def _sample_shape(text: str) -> Tuple[int, ...]:
+    """`--sample_shape`: comma-separated non-negative ints ("5,3"), or "" for ()."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
     try:
-        if module_name.endswith(".py") or os.sep in module_name:
-            if not os.path.exists(module_name):
-                raise UsageError(f"No such file: {module_name!r}.")
-            spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(module_name))[0], module_name)
-            module = importlib.util.module_from_spec(spec)
-            sys.path.insert(0, os.path.dirname(os.path.abspath(module_name)))
-            spec.loader.exec_module(module)
-        else:
-            sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(module_name)
-    except UsageError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        raise UsageError(f"Cannot import {module_name!r}: {type(e).__name__}: {e}") from None
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated ints like 5,3 (or '' for a single draw), got {text!r}") from None
+    if any(d < 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"non-negative dimensions, got {text!r}")
+    return dims
+
+
+def _positive_int(text: str) -> int:
     try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        public = [n for n in dir(module) if not n.startswith("_")]
-        raise UsageError(f"{module_name!r} has no attribute {attr!r}. It has: {', '.join(public[:20])}.") from None
-    if inspect.isfunction(obj) and not inspect.isgeneratorfunction(obj):
-        params = [p for p in inspect.signature(obj).parameters.values() if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if params:
-            raise UsageError(f"{target} is a function with required arguments ({', '.join(p.name for p in params)}); give a model or a zero-argument function.")
-        obj = obj()
-    return obj
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"an int >= 1, got {value}")
+    return value
 
 
-def _print(report: Any) -> None:
-    text = report.to_markdown() if _FORMAT.value == "markdown" else str(report)
-    print(text)
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an int >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"an int >= 0, got {value}")
+    return value
 
 
-def _check(target: Optional[str]) -> int:
-    from tfjoint._base import errors as _errors  # pylint: disable=g-import-not-at-top
-    from tfjoint._base import types as _types  # pylint: disable=g-import-not-at-top
-    from tfjoint._shapes import check as _check  # pylint: disable=g-import-not-at-top
+def _modes(text: str) -> Tuple[str, ...]:
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in modes if m not in ("eager", "function", "xla")]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"modes among eager, function, xla (comma-separated), got {', '.join(unknown)}")
+    return modes
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
+    """A flag spelled with underscores (as in the docs) or dashes."""
+    dashed = name.replace("_", "-")
+    names = [f"--{name}"] + ([f"--{dashed}"] if dashed != name else [])
+    parser.add_argument(*names, dest=name, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `tfjoint` argument parser, with a sub-parser (and its own `--help`) per command."""
+    parser = _Parser(
+        prog="tfjoint",
+        description="Shapes, batching and compiled inference for TensorFlow Probability joint models.",
+        epilog=f"{_TARGETS}\n\n{_EXIT_CODES}\n\nexamples:\n"
+        "  tfjoint check                                   # the bundled example\n"
+        "  tfjoint check my_project.models:jd --sample_shape=5,3\n"
+        "  tfjoint check my_project/models.py --format=json  # every model in the file\n"
+        "  tfjoint compare my_project.models:jd --modes=eager,xla\n"
+        "  tfjoint fit my_project.models:pinned --output=run.nc",
+        formatter_class=_Formatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+        _flag(p, "seed", type=int, default=0, help="stateless seed")
+        _flag(p, "format", choices=formats, default="text", help="output format")
+        p.add_argument("--debug", action="store_true", help="show the Python traceback when the model or run fails")
+
+    check = sub.add_parser(
+        "check", help="per-node shape report and the joint-model checks (exit 1 on findings)",
+        description="Run the joint-model shape checks on one or more models and report per-node shapes, "
+        "findings and fixes. Several targets, or a whole module, give one line per model; the exit "
+        "code is the worst of them.",
+        epilog=f"{_TARGETS}\n\n{_EXIT_CODES}\n\nexamples:\n  tfjoint check my_project.models:jd\n"
+        "  tfjoint check my_project/models.py other.module:jd --format=json",
+        formatter_class=_Formatter,
+    )
+    check.add_argument("targets", nargs="*", metavar="TARGET", help="models to check (default: the bundled example)")
+    _flag(check, "sample_shape", type=_sample_shape, default=(5, 3), help="sample_shape of the batched checks, e.g. 5,3")
+    common(check, ("text", "markdown", "json"))
+
+    compare = sub.add_parser(
+        "compare", help="compare the naive, Independent and AutoBatched variants of a model",
+        description="Build a model's batching variants, check each, compare their log-probs at the same "
+        "draws, time sample and log_prob, and recommend one (exit 1 when none qualifies).",
+        epilog=f"{_EXIT_CODES}\n\nexample:\n  tfjoint compare my_project.models:jd --modes=eager,xla",
+        formatter_class=_Formatter,
+    )
+    compare.add_argument("target", nargs="?", metavar="TARGET", help="a model (default: the bundled example)")
+    _flag(compare, "sample_shape", type=_sample_shape, default=(5, 3), help="sample_shape of the checks and draws")
+    _flag(compare, "modes", type=_modes, default=("eager", "function", "xla"),
+          help="modes to time, comma-separated; empty for none")
+    common(compare, ("text", "markdown", "json"))
+
+    graph = sub.add_parser(
+        "graph", help="print the model graph as Graphviz DOT",
+        description="Print a model's nodes and parent edges as Graphviz DOT (or JSON with --format=json).",
+        epilog=f"{_EXIT_CODES}\n\nexample:\n  tfjoint graph my_project.models:jd | dot -Tsvg > model.svg",
+        formatter_class=_Formatter,
+    )
+    graph.add_argument("target", nargs="?", metavar="TARGET", help="a model (default: the bundled example)")
+    common(graph, ("dot", "json"))
+    graph.set_defaults(format="dot")
+
+    fit = sub.add_parser(
+        "fit", help="check shapes, run compiled NUTS, print the summary",
+        description="Check a pinned model's shapes, sample it with compiled NUTS, and print the posterior "
+        "summary. Without a target: Bayesian multinomial logistic regression on Iris (bundled). "
+        "Exit 1 when the checks fail or the run shows convergence problems.",
+        epilog=f"{_EXIT_CODES}\n\nexample:\n  tfjoint fit my_project.models:pinned --num_chains=4 --output=run.nc "
+        "--summary_json=summary.json",
+        formatter_class=_Formatter,
+    )
+    fit.add_argument("target", nargs="?", metavar="TARGET", help="a pinned model (default: Iris)")
+    _flag(fit, "num_chains", type=_positive_int, default=4, help="chains")
+    _flag(fit, "num_warmup", type=_non_negative_int, default=500, help="warmup iterations per chain")
+    _flag(fit, "num_results", type=_positive_int, default=500, help="draws per chain")
+    _flag(fit, "output", default=None, metavar="PATH",
+          help="write the run: netCDF InferenceData for .nc (needs the arviz extra), else .npz")
+    _flag(fit, "summary_json", default=None, metavar="PATH", help="write the summary and warnings as JSON")
+    _flag(fit, "no_progress", action="store_true", help="no progress line")
+    common(fit, ("text", "markdown"))
+    return parser
+
+
+# -- TensorFlow without its start-up noise ---------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Send the process's stderr (fd 2, where TF's C++ start-up lines go) to a file; replay it on an error."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _load_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    with _quiet_native_stderr():
+        import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+        import tensorflow_probability  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _render(report: Any, fmt: str) -> str:
+    if fmt == "markdown":
+        return report.to_markdown()
+    return str(report)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from tfjoint._shapes import check as _check_module  # pylint: disable=g-import-not-at-top
     from tfjoint.cli import examples as _examples  # pylint: disable=g-import-not-at-top
 
-    sample_shape = _types.as_shape([int(x) for x in _SAMPLE_SHAPE.value] if _SAMPLE_SHAPE.value else ())
-    if target is None:
-        print("Bundled example: the regression model of TFP's 'Auto-Batched Joint Distributions' tutorial.\n")
-        print("1) The naive JointDistributionSequential, as the tutorial first writes it:\n")
-        _print(_check.check(_examples.tutorial_naive(), sample_shape, seed=_SEED.value))
-        print("2) The fixed model, JointDistributionSequentialAutoBatched:\n")
-        fixed = _check.check(_examples.tutorial_autobatched(), sample_shape, seed=_SEED.value)
-        _print(fixed)
-        return 0 if fixed.ok else 1
-    try:
-        report = _check.check(load_target(target), sample_shape, seed=_SEED.value)
-    except _errors.TfjointError as e:
-        print(str(e), file=sys.stderr)
-        return 1 if not isinstance(e, (_errors.ModelInputError, _errors.ArgumentError)) else 2
-    _print(report)
-    return 0 if report.ok else 1
-
-
-def _compare(target: Optional[str]) -> int:
-    from tfjoint._base import types as _types  # pylint: disable=g-import-not-at-top
-    from tfjoint._shapes import compare as _compare  # pylint: disable=g-import-not-at-top
-    from tfjoint.cli import examples as _examples  # pylint: disable=g-import-not-at-top
-
-    sample_shape = _types.as_shape([int(x) for x in _SAMPLE_SHAPE.value] if _SAMPLE_SHAPE.value else ())
-    if target is None:
-        model: Any = {"sequential": _examples.tutorial_naive(), "independent": _examples.tutorial_independent(), "hand": _examples.tutorial_hand_broadcast(), "autobatched": _examples.tutorial_autobatched()}
+    if not args.targets:
+        models: List[Tuple[str, Any]] = [
+            ("bundled:tutorial_naive", _examples.tutorial_naive()),
+            ("bundled:tutorial_autobatched", _examples.tutorial_autobatched()),
+        ]
+        if args.format == "text":
+            print("Bundled example: the regression model of TFP's 'Auto-Batched Joint Distributions' tutorial:")
+            print("the naive JointDistributionSequential, then the fixed (AutoBatched) model.\n")
     else:
-        model = load_target(target)
-    comparison = _compare.compare_variants(model, sample_shape, seed=_SEED.value, modes=tuple(_MODES.value))
-    _print(comparison)
-    return 0 if comparison.recommendation is not None else 1
+        models = [m for target in args.targets for m in _targets.load(target)]
+    from tfjoint._base import errors as _errors  # pylint: disable=g-import-not-at-top
+
+    if len(models) == 1 and not isinstance(models[0][1], Exception):  # one model: its errors are the command's
+        label, model = models[0]
+        reports: List[Tuple[str, Any]] = [(label, _check_module.check(model, args.sample_shape, seed=args.seed))]
+    else:
+        reports = []
+        for label, model in models:
+            try:
+                if isinstance(model, Exception):
+                    raise model
+                reports.append((label, _check_module.check(model, args.sample_shape, seed=args.seed)))
+            except (_errors.TfjointError, _targets.ModelFactoryError) as e:
+                reports.append((label, e))
+    failed = [(label, r) for label, r in reports if isinstance(r, Exception)]
+    checked = [(label, r) for label, r in reports if not isinstance(r, Exception)]
+    if args.format == "json":
+        print(json.dumps({
+            "schema": JSON_SCHEMA, "command": "check", "ok": not failed and all(r.ok for _, r in checked),
+            "models": [{"target": label, **r.to_dict()} if not isinstance(r, Exception)
+                       else {"target": label, "report": "error", "ok": False, "error": str(r)} for label, r in reports],
+        }, indent=2))
+    elif len(reports) == 1 or not args.targets:
+        for label, report in checked:
+            print(_render(report, args.format))
+    else:
+        for label, r in reports:
+            if isinstance(r, Exception):
+                print(f"ERROR {label}: {_errors.first_line(r)}")
+            elif r.ok:
+                print(f"PASS  {label}  ({r.model})")
+            else:
+                where = ", ".join(f"{f.check} at '{f.node}'" for f in r.findings)
+                print(f"FAIL  {label}  ({r.model}): {len(r.findings)} finding(s): {where}")
+        for label, r in reports:
+            if isinstance(r, Exception):
+                print(f"\n{label}\n{r}", file=sys.stderr)
+            elif not r.ok:
+                print(f"\n{label}\n" + _render(r, args.format))
+    if failed:
+        return EXIT_FAILED
+    if not args.targets:
+        return EXIT_OK if checked[-1][1].ok else EXIT_FINDINGS  # the example's fixed model
+    return EXIT_OK if all(r.ok for _, r in checked) else EXIT_FINDINGS
 
 
-def _graph(target: Optional[str]) -> int:
-    from tfjoint._shapes import graph as graph_module  # pylint: disable=g-import-not-at-top
+def _one_model(target: Optional[str], default: Callable[[], Any]) -> Tuple[str, Any]:
+    return ("bundled", default()) if target is None else _targets.load_one(target)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from tfjoint._shapes import compare as _compare_module  # pylint: disable=g-import-not-at-top
     from tfjoint.cli import examples as _examples  # pylint: disable=g-import-not-at-top
 
-    model = _examples.tutorial_naive() if target is None else load_target(target)
-    print(graph_module.graph(model).source)
-    return 0
+    def bundled():
+        return {
+            "sequential": _examples.tutorial_naive(), "independent": _examples.tutorial_independent(),
+            "hand": _examples.tutorial_hand_broadcast(), "autobatched": _examples.tutorial_autobatched(),
+        }
+
+    label, model = _one_model(args.target, bundled)
+    comparison = _compare_module.compare_variants(model, args.sample_shape, seed=args.seed, modes=args.modes)
+    if args.format == "json":
+        print(json.dumps({"schema": JSON_SCHEMA, "command": "compare", "target": label, **comparison.to_dict()}, indent=2))
+    else:
+        print(_render(comparison, args.format))
+    return EXIT_OK if comparison.recommendation is not None else EXIT_FINDINGS
 
 
-def _fit(target: Optional[str]) -> int:
-    try:
-        from tfjoint.cli import fit as _fit  # pylint: disable=g-import-not-at-top
-    except ImportError as e:
-        print(f"fit is not available in this build: {e}", file=sys.stderr)
-        return 2
-    return _fit.main(target, num_chains=_NUM_CHAINS.value, num_warmup=_NUM_WARMUP.value, num_results=_NUM_RESULTS.value, seed=_SEED.value, fmt=_FORMAT.value)
+def _graph(args: argparse.Namespace) -> int:
+    from tfjoint._shapes import graph as _graph_module  # pylint: disable=g-import-not-at-top
+    from tfjoint.cli import examples as _examples  # pylint: disable=g-import-not-at-top
+
+    label, model = _one_model(args.target, _examples.tutorial_naive)
+    g = _graph_module.graph(model, seed=args.seed)
+    if args.format == "json":
+        print(json.dumps({"schema": JSON_SCHEMA, "command": "graph", "target": label, **g.to_dict(),
+                          "edges": [list(e) for e in g.edges]}, indent=2))
+    else:
+        print(g.source, end="")
+    return EXIT_OK
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from tfjoint.cli import fit as _fit_module  # pylint: disable=g-import-not-at-top
+
+    model = None if args.target is None else _targets.load_one(args.target)
+    return _fit_module.main(
+        model, num_chains=args.num_chains, num_warmup=args.num_warmup, num_results=args.num_results,
+        seed=args.seed, fmt=args.format, output=args.output, summary_json=args.summary_json,
+        progress=not args.no_progress,
+    )
+
+
+_HANDLERS: Dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": _check, "compare": _compare, "graph": _graph, "fit": _fit,
+}
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run one command; `argv[0]` is the program name."""
-    args: List[str] = list(argv[1:])
-    if not args:
-        raise UsageError("No command given.")
-    command, rest = args[0], args[1:]
-    if command not in COMMANDS:
-        raise UsageError(f"Unknown command {command!r}; expected one of {', '.join(COMMANDS)}.")
-    if len(rest) > 1:
-        raise UsageError(f"{command} takes at most one target, got {rest}.")
-    target = rest[0] if rest else None
+    """Run one command and return its exit code; `argv[0]` is the program name.
+
+    Errors are printed on stderr as tfjoint's message, without a traceback
+    (`--debug` adds it); nothing here calls `sys.exit`.
+    """
+    parser = build_parser()
     try:
-        [int(x) for x in _SAMPLE_SHAPE.value]
-    except ValueError:
-        raise UsageError(f"--sample_shape must be comma-separated ints, got {','.join(_SAMPLE_SHAPE.value)!r}.") from None
-    handler = {"check": _check, "compare": _compare, "graph": _graph, "fit": _fit}[command]
-    return handler(target)
+        args = parser.parse_args(list(argv[1:]))
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    if args.command is None:
+        print(parser.format_help(), file=sys.stderr)
+        return EXIT_USAGE
+    debug = getattr(args, "debug", False)
+    try:
+        _load_tensorflow()
+        from tfjoint._base import errors as _errors  # pylint: disable=g-import-not-at-top
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return _HANDLERS[args.command](args)
+    except (UsageError, _targets.TargetError) as e:
+        print(f"tfjoint {args.command}: {e}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"tfjoint {args.command}: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away: nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python's exit-time flush quiet
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - the model or the run failed: say so, without a traceback
+        from tfjoint._base import errors as _errors  # pylint: disable=g-import-not-at-top
+
+        if isinstance(e, _errors.ArgumentError) and getattr(e, "argument", None) in ("sample_shape", "seed"):
+            print(f"tfjoint {args.command}: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        kind = "" if isinstance(e, (_errors.TfjointError, _targets.ModelFactoryError)) else f"{type(e).__name__}: "
+        print(f"tfjoint {args.command}: the model or the run failed.\n{kind}{e}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        else:
+            print("(run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run() -> None:
-    """Console entry point (also `python -m tfjoint`)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    app.run(main)
+    """Console entry point (`tfjoint`, `python -m tfjoint`)."""
+    sys.exit(main(sys.argv))

@@ -23,6 +23,7 @@ from tfjoint.infer.results.diagnostics import (
     mcse_mean,
     rhat,
 )
+from tfjoint.infer.results.io import load
 from tfjoint.infer.results.posterior import Posterior
 from tfjoint.infer.results.summary import ConvergenceWarning, Summary, summarize
 from tfjoint.infer.target.flat import FlatTarget, make_target
@@ -47,6 +48,7 @@ __all__ = [
     "ess_mean",
     "mcse_mean",
     "to_arviz",
+    "load",
     "make_target",
     "FlatTarget",
     "FlatNoUTurnSampler",

@@ -12,14 +12,12 @@ reports tracing and compiling apart from the search.
 
 **Which compilation?** TFP's minimizers call the objective from ten places.
 Under `jit_compile=True` XLA inlines all ten, so it compiles ten copies of
-the model: on a model with many nodes that is most of the first call (the
-per-step stochastic-volatility model, 103 nodes: 82 s, 71 s of it after the
-trace). `jit_compile="objective"` compiles the objective's value-and-gradient
-alone with XLA, once, and runs the minimizer's own loop in TensorFlow's graph
-mode, which calls it: that first call took 24 s, but each iteration then pays
-graph-mode overhead (1.9 s for 1000 iterations, against 0.27 s for 806). Pick
-it for one search on a big model; keep `True` for repeated searches
-(`scripts/bench_map_compile.py`).
+the model: on a model with many nodes that is most of the first call.
+`jit_compile="objective"` compiles the objective's value-and-gradient alone
+with XLA, once, and runs the minimizer's own loop in TensorFlow's graph
+mode, which calls it: a first call several times shorter on such a model,
+but every iteration then pays graph-mode overhead. Pick it for one search on
+a big model; keep `True` for repeated searches.
 
 **Which mode?** A density's mode depends on the coordinates. With
 `jacobian=False` (the default) the objective is the pinned model's
@@ -124,14 +122,33 @@ def minimize(
       >>> result.converged.numpy(), result.position.numpy().round(4)
       (array([ True,  True]), array([[1., 1.], [1., 1.]], dtype=float32))
     """
+    _types.check_callable(value_fn, "value_fn", "pass a function of positions [num_starts, dim] -> values [num_starts].")
     _types.check_literal(method, Method, "method")
+    max_iterations = _types.check_int(max_iterations, "max_iterations", 1, 1000)
+    tolerance = _types.check_positive_float(tolerance, "tolerance", "1e-8")
     jit_compile = _check_jit_compile(jit_compile)
+    x0 = _initial_positions(initial_positions)
 
     def run(x0):
         return _search(value_fn, x0, method, max_iterations, tolerance, jit_objective=jit_compile == "objective")
 
-    x0 = tf.convert_to_tensor(initial_positions, dtype_hint=tf.float32)
     return _search_function(run, jit_compile)(x0)
+
+
+def _initial_positions(value: Any) -> tf.Tensor:
+    """`initial_positions` as a float `Tensor` of shape `[num_starts, dim]` or `[dim]`, finite, else raise."""
+    fix = "pass initial positions as a float array of shape [num_starts, dim] (or [dim] for one start)."
+    try:
+        x0 = tf.convert_to_tensor(value, dtype_hint=tf.float32)
+    except (TypeError, ValueError) as e:
+        raise _errors.ArgumentError(argument="initial_positions", expected="a float array", found=_errors.describe(value),
+                                    fix=fix) from e
+    if not x0.dtype.is_floating or x0.shape.rank not in (1, 2) or x0.shape.num_elements() == 0:
+        raise _errors.ArgumentError(argument="initial_positions", expected="a non-empty float array of rank 1 or 2",
+                                    found=f"{x0.dtype.name} of shape {_types.shape_str(x0.shape)}", fix=fix)
+    if not np.all(np.isfinite(x0.numpy())):
+        raise _errors.ArgumentError(argument="initial_positions", expected="finite values", found="NaN or inf", fix=fix)
+    return x0
 
 
 def _search(
@@ -146,9 +163,8 @@ def _search(
 
     TFP's minimizers call the objective from ten places (the Hager-Zhang line
     search alone from several). Its value-and-gradient is therefore one nested
-    `tf.function`, traced once and called from all ten: on a model with
-    many nodes, tracing it ten times cost minutes
-    (`scripts/bench_map_compile.py`). With `jit_objective` (inside a graph-mode
+    `tf.function`, traced once and called from all ten (on a model with
+    many nodes, ten traces would take minutes). With `jit_objective` (inside a graph-mode
     trace) XLA compiles that function on its own, once for all ten calls.
     """
 
@@ -338,7 +354,8 @@ def map_estimate(
     _types.check_literal(method, Method, "method")
     num_starts = _types.check_int(num_starts, "num_starts", 1, 10)
     max_iterations = _types.check_int(max_iterations, "max_iterations", 1, 1000)
-    _types.check_positive_float(tolerance, "tolerance", "1e-6")
+    tolerance = _types.check_positive_float(tolerance, "tolerance", "1e-6")
+    jacobian = _types.check_bool(jacobian, "jacobian")
     jit_compile = _check_jit_compile(jit_compile)
     clock = _progress.Stopwatch()
     seed_tensor = _types.as_seed(seed)

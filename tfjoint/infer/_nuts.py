@@ -52,6 +52,8 @@ __all__ = ["nuts", "hmc", "MAX_TREE_DEPTH"]
 # 2**d - 1 leapfrog steps per iteration.
 MAX_TREE_DEPTH = 12
 
+MAX_LEAPFROG_STEPS = 2**MAX_TREE_DEPTH  # HMC's longest trajectory: NUTS's longest, rounded up
+
 _FIX_TREE_DEPTH = (
     "keep max_tree_depth <= 12 (Stan's default is 10). Trees that saturate depth 10 usually mean a hard\n"
     "geometry: reparametrise the model (e.g. non-centered), or give the sampler more warmup."
@@ -73,6 +75,19 @@ def _check_max_tree_depth(value: Any) -> int:
             fix=_FIX_TREE_DEPTH,
         )
     return depth
+
+
+def _check_num_leapfrog_steps(value: Any) -> int:
+    steps = _types.check_int(value, "num_leapfrog_steps", 1, 16)
+    if steps > MAX_LEAPFROG_STEPS:
+        raise _errors.ArgumentError(
+            f"Each HMC iteration would take {steps} leapfrog steps (NUTS at its maximum tree depth takes "
+            f"{2**MAX_TREE_DEPTH - 1}).",
+            argument="num_leapfrog_steps", expected=f"an int in [1, {MAX_LEAPFROG_STEPS}]", found=repr(steps),
+            fix="use fewer steps (a trajectory of about the posterior's scale / step size), or nuts(), which "
+            "chooses the length itself.",
+        )
+    return steps
 
 
 def _model_values(target: Any) -> Dict[str, np.ndarray]:
@@ -360,7 +375,7 @@ def hmc(
       >>> sorted(post.sample_stats)
       ['acceptance_rate', 'diverging', 'lp', 'n_steps', 'step_size']
     """
-    spec = _kernels.Hmc(num_leapfrog_steps=_types.check_int(num_leapfrog_steps, "num_leapfrog_steps", 1, 16))
+    spec = _kernels.Hmc(num_leapfrog_steps=_check_num_leapfrog_steps(num_leapfrog_steps))
     settings = _driver.RunSettings(
         num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed,
         target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,

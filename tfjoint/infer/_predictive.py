@@ -115,9 +115,16 @@ class _Stacked:
         return tuple(n for n in self.spec.names if n not in self.posterior.draws)
 
     def check_names(self, names: Sequence[str], argument: str) -> Tuple[str, ...]:
+        if not isinstance(names, (str, Sequence)):
+            raise _errors.ArgumentError(
+                argument=argument,
+                expected="a node name or a list of them, among " + ", ".join(repr(n) for n in self.spec.names),
+                found=_errors.describe(names),
+                fix=f"pass e.g. {argument}={self.default_names()[:1] or ['y']!r}.",
+            )
         names = (names,) if isinstance(names, str) else tuple(names)
         for name in names:
-            if name not in self.spec.names:
+            if not isinstance(name, str) or name not in self.spec.names:
                 raise _errors.ArgumentError(
                     argument=argument,
                     expected="node names among " + ", ".join(repr(n) for n in self.spec.names),
@@ -212,7 +219,8 @@ def predictive(
       dict: node name -> draws `[chain, draw, *batch_shape, *event_shape]`.
 
     Raises:
-      ArgumentError: for names that are not nodes, or that have posterior draws.
+      ArgumentError: for names that are not nodes, or that have posterior
+        draws, a `posterior` that is not a `Posterior`, or a bad `seed`.
       ShapeError: if a node of a non-AutoBatched model does not broadcast over
         the leading draw dimension.
 
@@ -225,6 +233,7 @@ def predictive(
       >>> predictive(model, post, seed=1)["y"].shape      # [chain, draw, 3]
       (2, 50, 3)
     """
+    seed = _types.as_seed(seed)
     model, posterior = _resolve(model, posterior)
     stacked = _Stacked(model, posterior)
     names = stacked.check_names(observed_names, "observed_names") if observed_names is not None else stacked.default_names()
@@ -236,7 +245,7 @@ def predictive(
             fix="pass observed_names=['y'] naming an observed node.",
         )
     last = max(stacked.spec.node(n).index for n in names) + 1
-    stacked.sample_through(last, _types.as_seed(seed))
+    stacked.sample_through(last, seed)
     return {n: stacked.unstack(stacked.values[stacked.spec.node(n).index]) for n in names}
 
 
@@ -289,6 +298,7 @@ def predict_proba(
       >>> float(predict_proba(model, post))  # (sigmoid(-1) + sigmoid(1)) / 2
       0.5
     """
+    seed = _types.as_seed(seed)
     model, posterior = _resolve(model, posterior)
     stacked = _Stacked(model, posterior)
     if node is None:
@@ -303,7 +313,7 @@ def predict_proba(
         node = names[0]
     stacked.check_names([node], "node")
     index = stacked.spec.node(node).index
-    stacked.sample_through(index, _types.as_seed(seed))
+    stacked.sample_through(index, seed)
     probs = _class_probabilities(stacked.distribution(index), node)
     if probs.shape.rank == 0 or probs.shape[0] != stacked.size:
         raise _errors.ShapeError(

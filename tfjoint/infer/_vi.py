@@ -20,17 +20,19 @@ per model signature and settings, with the observed data as its arguments
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Literal, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfjoint._base import errors as _errors
 from tfjoint._base import format as _format
+from tfjoint._base import stack as _stack
 from tfjoint._base import types as _types
 from tfjoint._compile import jit as _jit
 from tfjoint.infer.results import posterior as _posterior
+from tfjoint.infer.results import summary as _summary
 from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
@@ -154,6 +156,43 @@ class VIFit(_format.Report):
         return self._title(), self._tables(), self._notes()
 
 
+# A surrogate scale this close to its floor (1e-6) has collapsed onto a point.
+_COLLAPSED_SCALE = 1e-5
+_FIX_VI = (
+    "lower learning_rate (or learning_rate_decay, so the steps shrink sooner), raise num_steps,\n"
+    "or check the model at the surrogate's mean with tfjoint.debug(model, value)."
+)
+
+
+def _warn_if_untrustworthy(losses: np.ndarray, flat_q: tfd.Distribution, target: _target.FlatTarget) -> None:
+    """Warn (`ConvergenceWarning`) when the fit cannot be trusted: a non-finite or diverging ELBO, or a collapsed scale."""
+    stacklevel = _stack.user_stacklevel()
+    bad = ~np.isfinite(losses)
+    if bad.any():
+        warnings.warn(
+            f"The ELBO is not finite: the loss is NaN or inf from step {int(np.argmax(bad)) + 1} of {len(losses)} on, "
+            f"so the fitted surrogate is meaningless.\nFix: {_FIX_VI}",
+            _summary.ConvergenceWarning, stacklevel=stacklevel,
+        )
+        return
+    window = max(1, len(losses) // 10)
+    first, last = float(np.mean(losses[:window])), float(np.mean(losses[-window:]))
+    if len(losses) >= 20 and last > first:
+        warnings.warn(
+            f"The ELBO diverged: the mean loss of the last {window} steps ({last:.6g}) is worse than that of the "
+            f"first {window} ({first:.6g}).\nFix: {_FIX_VI}",
+            _summary.ConvergenceWarning, stacklevel=stacklevel,
+        )
+    scale = np.asarray(flat_q.stddev())
+    collapsed = sorted({node for node, sd in zip(target.coordinate_nodes(), scale) if not sd > _COLLAPSED_SCALE})
+    if collapsed:
+        warnings.warn(
+            f"The surrogate's scale collapsed (below {_COLLAPSED_SCALE:g} in unconstrained space) for "
+            f"{', '.join(repr(n) for n in collapsed)}: its draws of those nodes are (nearly) one point.\nFix: {_FIX_VI}",
+            _summary.ConvergenceWarning, stacklevel=stacklevel,
+        )
+
+
 # Compiled fits by model signature and settings: a second call with new data of the
 # same shapes (or a new seed) compiles nothing.
 _CACHE = _signature.LruCache(16)
@@ -256,11 +295,11 @@ def vi(
     num_steps = _types.check_int(num_steps, "num_steps", 1, 1000)
     sample_size = _types.check_int(sample_size, "sample_size", 1, 1)
     num_draws = _types.check_int(num_draws, "num_draws", 1, 1000)
-    _types.check_positive_float(learning_rate, "learning_rate", "0.05")
-    if not (isinstance(learning_rate_decay, (float, int)) and not isinstance(learning_rate_decay, bool) and 0 < learning_rate_decay <= 1):
-        raise _errors.ArgumentError(
-            argument="learning_rate_decay", expected="a float in (0, 1]", found=repr(learning_rate_decay), fix="pass e.g. learning_rate_decay=0.01, or 1.0 for a constant step size."
-        )
+    learning_rate = _types.check_positive_float(learning_rate, "learning_rate", "0.05")
+    learning_rate_decay = _types.check_float(
+        learning_rate_decay, "learning_rate_decay", minimum=0.0, exclusive_minimum=True, maximum=1.0, example=0.01
+    )
+    jit_compile = _types.check_bool(jit_compile, "jit_compile")
     seed_tensor = _types.as_seed(seed)
     clock = _progress.Stopwatch()
     target = _target.make_target(model, observed)
@@ -285,6 +324,7 @@ def vi(
         params, losses, values, lp = compiled(*args)
         flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
     fit_seconds = clock() - setup_seconds - trace_seconds
+    _warn_if_untrustworthy(losses.numpy(), flat_q, target)
     draws = {k: v[np.newaxis] for k, v in _posterior.node_entries(values).items()}
     observed_data = {k: np.asarray(v) for k, v in dict(getattr(target.pinned, "pins", {}) or {}).items()}
     tfp_to_name = dict(zip(target.spec.tfp_names, target.spec.names))

@@ -148,6 +148,9 @@ def load_stochastic_volatility(num_steps: int = 100) -> np.ndarray:
 def grid_locations(size: int) -> np.ndarray:
     """Centers of a `size` x `size` grid of cells on [0, 1]^2, row-major: float64 `[size**2, 2]`.
 
+    Raises:
+      ArgumentError: if `size` is not a positive int.
+
     Examples:
       >>> grid_locations(2)
       array([[0.25, 0.25],
@@ -155,6 +158,7 @@ def grid_locations(size: int) -> np.ndarray:
              [0.75, 0.25],
              [0.75, 0.75]])
     """
+    size = _args.positive_int(size, argument="size")
     centers = (np.arange(size, dtype=np.float64) + 0.5) / size
     rows, cols = np.meshgrid(centers, centers, indexing="ij")
     return np.stack([rows.ravel(), cols.ravel()], axis=-1)

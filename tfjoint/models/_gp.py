@@ -57,8 +57,8 @@ def gp_regression(locations, *, jitter=1e-6):
     Args:
       locations: float array of shape `[num_points, num_features]` (float64 is
         recommended for GPs; the model takes the locations' dtype).
-      jitter: non-negative float added to the covariance diagonal before the
-        Cholesky factorization.
+      jitter: finite non-negative float added to the covariance diagonal
+        before the Cholesky factorization.
 
     Returns:
       A `tfd.JointDistributionCoroutineAutoBatched` with nodes "amplitude",
@@ -66,7 +66,8 @@ def gp_regression(locations, *, jitter=1e-6):
 
     Raises:
       ArgumentError: (when the model is built) if `locations` is not a
-        non-empty 2-D numeric array (for 1-D inputs use `x[:, None]`).
+        non-empty 2-D numeric array of finite values (for 1-D inputs use
+        `x[:, None]`), or `jitter` is not a finite number >= 0.
 
     Examples:
       >>> import numpy as np
@@ -82,6 +83,7 @@ def gp_regression(locations, *, jitter=1e-6):
         locations, argument="locations", shape=_LOCATIONS, rank=2, fix="pass a 2-D array; for 1-D inputs use x[:, None]."
     )
     dtype = x.dtype
+    jitter = _args.positive_scalar(jitter, argument="jitter", dtype=dtype, allow_zero=True, suggest="1e-6")
     zero, one = tf.constant(0.0, dtype), tf.constant(1.0, dtype)
     amplitude = yield tfd.LogNormal(zero, one, name="amplitude")
     length_scale = yield tfd.LogNormal(zero, one, name="length_scale")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -39,7 +40,8 @@ def eight_schools(sigma, *, centered=True):
 
     Args:
       sigma: float array of shape `[num_schools]`: each school's known
-        standard error (float32 by default; float64 data give a float64 model).
+        standard error, finite and > 0 (float32 by default; float64 data give
+        a float64 model).
       centered: True for the centered form, False for the non-centered one.
 
     Returns:
@@ -49,7 +51,7 @@ def eight_schools(sigma, *, centered=True):
 
     Raises:
       ArgumentError: (when the model is built) if `sigma` is not a non-empty
-        1-D array or `centered` is not a bool.
+        1-D array of finite positive values, or `centered` is not a bool.
 
     Examples:
       >>> from tfjoint.models import load_eight_schools
@@ -62,11 +64,11 @@ def eight_schools(sigma, *, centered=True):
       >>> pinned.log_prob(draw.mu, draw.tau, draw.theta_tilde).shape
       TensorShape([])
     """
-    if not isinstance(centered, bool):
+    if not isinstance(centered, (bool, np.bool_)):
         raise _errors.ArgumentError(
             argument="centered", expected="True or False", found=repr(centered), fix="pass centered=True or centered=False."
         )
-    sigma = _args.float_tensor(sigma, argument="sigma", shape="[num_schools]", rank=1)
+    sigma = _args.float_tensor(sigma, argument="sigma", shape="[num_schools]", rank=1, positive=True)
     dtype = sigma.dtype
     zero, five = tf.constant(0.0, dtype), tf.constant(5.0, dtype)
     mu = yield tfd.Normal(zero, five, name="mu")

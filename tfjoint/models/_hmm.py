@@ -43,7 +43,8 @@ def gaussian_hmm(num_steps, num_states=2, *, stickiness=10.0):
     Args:
       num_steps: length of the observed series (a Python int >= 1).
       num_states: number of hidden states (a Python int >= 1).
-      stickiness: non-negative extra Dirichlet concentration on the diagonal.
+      stickiness: finite non-negative extra Dirichlet concentration on the
+        diagonal.
 
     The model is float32 throughout.
 
@@ -54,7 +55,7 @@ def gaussian_hmm(num_steps, num_states=2, *, stickiness=10.0):
 
     Raises:
       ArgumentError: (when the model is built) if `num_steps` or `num_states`
-        is not a positive int.
+        is not a positive int, or `stickiness` is not a finite number >= 0.
 
     Examples:
       >>> jd = gaussian_hmm(50, num_states=3)
@@ -66,7 +67,7 @@ def gaussian_hmm(num_steps, num_states=2, *, stickiness=10.0):
     """
     num_steps = _args.positive_int(num_steps, argument="num_steps")
     num_states = _args.positive_int(num_states, argument="num_states")
-    stickiness = _args.positive_scalar(stickiness, argument="stickiness", dtype=tf.float32, allow_zero=True)
+    stickiness = _args.positive_scalar(stickiness, argument="stickiness", dtype=tf.float32, allow_zero=True, suggest="10.0")
     concentration = tf.ones([num_states, num_states]) + stickiness * tf.eye(num_states)
     transition_probs = yield tfd.Dirichlet(concentration, name="transition_probs")
     loc = yield tfd.Normal(tf.zeros([num_states]), 5.0, name="loc")

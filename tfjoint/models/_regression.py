@@ -62,7 +62,8 @@ def linear_regression(features, *, noise_scale=1.0, prior_scale=1.0):
 
     Raises:
       ArgumentError: (when the model is built) if `features` is not a
-        non-empty 2-D numeric array, or a scale is not positive.
+        non-empty 2-D numeric array of finite values, or a scale is not a
+        finite positive number.
 
     Examples:
       >>> import numpy as np
@@ -109,15 +110,16 @@ def linear_regression_posterior(
       `[num_features, num_features]`.
 
     Raises:
-      ArgumentError: if the shapes do not match or a scale is not positive.
+      ArgumentError: if the shapes do not match, the data hold NaN or inf, or
+        a scale is not a finite positive number.
 
     Examples:
       >>> mean, cov = linear_regression_posterior([[1.0], [1.0]], [1.0, 3.0])
       >>> mean, cov                 # precision 1 + 2 = 3, mean (1 + 3) / 3
       (array([1.333...]), array([[0.333...]]))
     """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = _numeric(features, "features")
+    y = _numeric(y, "y")
     if x.ndim != 2:
         raise _errors.ArgumentError(
             argument="features", expected=f"shape {_FEATURES}", found=f"shape {_types.shape_str(x.shape)}", fix=_FEATURES_FIX
@@ -129,9 +131,10 @@ def linear_regression_posterior(
             found=f"shape {_types.shape_str(y.shape)}",
             fix="pass y as a 1-D array with one entry per example.",
         )
-    for name, value in (("noise_scale", noise_scale), ("prior_scale", prior_scale)):
-        if not np.isscalar(value) or not value > 0:
-            raise _errors.ArgumentError(argument=name, expected="a positive number", found=repr(value), fix=f"pass {name}=1.0.")
+    _args.float_tensor(x, argument="features", shape=_FEATURES, rank=2, fix=_FEATURES_FIX)
+    _args.float_tensor(y, argument="y", shape="[num_examples]", rank=1)
+    noise_scale = float(_args.positive_scalar(noise_scale, argument="noise_scale", dtype=tf.float64))
+    prior_scale = float(_args.positive_scalar(prior_scale, argument="prior_scale", dtype=tf.float64))
     precision = np.eye(x.shape[1]) / prior_scale**2 + x.T @ x / noise_scale**2
     chol = np.linalg.cholesky(precision)
     eye = np.eye(x.shape[1])
@@ -139,6 +142,18 @@ def linear_regression_posterior(
     cov = chol_inv.T @ chol_inv
     mean = cov @ (x.T @ y) / noise_scale**2
     return mean, cov
+
+
+def _numeric(value: Any, argument: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TypeError(str(array.dtype))
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as e:
+        raise _errors.ArgumentError(
+            argument=argument, expected="a numeric array", found=f"{type(value).__name__} ({e})", fix=f"pass {argument} as a numpy array."
+        ) from None
 
 
 @_builders.model
@@ -162,7 +177,7 @@ def logistic_regression(features):
 
     Raises:
       ArgumentError: (when the model is built) if `features` is not a
-        non-empty 2-D numeric array.
+        non-empty 2-D numeric array of finite values.
 
     Examples:
       >>> import numpy as np
@@ -205,7 +220,8 @@ def multinomial_logistic_regression(features, num_classes=3):
 
     Raises:
       ArgumentError: (when the model is built) if `features` is not a
-        non-empty 2-D numeric array or `num_classes` is not an int >= 2.
+        non-empty 2-D numeric array of finite values, or `num_classes` is not
+        an int >= 2.
 
     Examples:
       >>> from tfjoint.models import load_iris

@@ -7,7 +7,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
-from tfjoint._base import types as _types
 from tfjoint._model import builders as _builders
 from tfjoint.models import _args, _gp
 
@@ -51,13 +50,14 @@ def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6
     Args:
       locations: float array of shape `[num_cells, 2]` (or
         `[num_cells, num_features]`): the cell centers.
-      counts: array of shape `[num_cells]`: the observed counts; only its shape
-        is used to build the model. Condition on it with
+      counts: array of shape `[num_cells]`: the observed counts (whole numbers
+        >= 0); only its shape is used to build the model. Condition on it with
         `log_gaussian_cox_process.condition(locations, counts, observed={"y": counts})`.
-      dtype: the model's float dtype.
-      jitter: non-negative float added to the covariance diagonal before the
-        Cholesky factorization.
-      centered: how samplers see "log_intensity" (above).
+      dtype: the model's float dtype, `tf.float64` or `tf.float32`.
+      jitter: finite positive float added to the covariance diagonal before
+        the Cholesky factorization. (Without it, a NaN Cholesky factor makes
+        the Poisson sampler loop forever.)
+      centered: how samplers see "log_intensity" (above): True or False.
 
     Returns:
       A `tfd.JointDistributionCoroutineAutoBatched` with nodes "amplitude" `[]`,
@@ -66,7 +66,9 @@ def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6
 
     Raises:
       ArgumentError: (when the model is built) if `locations` is not a
-        non-empty 2-D array, or `counts` does not have one entry per cell.
+        non-empty 2-D array of finite values, `counts` does not have one whole
+        number >= 0 per cell, `dtype` is not float32/float64, `jitter` is not
+        a finite positive number, or `centered` is not a bool.
 
     Examples:
       >>> from tfjoint.models import load_lgcp_grid
@@ -78,21 +80,15 @@ def log_gaussian_cox_process(locations, counts, *, dtype=tf.float64, jitter=1e-6
       >>> jd.log_prob(draw).shape
       TensorShape([])
     """
-    dtype = tf.as_dtype(dtype)
-    if not dtype.is_floating:
+    dtype = _args.float_dtype(dtype, argument="dtype")
+    if not isinstance(centered, (bool, np.bool_)):
         raise _errors.ArgumentError(
-            argument="dtype", expected="a float dtype", found=dtype.name, fix="pass dtype=tf.float64 (or tf.float32)."
+            argument="centered", expected="True or False", found=repr(centered), fix="pass centered=True or centered=False."
         )
+    jitter = _args.positive_scalar(jitter, argument="jitter", dtype=dtype, suggest="1e-6")
     x = _args.float_tensor(locations, argument="locations", shape="[num_cells, num_features]", rank=2, dtype=dtype)
     num_cells = x.shape[0]
-    counts_shape = tf.TensorShape(counts.shape if tf.is_tensor(counts) else np.shape(counts))
-    if counts_shape != tf.TensorShape([num_cells]):
-        raise _errors.ArgumentError(
-            argument="counts",
-            expected=f"shape [{num_cells}] (one count per row of locations)",
-            found=f"shape {_types.shape_str(counts_shape)}",
-            fix="pass one count per cell, in the order of locations.",
-        )
+    _args.count_array(counts, argument="counts", shape=(num_cells,), per="one count per row of locations")
     amplitude = yield tfd.LogNormal(tf.constant(0.0, dtype), tf.constant(1.0, dtype), name="amplitude")
     length_scale = yield tfd.LogNormal(tf.constant(-1.0, dtype), tf.constant(1.0, dtype), name="length_scale")
     kernel = psd_kernels.MaternThreeHalves(amplitude, length_scale)

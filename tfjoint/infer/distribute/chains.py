@@ -35,6 +35,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
 
 __all__ = ["Placement", "place", "fold_in", "shard_chains", "TracedOnce", "replica_index"]
 
@@ -108,8 +109,8 @@ def place(strategy: Any, *, num_chains: int, shard_data: bool = False) -> Option
       >>> place(tf.distribute.OneDeviceStrategy("/cpu:0"), num_chains=4, shard_data=True).describe()
       'OneDeviceStrategy, 1 replica, observations split, all chains on each'
     """
-    if not isinstance(shard_data, bool):
-        raise _errors.ArgumentError(argument="shard_data", expected="True or False", found=repr(shard_data), fix="pass shard_data=True.")
+    shard_data = _types.check_bool(shard_data, "shard_data")
+    num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
     if strategy is None:
         if shard_data:
             raise _errors.ArgumentError(
@@ -376,6 +377,9 @@ def shard_chains(
       A `tfp.mcmc.TransitionKernel`.
 
     Raises:
+      ArgumentError: if `make_kernel` or `target_log_prob_fn` is not
+        callable, `strategy` is not a `tf.distribute.Strategy`, `num_chains`
+        is not an int >= 1, or `jit_compile` is not a bool.
       StrategyError: if `num_chains` is not a multiple of the replica count.
 
     Examples:
@@ -390,5 +394,16 @@ def shard_chains(
       >>> bool(tf.reduce_all(x1 == x1_ref))
       True
     """
+    _types.check_callable(make_kernel, "make_kernel", "pass a function of the target, e.g. "
+                          "lambda fn: tfp.mcmc.NoUTurnSampler(fn, step_size=0.1).")
+    _types.check_callable(target_log_prob_fn, "target_log_prob_fn", "pass the target log-density function of states "
+                          "[num_chains, ...].")
+    num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
+    jit_compile = _types.check_bool(jit_compile, "jit_compile")
+    if strategy is None:
+        raise _errors.ArgumentError(
+            argument="strategy", expected=f"a tf.distribute.Strategy ({_STRATEGIES})", found="None",
+            fix="pass e.g. strategy=tf.distribute.MirroredStrategy(); on one device, use make_kernel(target_log_prob_fn).",
+        )
     placement = place(strategy, num_chains=num_chains)
     return _ChainShardedKernel(make_kernel, target_log_prob_fn, placement.strategy, placement.num_chains, bool(jit_compile))

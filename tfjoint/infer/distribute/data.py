@@ -440,8 +440,10 @@ def sharded_log_prob(
       to get the log-prob `[*batch]`.
 
     Raises:
-      ArgumentError: for a name in `data` that is neither a parameter of
-        `model` nor an observed node, or a bad `axis`.
+      ArgumentError: for `data` that is not a dict of arrays, a `model` that
+        is not callable, a bad `strategy`, `axis` or `jit_compile`.
+      ObservedError: for a name in `data` that is neither a parameter of
+        `model` nor a node of its model.
       StrategyError: if the arrays disagree on `N`, `N` is smaller than the
         replica count, an observed node's log-prob couples the observations
         (the split axis is in its event shape), or a free node changes with
@@ -464,6 +466,8 @@ def sharded_log_prob(
             argument="model", expected="a function from data arguments to a joint model (e.g. a @tfjoint.model builder)",
             found=type(model).__name__, fix="pass the builder itself, e.g. sharded_log_prob(linear_regression, ...).",
         )
+    _types.check_mapping(data, "data", "{'features': X, 'y': y}")
+    jit_compile = _types.check_bool(jit_compile, "jit_compile")
     placement = _distribute.place(strategy, num_chains=1, shard_data=True)
     arrays = {k: np.asarray(v) for k, v in dict(data).items()}
     if not arrays:

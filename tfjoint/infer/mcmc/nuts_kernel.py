@@ -16,8 +16,7 @@ only records each leaf (position, momentum, gradient, log-density) into
 buffers kept in the kernel results. After the loop the subtree is built at
 once, vectorized over its leaves: every aligned block of 2, 4, ... leaves is
 checked for a U-turn, every leaf for divergence, and the proposal is drawn in
-proportion to `exp(-H)`. `scripts/bench_nuts_overhead.py`
-measures it against TFP's (`scripts/README.md`).
+proportion to `exp(-H)`.
 
 It is the same Markov kernel as TFP's:
 
@@ -32,11 +31,10 @@ It is the same Markov kernel as TFP's:
 - the acceptance statistic for step-size adaptation averages over the leaves
   up to where TFP's kernel would stop.
 
-Its stateless random numbers take the generator `rng_for` picks. Under XLA
-on the CPU the default one costs ~0.15 us per number (60 us for a `[4, 103]`
-float32 momentum), Philox ~0.03 us and Threefry ~0.013 us; but XLA takes
-minutes to compile float64 Threefry normals, and TF's own kernels (graph
-mode) have no Threefry. The leaf buffers hold
+Its stateless random numbers take the generator `rng_for` picks: under XLA
+on the CPU, Threefry (float32) and Philox (float64) cost a fraction of the
+default generator per number; XLA compiles float64 Threefry normals very
+slowly, and TF's own kernels (graph mode) have no Threefry. The leaf buffers hold
 `3 * 2**(max_tree_depth - 1) * num_chains * dim` numbers; `fits` says whether
 that stays under `MAX_PATH_BYTES`.
 """
@@ -160,10 +158,10 @@ def capacity_depth(depth: int, max_tree_depth: int) -> int:
 
     Up to `PAIRED_FROM` each depth has its own branch; from there depths pair
     up (6-7, 8-9): the branch built for `2**c` leaves also serves the depth
-    below it, masking the leaves past `2**depth`. Each branch costs 0.2-0.7 s
-    to compile (more for deeper ones); pairing the deep ones saves two of
-    the ten, while the masks cost little next to a doubling of 64 or more
-    leapfrog steps (`scripts/README.md`).
+    below it, masking the leaves past `2**depth`. Each branch costs a
+    fraction of a second to compile (more for deeper ones); pairing the deep
+    ones saves two of the ten, while the masks cost little next to a
+    doubling of 64 or more leapfrog steps.
 
     Examples:
       >>> [capacity_depth(d, 10) for d in range(10)]
@@ -203,8 +201,7 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
 
     The U-turn checks of all `2**capacity - 1` blocks are one gather of their
     end momenta and one reduction, not one set of ops per level: XLA then
-    compiles a branch in a time that hardly grows with its capacity (0.7 s
-    against 1.6 s at capacity 9, `scripts/README.md`).
+    compiles a branch in a time that hardly grows with its capacity.
     """
     size = 2**capacity
     z, r, g, lp = (x[:size] for x in path)
@@ -385,8 +382,8 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
                 return n + 1, _End(z, r, g, lp), path
 
             # Under XLA a `TensorArray` is its buffer, and each write is one in-place dynamic-update-slice;
-            # `tensor_scatter_nd_update` adds a bounds check, one more operation per leaf and buffer
-            # (`scripts/README.md`). In graph mode the `TensorArray`s are faster too.
+            # `tensor_scatter_nd_update` adds a bounds check, one more operation per leaf and buffer.
+            # In graph mode the `TensorArray`s are faster too.
             arrays = Path(*(tf.TensorArray(b.dtype, size=capacity, element_shape=b.shape[1:]).unstack(b) for b in path))
             init = (tf.constant(0, tf.int32), start, arrays)
             _, end, arrays = tf.while_loop(lambda n, *_: n < 2**depth, body, init)

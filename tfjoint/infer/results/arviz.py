@@ -19,6 +19,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 from tfjoint._base import errors as _errors
+from tfjoint._base import types as _types
 
 __all__ = ["to_arviz"]
 
@@ -45,6 +46,10 @@ def to_arviz(posterior: Any, posterior_predictive: Optional[Mapping[str, Any]] =
       and the sampling method.
 
     Raises:
+      ArgumentError: if `posterior` is not a `Posterior`, or
+        `posterior_predictive` is not a dict.
+      ShapeError: if a posterior predictive entry is not `[chain, draw, ...]`
+        with the posterior's chains and draws.
       ImportError: if ArviZ is not installed (names the extra: `pip install 'tfjoint[arviz]'`).
 
     Examples:
@@ -56,10 +61,6 @@ def to_arviz(posterior: Any, posterior_predictive: Optional[Mapping[str, Any]] =
       >>> dict(idata.posterior.sizes)  # doctest: +SKIP
       {'chain': 2, 'draw': 5}
     """
-    try:
-        import arviz as az  # pylint: disable=g-import-not-at-top
-    except ImportError:
-        raise _errors.missing_extra("arviz", "arviz") from None
     draws = getattr(posterior, "draws", None)
     if not isinstance(draws, Mapping) or not draws:
         raise _errors.ArgumentError(
@@ -68,6 +69,20 @@ def to_arviz(posterior: Any, posterior_predictive: Optional[Mapping[str, Any]] =
             found=type(posterior).__name__,
             fix="pass the result of tfjoint.infer.nuts(...) or vi(...).posterior.",
         )
+    _types.check_mapping(posterior_predictive, "posterior_predictive", "tfjoint.infer.predictive(model, posterior)", allow_none=True)
+    chain_draw = (posterior.num_chains, posterior.num_draws)
+    for k, v in (posterior_predictive or {}).items():
+        if np.shape(v)[:2] != chain_draw:
+            raise _errors.ShapeError(
+                node=k,
+                expected=f"posterior predictive draws with [chain, draw] = {list(chain_draw)}",
+                found=f"shape {list(np.shape(v))}",
+                fix="pass tfjoint.infer.predictive(model, posterior) for this posterior.",
+            )
+    try:
+        import arviz as az  # pylint: disable=g-import-not-at-top
+    except ImportError:
+        raise _errors.missing_extra("arviz", "arviz") from None
     groups: Dict[str, Dict[str, np.ndarray]] = {"posterior": {k: np.asarray(v) for k, v in draws.items()}}
     stats = {k: np.asarray(v) for k, v in (posterior.sample_stats or {}).items()}
     if stats:
@@ -76,15 +91,6 @@ def to_arviz(posterior: Any, posterior_predictive: Optional[Mapping[str, Any]] =
     if observed:
         groups["observed_data"] = observed
     if posterior_predictive:
-        chain_draw = (posterior.num_chains, posterior.num_draws)
-        for k, v in posterior_predictive.items():
-            if np.shape(v)[:2] != chain_draw:
-                raise _errors.ShapeError(
-                    node=k,
-                    expected=f"posterior predictive draws with [chain, draw] = {list(chain_draw)}",
-                    found=f"shape {list(np.shape(v))}",
-                    fix="pass tfjoint.infer.predictive(model, posterior) for this posterior.",
-                )
         groups["posterior_predictive"] = {k: np.asarray(v) for k, v in posterior_predictive.items()}
     attrs = {"inference_library": "tfjoint", "sampling_method": str(posterior.method)}
     if _major_version(az) >= 1:

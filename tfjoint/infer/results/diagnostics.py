@@ -31,7 +31,7 @@ dependency). The tests check the ESS against TFP's on the same split draws.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -39,6 +39,7 @@ import tensorflow as tf
 from tfjoint._base import errors as _errors
 
 __all__ = [
+    "as_array",
     "as_chains",
     "rhat",
     "ess_bulk",
@@ -164,16 +165,50 @@ def _ess(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def as_chains(x: Any) -> np.ndarray:
-    """Coerce draws to float64 [C, N, K] (a [C, N] array becomes K = 1)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim < 2:
+def as_array(x: Any, argument: str = "x", node: Optional[str] = None) -> np.ndarray:
+    """Return draws as a float64 array of shape `[chain, draw, ...]` (at least one of each), or raise.
+
+    Args:
+      x: real-valued draws: an array, a `Tensor` or nested lists.
+      argument: the argument's name, for the error message.
+      node: the node the draws belong to, if any (named instead of `argument`).
+
+    Raises:
+      ArgumentError: if `x` is not an array of real numbers (`None`, a dict,
+        strings, complex numbers, ragged lists).
+      ShapeError: if `x` has fewer than 2 dimensions, or no chain or no draw.
+
+    Examples:
+      >>> as_array([[1, 2, 3]]).shape
+      (1, 3)
+    """
+    where = dict(node=node) if node is not None else dict(argument=argument)
+    fix = "pass real-valued draws of shape [chain, draw, ...], e.g. posterior.draws['mu']."
+    if x is None or isinstance(x, (Mapping, str, bytes)):
+        raise _errors.ArgumentError(**where, expected="an array of draws [chain, draw, ...]", found=_errors.describe(x), fix=fix)
+    try:
+        array = np.asarray(x)
+    except ValueError as e:  # ragged nested lists
+        raise _errors.ArgumentError(
+            **where, expected="an array of draws [chain, draw, ...]", found=f"{_errors.first_line(e)[:120]}", fix=fix
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise _errors.ArgumentError(
+            **where, expected="real numbers (bool, int or float)", found=f"an array of dtype {array.dtype}", fix=fix
+        )
+    if array.ndim < 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise _errors.ShapeError(
-            argument="draws",
-            expected="an array of shape [chain, draw, ...]",
-            found=f"shape {list(x.shape)}",
+            **where,
+            expected="an array of shape [chain, draw, ...], with at least one chain and one draw",
+            found=f"shape {list(array.shape)}",
             fix="add the chain dimension: x[np.newaxis] for a single chain.",
         )
+    return array.astype(np.float64)
+
+
+def as_chains(x: Any, argument: str = "x", node: Optional[str] = None) -> np.ndarray:
+    """Coerce draws to float64 [C, N, K] (a [C, N] array becomes K = 1); see `as_array` for what is refused."""
+    x = as_array(x, argument, node)
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
@@ -198,7 +233,7 @@ def rhat(x: Any) -> np.ndarray:
       >>> float(rhat(x)) < 1.01
       True
     """
-    raw = np.asarray(x)
+    raw = as_array(x)
     x = as_chains(raw)
     out = np.full(x.shape[2], np.nan)
     ok = _enough(x) & (x.shape[0] >= 2)  # one chain: NaN, as ArviZ (split halves alone are too noisy)
@@ -225,7 +260,7 @@ def ess_bulk(x: Any) -> np.ndarray:
       >>> 1500 < float(ess_bulk(x)) < 2500
       True
     """
-    raw = np.asarray(x)
+    raw = as_array(x)
     x = as_chains(raw)
     out = np.full(x.shape[2], np.nan)
     ok = _enough(x)
@@ -248,7 +283,7 @@ def ess_tail(x: Any) -> np.ndarray:
       >>> 1000 < float(ess_tail(x)) < 3000
       True
     """
-    raw = np.asarray(x)
+    raw = as_array(x)
     x = as_chains(raw)
     out = np.full(x.shape[2], np.nan)
     ok = _enough(x)
@@ -276,7 +311,7 @@ def ess_mean(x: Any) -> np.ndarray:
       >>> 1500 < float(ess_mean(x)) < 2500
       True
     """
-    raw = np.asarray(x)
+    raw = as_array(x)
     x = as_chains(raw)
     out = np.full(x.shape[2], np.nan)
     ok = _enough(x)
@@ -299,7 +334,7 @@ def mcse_mean(x: Any) -> np.ndarray:
       >>> 0.015 < float(mcse_mean(x)) < 0.03   # about 1 / sqrt(2000)
       True
     """
-    raw = np.asarray(x)
+    raw = as_array(x)
     x = as_chains(raw)
     with np.errstate(divide="ignore", invalid="ignore"):
         sd = x.reshape(-1, x.shape[2]).std(axis=0, ddof=1) if x.shape[0] * x.shape[1] > 1 else np.full(x.shape[2], np.nan)

@@ -141,6 +141,30 @@ class Posterior(_format.Report):
             self.draws, self.sample_stats, var_names=var_names, prob=prob, warn=warn, stacklevel=3
         )
 
+    def save(self, path: Any) -> str:
+        """Write the run to `path`: netCDF through ArviZ for `.nc` (the `arviz` extra), else `.npz`.
+
+        `tfjoint.infer.load(path)` reads it back with the same draws, stats,
+        observed data, settings, seed and timings (the model is not saved).
+        See `tfjoint.infer.results.io` for the formats.
+
+        Returns:
+          The path written.
+        """
+        from tfjoint.infer.results import io as _io  # pylint: disable=g-import-not-at-top  (same layer)
+
+        return _io.save(self, path)
+
+    def __getstate__(self) -> dict:
+        # Pickle without the model: a model's lambdas and closures need not pickle, and the draws do not need it.
+        state = dict(self.__dict__)
+        state["model"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
     def to_arviz(self):
         """Return an `arviz.InferenceData` (needs the optional extra `arviz`)."""
         from tfjoint.infer.results import arviz as _arviz  # pylint: disable=g-import-not-at-top  # the arviz extra lives there

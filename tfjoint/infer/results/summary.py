@@ -2,10 +2,11 @@
 
 `summarize` computes, for each node of a dict of `[chain, draw, ...]` draws,
 the mean, sd, a central interval, the MCSE of the mean, bulk and tail ESS and
-R-hat (the estimators in `_diagnostics`), and turns what looks wrong (R-hat
-above 1.01, ESS below 100 per chain, divergences) into `ConvergenceWarning`s
-that say the fix. It works on plain dicts and does not import `_posterior`,
-so `Posterior.summary()` can call it without an import cycle.
+R-hat (the estimators in `_diagnostics`), and turns what looks wrong
+(non-finite draws, R-hat above 1.01, ESS below 100 per chain, divergences)
+into `ConvergenceWarning`s that say the fix. It works on plain dicts and
+does not import `_posterior`, so `Posterior.summary()` can call it without
+an import cycle.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from tfjoint._base import errors as _errors
 from tfjoint._base import format as _format
+from tfjoint._base import types as _types
 from tfjoint.infer.results import diagnostics as _diagnostics
 
 __all__ = ["ConvergenceWarning", "Summary", "summarize"]
@@ -27,7 +29,7 @@ ESS_PER_CHAIN_THRESHOLD = 100.0
 
 
 class ConvergenceWarning(UserWarning):
-    """MCMC draws show signs of non-convergence (R-hat, ESS or divergences)."""
+    """MCMC draws show signs of non-convergence (non-finite draws, R-hat, ESS or divergences)."""
 
 
 _COLUMNS = ("mean", "sd", "lower", "upper", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
@@ -156,9 +158,19 @@ def _chains(n: int) -> str:
 
 
 def _convergence_warnings(
-    names: Sequence[str], r_hat: np.ndarray, bulk: np.ndarray, tail: np.ndarray, num_chains: int, divergences: Optional[int], num_draws: int
+    names: Sequence[str], r_hat: np.ndarray, bulk: np.ndarray, tail: np.ndarray, num_chains: int, divergences: Optional[int], num_draws: int,
+    non_finite: Optional[np.ndarray] = None,
 ) -> List[str]:
     found = []
+    if non_finite is not None and non_finite.any():
+        bad = np.flatnonzero(non_finite)
+        i = int(bad[np.argmax(non_finite[bad])])
+        found.append(
+            f"Non-finite draws (NaN or inf) in {bad.size} of {len(names)} coordinates (worst '{names[i]}': "
+            f"{int(non_finite[i])} of {num_chains * num_draws} draws): the run cannot be trusted, and those "
+            "coordinates' statistics are not defined. Fix: look for divergences or overflow (tfjoint.debug(model, "
+            "value) at a bad draw), bound or rescale the priors, or compute in float64."
+        )
 
     def worst(values: np.ndarray, largest: bool) -> str:
         i = int(np.nanargmax(values) if largest else np.nanargmin(values))
@@ -216,13 +228,17 @@ def summarize(
         `summarize` (a wrapper adds 1 per level).
 
     Returns:
-      A `Summary`. Its `warnings` lists R-hat above 1.01, bulk or tail ESS
-      below 100 per chain, and any divergence.
+      A `Summary`. Its `warnings` lists non-finite (NaN or inf) draws, R-hat
+      above 1.01, bulk or tail ESS below 100 per chain, and any divergence.
 
     Raises:
-      ShapeError: if a node's draws are not `[chain, draw, ...]` or nodes
-        disagree on `[chain, draw]`.
-      ArgumentError: for an unknown name in `var_names` or `prob` outside (0, 1).
+      ShapeError: if a node's draws are not `[chain, draw, ...]`, nodes
+        disagree on `[chain, draw]`, or `sample_stats["diverging"]` is not
+        `[chain, draw]`.
+      ArgumentError: for draws that are not a non-empty dict of real-valued
+        arrays, an unknown or empty `var_names`, `prob` outside (0, 1) (NumPy
+        floats are fine), `sample_stats` that is not a dict, a non-bool
+        `warn`, or a `stacklevel` below 1.
 
     Examples:
       >>> rng = np.random.default_rng(0)
@@ -233,8 +249,10 @@ def summarize(
       >>> bool(abs(s.row("mu")["mean"]) < 0.1), s.warnings
       (True, ())
     """
-    if not (isinstance(prob, (float, int)) and 0.0 < float(prob) < 1.0):
-        raise _errors.ArgumentError(argument="prob", expected="a float in (0, 1)", found=repr(prob), fix="pass e.g. prob=0.9.")
+    prob = _types.check_float(prob, "prob", minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True, example=0.9)
+    warn = _types.check_bool(warn, "warn")
+    stacklevel = _types.check_int(stacklevel, "stacklevel", 1, 2)
+    _types.check_mapping(sample_stats, "sample_stats", "{'diverging': array_of_shape_[chain, draw]}", allow_none=True)
     if not isinstance(draws, Mapping) or not draws:
         raise _errors.ArgumentError(
             argument="draws",
@@ -245,8 +263,15 @@ def summarize(
     if var_names is None:
         selected = list(draws)
     else:
+        if not isinstance(var_names, (str, Sequence)) or (not isinstance(var_names, str) and not var_names):
+            raise _errors.ArgumentError(
+                argument="var_names",
+                expected="a node name or a non-empty list of them, among " + ", ".join(repr(k) for k in draws),
+                found=_errors.describe(var_names),
+                fix="pass e.g. var_names=['mu'], or None for every node.",
+            )
         selected = [var_names] if isinstance(var_names, str) else list(var_names)
-        unknown = [v for v in selected if v not in draws]
+        unknown = [v for v in selected if not isinstance(v, str) or v not in draws]
         if unknown:
             raise _errors.ArgumentError(
                 argument="var_names",
@@ -259,15 +284,9 @@ def summarize(
     nodes: List[str] = []
     columns: Dict[str, List[np.ndarray]] = {c: [] for c in _COLUMNS}
     low, high = (1.0 - prob) / 2.0, (1.0 + prob) / 2.0
+    non_finite: List[np.ndarray] = []
     for node in selected:
-        value = np.asarray(draws[node])
-        if value.ndim < 2:
-            raise _errors.ShapeError(
-                node=node,
-                expected="draws of shape [chain, draw, *event_shape]",
-                found=f"shape {list(value.shape)}",
-                fix="add the chain dimension (x[np.newaxis] for one chain).",
-            )
+        value = _diagnostics.as_array(draws[node], node=node)
         if chain_draw is None:
             chain_draw = value.shape[:2]
         elif value.shape[:2] != chain_draw:
@@ -277,7 +296,8 @@ def summarize(
                 found=f"{list(value.shape[:2])}",
                 fix="pass draws of one run, all laid out [chain, draw, ...].",
             )
-        x = _diagnostics.as_chains(value)
+        x = _diagnostics.as_chains(value, node=node)
+        non_finite.append(np.sum(~np.isfinite(x), axis=(0, 1)))
         flat = x.reshape(-1, x.shape[2])
         names.extend(_coordinate_names(node, value.shape[2:]))
         nodes.extend([node] * x.shape[2])
@@ -295,9 +315,18 @@ def summarize(
     num_chains, num_draws = (int(chain_draw[0]), int(chain_draw[1])) if chain_draw else (0, 0)
     divergences = None
     if sample_stats is not None and "diverging" in sample_stats:
-        divergences = int(np.sum(np.asarray(sample_stats["diverging"]).astype(bool)))
+        diverging = np.asarray(sample_stats["diverging"])
+        if diverging.shape != tuple(chain_draw):
+            raise _errors.ShapeError(
+                argument="sample_stats['diverging']",
+                expected=f"shape [chain, draw] = {list(chain_draw)}, as the draws",
+                found=f"shape {list(diverging.shape)}",
+                fix="pass the sample_stats of the same run as the draws (posterior.sample_stats).",
+            )
+        divergences = int(np.sum(diverging.astype(bool)))
     found = _convergence_warnings(
-        names, stacked["r_hat"], stacked["ess_bulk"], stacked["ess_tail"], num_chains, divergences, num_draws
+        names, stacked["r_hat"], stacked["ess_bulk"], stacked["ess_tail"], num_chains, divergences, num_draws,
+        np.concatenate(non_finite) if non_finite else None,
     )
     if warn:
         for message in found:

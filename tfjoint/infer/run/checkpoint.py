@@ -162,7 +162,7 @@ class Checkpoint:
         if not os.path.exists(self.path):
             return None
         try:
-            with np.load(self.path, allow_pickle=False) as data:
+            with open(self.path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except Exception as e:  # noqa: BLE001 - BadZipFile, EOFError, ValueError, OSError, zlib.error, ...
             raise self._damaged(_errors.first_line(e)) from None

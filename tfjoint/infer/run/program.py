@@ -31,6 +31,7 @@ import tensorflow_probability as tfp
 from tfjoint._base import stack as _stack
 from tfjoint._compile import jit as _jit
 from tfjoint._compile import policy as _policy
+from tfjoint._tfp import tf_function as _tf_function
 from tfjoint.infer.distribute import chains as _distribute
 from tfjoint.infer.mcmc import adaptation as _adaptation
 from tfjoint.infer.mcmc import kernels as _kernels
@@ -98,9 +99,13 @@ class Program:
         # The model's value and gradient, traced once and called by both `start` and `chunk` (see `_log_prob`).
         self.value_and_gradient = tf.function(self._value_and_gradient, autograph=False)
         self._chunk_fn: Optional[Any] = None
+        self._reads_variables = False  # decided by `prepare`
         self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
         self.compile_reason = ""
         self.implementation: Optional[_kernels.Implementation] = None  # which code runs the kernel, by `prepare`
+        # One program per model signature by design: TF's "frequent retracing" warning would blame the user.
+        _tf_function.omit_retracing_warning(self.start)
+        _tf_function.omit_retracing_warning(self.value_and_gradient)
 
     @property
     def method(self) -> str:
@@ -124,6 +129,9 @@ class Program:
         if self._chunk_fn is not None:
             return
         s = self.sampler
+        if s.placement is None:
+            # A model that reads tf.Variables (a tf.Module's, say) is evaluated directly (see `_log_prob`).
+            self._reads_variables = bool(self.value_and_gradient.get_concrete_function(x0, data).variables)
         if s.jit_compile is not None or s.placement is not None:
             self.xla = s.jit_compile is not False
             self.compile_reason = "jit_compile=" + ("True" if self.xla else "False")
@@ -137,6 +145,7 @@ class Program:
             )
         # Across replicas the loop runs on the host and compiles each replica's work instead.
         self._chunk_fn = tf.function(self._chunk, jit_compile=self.xla and s.placement is None, autograph=False)
+        _tf_function.omit_retracing_warning(self._chunk_fn)
         num_chains, dim = x0.shape.as_list()
         self.implementation = s.kernel.implementation(
             xla=bool(self.xla), across_replicas=s.placement is not None, num_chains=num_chains, dim=dim, dtype=x0.dtype
@@ -164,6 +173,7 @@ class Program:
             self.xla = False
             self.compile_reason = f"auto: TF graph mode, not XLA (XLA cannot compile {error.found})"
             self._chunk_fn = tf.function(self._chunk, jit_compile=False, autograph=False)
+            _tf_function.omit_retracing_warning(self._chunk_fn)
             warnings.warn(
                 f"XLA cannot compile this model ({error.found}); {self.method} runs in TF graph mode "
                 "instead, which is slower. Fix: keep that op out of the model, or pass jit_compile=False "
@@ -209,9 +219,11 @@ class Program:
         model (and its gradient) is traced once per program, not once in
         `start` and again in `chunk`: on a model of many nodes each trace
         costs seconds. Under XLA the call is inlined into the chunk like any
-        other op. Across replicas each replica builds its own, from `rebuild`.
+        other op. Across replicas each replica builds its own, from `rebuild`;
+        a model that reads `tf.Variable`s is evaluated directly too, so the
+        variables' gradients stay where TF's autodiff puts them.
         """
-        if self.sampler.placement is not None:
+        if self.sampler.placement is not None or self._reads_variables:
             return self.rebuild(data).log_prob
         value_and_gradient = self.value_and_gradient
 

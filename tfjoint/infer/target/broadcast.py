@@ -3,8 +3,7 @@
 An AutoBatched joint distribution evaluates a batch of points (one per chain)
 by running its single-draw code under `tf.vectorized_map`. pfor rewrites the
 model's graph, and again its gradient's, at trace time; for a model with many
-nodes that rewrite is most of the wait before the first draw (the 103-node
-per-step stochastic-volatility model: see scripts/README.md).
+nodes that rewrite is most of the wait before the first draw.
 
 Many AutoBatched models are written with ops that broadcast anyway:
 `mu + phi * (h - mu)` works for `h` of shape `[chains]` as well as `[]`. For

@@ -29,9 +29,11 @@ import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
+from tfjoint._model import batch as _batch
 from tfjoint._model import execution as _execution
 from tfjoint._model import observed as _observed
 from tfjoint._model import spec as _spec
+from tfjoint._tfp import tf_function as _tf_function
 from tfjoint.infer.target import broadcast as _broadcast
 from tfjoint.infer.target import layout as _layout
 
@@ -57,9 +59,13 @@ class FlatTarget:
       event_shapes: constrained event shape per free node (a structure of
         `tf.TensorShape`s for a node whose value is a structure).
       unconstrained_shapes: the same in unconstrained space.
-      dim: total flat unconstrained dimension.
+      dim: total flat unconstrained dimension (all batch members, for a batch of models).
       dtype: the free nodes' float dtype.
-      bijector: flat unconstrained `[..., dim]` -> `{name: constrained [..., *event_shape]}`.
+      bijector: flat unconstrained `[..., dim]` -> `{name: constrained [..., *batch_shape, *event_shape]}`.
+      batch_shape: the model's batch shape `B` (`tfjoint._model.batch`): a
+        model with `B = [10]` is 10 independent posteriors, sampled
+        together: `log_prob` is their joint density (the sum of the 10), and
+        each node's slice of `x` holds all 10 members.
 
     Examples:
       >>> import tensorflow_probability as tfp; tfd = tfp.distributions
@@ -79,6 +85,7 @@ class FlatTarget:
     dim: int
     dtype: tf.DType
     bijector: tfb.Bijector
+    batch_shape: Tuple[int, ...] = ()
     _layout: _layout.Layout = dataclasses.field(repr=False, compare=False, default=None)
     _space_bijector: Any = dataclasses.field(repr=False, compare=False, default=None)
     _per_draw: bool = dataclasses.field(repr=False, compare=False, default=False)
@@ -146,12 +153,14 @@ class FlatTarget:
           plus, with `jacobian`, the log-det-Jacobian of the default event-space
           bijector.
         """
-        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        x = self._points(x)
+        jacobian = _types.check_bool(jacobian, "jacobian")
         if not self._per_draw or x.shape.rank == 1:
             return self._log_prob_direct(x, jacobian)
         if self._broadcasts:
             return self._log_prob_broadcast(x, jacobian)
-        return _vectorized_log_prob(lambda point: self._log_prob_direct(point, jacobian), x)
+        with _tf_function.quiet_retracing_warning():  # eager tf.vectorized_map traces a new function per call
+            return _vectorized_log_prob(lambda point: self._log_prob_direct(point, jacobian), x)
 
     @property
     def batching(self) -> str:
@@ -172,6 +181,8 @@ class FlatTarget:
         log_density = self.pinned.unnormalized_log_prob(self._space_bijector.forward(unconstrained))
         if jacobian:
             log_density = log_density + self._space_bijector.forward_log_det_jacobian(unconstrained)
+        if self.batch_shape:  # B independent posteriors, sampled together: their joint density
+            log_density = tf.reduce_sum(log_density, axis=list(range(-len(self.batch_shape), 0)))
         return log_density
 
     def _log_prob_broadcast(self, x: tf.Tensor, jacobian: bool = True) -> tf.Tensor:
@@ -234,16 +245,50 @@ class FlatTarget:
             raise ValueError(f"A target whose batching is {self.batching!r} cannot take {batching!r}.")
         return dataclasses.replace(self, _broadcasts=batching == "broadcast")
 
+    def _points(self, x: Any, argument: str = "x") -> tf.Tensor:
+        """`x` as a `Tensor` of flat points `[..., dim]` in the target's dtype, or an error naming `argument`."""
+        fix = f"pass flat unconstrained points of shape [..., {self.dim}] ({self.dtype.name}), e.g. target.initial_state(4, seed=0)."
+        if x is None or isinstance(x, (str, bytes)):
+            raise _errors.ArgumentError(argument=argument, expected=f"points of shape [..., {self.dim}]",
+                                        found=_errors.describe(x), fix=fix)
+        try:
+            x = tf.convert_to_tensor(x, dtype=self.dtype)
+        except (TypeError, ValueError) as e:
+            raise _errors.ArgumentError(argument=argument, expected=f"{self.dtype.name} points of shape [..., {self.dim}]",
+                                        found=f"{_errors.describe(x)} ({_errors.first_line(e)})", fix=fix) from None
+        if x.shape.rank == 0 or (x.shape.rank is not None and x.shape[-1] is not None and x.shape[-1] != self.dim):
+            raise _errors.ShapeError(argument=argument, expected=f"shape [..., {self.dim}] (the flat dimension last)",
+                                     found=f"shape {_types.shape_str(x.shape)}", fix=fix)
+        return x
+
     def constrain(self, x: Any) -> Dict[str, Any]:
         """Map flat unconstrained points `[..., dim]` to `{name: value [..., *event_shape]}`."""
-        values = self._space_bijector.forward(self._unconstrained_point(x))
+        with _tf_function.quiet_retracing_warning():  # TFP vectorizes an AutoBatched model's bijector eagerly
+            values = self._space_bijector.forward(self._unconstrained_point(self._points(x)))
         return dict(zip(self.names, self._from_pinned_structure(values)))
 
     def unconstrain(self, values: Mapping[str, Any]) -> tf.Tensor:
         """Map `{name: value [..., *event_shape]}` to flat unconstrained points `[..., dim]`."""
+        values = _types.check_mapping(values, "values", "{" + ", ".join(f"'{n}': ..." for n in self.names[:2]) + "}")
         check_free_values(self.names, values)
-        per_node = [tf.nest.map_structure(lambda v: tf.convert_to_tensor(v, self.dtype), values[n]) for n in self.names]
-        unconstrained = self._from_pinned_structure(self._space_bijector.inverse(self._to_pinned_structure(per_node)))
+        unknown = [k for k in values if k not in self.names]
+        if unknown:
+            raise _errors.ArgumentError(
+                argument="values", expected="values of the free nodes: " + ", ".join(repr(n) for n in self.names),
+                found="other keys " + ", ".join(repr(k) for k in unknown), fix="pass one entry per free node, no others.",
+            )
+
+        def convert(name: str, v: Any) -> tf.Tensor:
+            try:
+                return tf.convert_to_tensor(v, self.dtype)
+            except (TypeError, ValueError) as e:
+                raise _errors.ArgumentError(argument=f"values['{name}']", expected=f"{self.dtype.name} numbers",
+                                            found=f"{_errors.describe(v)} ({_errors.first_line(e)})",
+                                            fix="pass the node's constrained value as numbers.") from None
+
+        per_node = [tf.nest.map_structure(lambda v, n=n: convert(n, v), values[n]) for n in self.names]
+        with _tf_function.quiet_retracing_warning():  # TFP vectorizes an AutoBatched model's bijector eagerly
+            unconstrained = self._from_pinned_structure(self._space_bijector.inverse(self._to_pinned_structure(per_node)))
         leaves: List[Any] = [None] * len(self._layout.leaf_sizes)
         for tok, part in zip(self._layout.tokens, unconstrained):
             for i, leaf in zip(tf.nest.flatten(tok), tf.nest.flatten(part)):
@@ -253,6 +298,21 @@ class FlatTarget:
             batch = tf.shape(leaf)[: tf.rank(leaf) - len(shape)]
             flat.append(tf.reshape(leaf, tf.concat([batch, [size]], 0)))
         return tf.concat(flat, axis=-1) if len(flat) > 1 else flat[0]
+
+    def coordinate_nodes(self) -> Tuple[str, ...]:
+        """The free node each coordinate of the flat vector belongs to, `dim` names in order.
+
+        Examples:
+          >>> import tensorflow_probability as tfp; tfd = tfp.distributions
+          >>> target = make_target(dict(w=tfd.Sample(tfd.Normal(0., 1.), 2), s=tfd.HalfNormal(1.)))
+          >>> target.coordinate_nodes()
+          ('w', 'w', 's')
+        """
+        owner = {}
+        for name, token in zip(self._layout.names, self._layout.tokens):
+            for leaf in tf.nest.flatten(token):
+                owner[leaf] = name
+        return tuple(owner[i] for i, size in enumerate(self._layout.leaf_sizes) for _ in range(size))
 
     def layout_key(self) -> Tuple[Any, ...]:
         """A hashable summary of the layout: two targets with equal keys split `x` the same way."""
@@ -293,6 +353,7 @@ class FlatTarget:
           NonFiniteLogProbError: if some chain finds no finite point; the
             message names the node whose log-prob part is not finite.
         """
+        num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
         first_seed, retry_seed = tfp.random.split_seed(_types.as_seed(seed), 2)
         x = tf.random.stateless_uniform([num_chains, self.dim], first_seed, -_INIT_RADIUS, _INIT_RADIUS, self.dtype)
         ok = np.isfinite(self._batched_log_prob(x).numpy())
@@ -453,7 +514,11 @@ class FlatTarget:
 
 
 def _vectorized_log_prob(fn, x: tf.Tensor) -> tf.Tensor:
-    """`fn` on each point of `x` [..., dim], value and gradient computed inside one vectorized_map."""
+    """`fn` on each point of `x` [..., dim], value and gradient computed inside one vectorized_map.
+
+    A model that reads `tf.Variable`s (a `tf.Module`'s, say) gets their
+    gradient too: `d/dv sum_i upstream_i * fn(x_i)`, computed only when asked for.
+    """
     dim = x.shape[-1]
     batch = x.shape[:-1]
     batch_dynamic = batch if batch.is_fully_defined() else tf.shape(x)[:-1]
@@ -463,8 +528,14 @@ def _vectorized_log_prob(fn, x: tf.Tensor) -> tf.Tensor:
     def log_prob(points):
         values, grads = tf.vectorized_map(lambda p: tfp.math.value_and_gradient(fn, p), points)
 
-        def backward(upstream):
-            return upstream[:, tf.newaxis] * grads
+        def backward(upstream, variables=None):
+            grad_points = upstream[:, tf.newaxis] * grads
+            if not variables:
+                return grad_points
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(variables)
+                total = tf.reduce_sum(tf.stop_gradient(upstream) * tf.vectorized_map(fn, points))
+            return grad_points, tape.gradient(total, variables)
 
         return values, backward
 
@@ -484,14 +555,16 @@ def check_free_values(names: Sequence[str], values: Mapping[str, Any]) -> None:
 
 
 def _pinned_model(model: Any, observed: Optional[Mapping[str, Any]]) -> Tuple[_spec.ModelSpec, Any]:
-    if observed:
+    if observed is not None and not (isinstance(observed, Mapping) and not observed):  # condition rejects a non-dict
         pinned = _observed.condition(model, observed)
         return _spec.normalize(pinned), pinned
     joint = _spec.as_joint(model)
     spec = _spec.normalize(joint)
     if isinstance(joint, _PINNED):
+        _observed.check_pins(spec, joint)  # pinned data outside a node's support: ObservedError
         return spec, joint
     if spec.pins:
+        _observed.check_pins(spec)
         return spec, spec.model
     return spec, spec.joint
 
@@ -527,6 +600,11 @@ def make_target(model: Any, observed: Optional[Mapping[str, Any]] = None) -> Fla
     """
     spec, pinned = _pinned_model(model, observed)
     layout, space, dtype = _layout.build(spec, pinned)
+    batch_shape = _batch.model_batch_shape(pinned)
+    if batch_shape:  # a batch of models: each free node's slice holds all B members
+        shapes = tuple(batch_shape + s for s in layout.leaf_shapes)
+        sizes = tuple(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        layout = dataclasses.replace(layout, leaf_shapes=shapes, leaf_sizes=sizes)
     event = pinned.event_shape
     unconstrained = space.inverse_event_shape(event)
     target = FlatTarget(
@@ -536,6 +614,7 @@ def make_target(model: Any, observed: Optional[Mapping[str, Any]] = None) -> Fla
         event_shapes={n: layout.part(event, k) for k, n in enumerate(layout.names)},
         unconstrained_shapes={n: layout.part(unconstrained, k) for k, n in enumerate(layout.names)},
         dim=sum(layout.leaf_sizes),
+        batch_shape=batch_shape,
         dtype=dtype,
         bijector=_layout.flat_bijector(layout, pinned, space),
         _layout=layout,

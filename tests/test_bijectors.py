@@ -1,5 +1,6 @@
 """Tests for tfjoint._shapes.bijectors: shape traces through bijectors and event-space bijectors."""
 
+import composite_models as _models
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,6 +15,7 @@ from tfjoint._shapes import joint_bijectors as _joint_bijectors
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
+Root = tfd.JointDistributionCoroutine.Root
 
 BATCH_SHAPES = [(), (1,), (2, 3)]
 
@@ -352,3 +354,129 @@ def test_trace_bijector__event_rank_too_low_at_a_later_step():
     (finding,) = trace.findings
     assert (finding.node, finding.check) == ("1: fill_scale_tril (FillScaleTriL)", "event_rank")
     assert finding.fix.startswith("give FillScaleTriL an event of rank 1:\nput FillScaleTriL after a bijector")
+
+
+# --- trace_joint_bijector: composite nodes -------------------------------------------------------
+
+
+def _shapes(structure):
+    """Shapes of a structure of tensors as the trace writes them: dicts by part name, lists, tuples of ints."""
+    if hasattr(structure, "_asdict"):
+        return {k: _shapes(v) for k, v in structure._asdict().items()}
+    if isinstance(structure, dict):
+        return {k: _shapes(v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [_shapes(v) for v in structure]
+    return tuple(structure.shape.as_list())
+
+
+def _event_shapes(structure):
+    if hasattr(structure, "_asdict"):
+        return {k: _event_shapes(v) for k, v in structure._asdict().items()}
+    if isinstance(structure, dict):
+        return {k: _event_shapes(v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [_event_shapes(v) for v in structure]
+    return tuple(structure.as_list())
+
+
+COMPOSITE = {
+    "sv_nested_jd": (_models.stochastic_volatility_jd, {}),
+    "sv_markov_chain": (_models.stochastic_volatility_markov_chain, {}),
+    "sts_lgssm_pinned": (_models.sts_poisson, {"observed_counts": _models.COUNTS}),
+    "auto_composite": (_models.auto_composite, {}),
+    "mvn_subclass": (_models.mvn_subclass, {}),
+    "nested_named": (_models.nested_named_with_batch, {}),
+    "sts_joint_distribution": (_models.sts_joint_distribution, _models.STS_OBSERVED),
+}
+
+
+@pytest.mark.usefixtures("numpy_newshape_compat")
+@pytest.mark.parametrize("name", list(COMPOSITE))
+def test_trace_joint_bijector__composite_nodes_match_tfp(name):
+    make, pins = COMPOSITE[name]
+    model = make().experimental_pin(**pins) if pins else make()
+    trace = _joint_bijectors.trace_joint_bijector(model)
+    # Independent truth: raw TFP's pinned bijector, on its event shapes and on a real prior draw.
+    pinned = make().experimental_pin(**pins) if pins else tfp.experimental.distributions.JointDistributionPinned(make(), {})
+    bijector = pinned.experimental_default_event_space_bijector()
+    unconstrained_events = _event_shapes(bijector.inverse_event_shape(pinned.event_shape))
+    if pins:
+        draw = pinned.sample_unpinned(seed=7)
+        draw = {k: v for k, v in (draw._asdict() if hasattr(draw, "_asdict") else draw).items() if k not in pins}
+    else:
+        draw = pinned.distribution.sample(seed=7)
+    state = bijector.inverse(draw)
+    free = [n.name for n in trace.nodes if not n.observed]
+
+    def by_name(structure):
+        return structure if isinstance(structure, dict) else dict(zip(free, structure))
+
+    assert {n.name: n.unconstrained_event_shape for n in trace.nodes if not n.observed} == by_name(unconstrained_events)
+    assert trace.unconstrained_shapes == by_name(_shapes(state))  # batch_shape + event_shape, per part
+    assert trace.total_dimension == sum(int(np.prod(t.shape)) for t in tf.nest.flatten(state))
+
+
+def test_trace_joint_bijector__nested_jd_rows():
+    trace = _joint_bijectors.trace_joint_bijector(_models.stochastic_volatility_jd())
+    node = trace.nodes[-1]
+    parts = {f"x_{t}": () for t in range(_models.T)}
+    assert (node.name, node.distribution, node.event_shape, node.unconstrained_event_shape, node.size) == (
+        "log_volatility", "JointDistributionCoroutine", parts, parts, _models.T)
+    assert node.bijector == f"Joint({_models.T} x Identity)"
+    assert "| log_volatility | JointDistributionCoroutine | {x_0: [], x_1: [], x_2: [], x_3: []} |" in trace.to_markdown()
+
+
+def _inner_with_discrete_part():
+    return tfd.JointDistributionNamed(dict(z=tfd.Normal(0.0, 1.0), k=tfd.Poisson(3.0)), name="inner")
+
+
+@pytest.mark.parametrize("outer", ["sequential", "coroutine"])
+def test_trace_joint_bijector__nested_discrete_part_is_named(outer):
+    model = (
+        [_inner_with_discrete_part()]
+        if outer == "sequential"
+        else tfd.JointDistributionCoroutine(lambda: (yield Root(_inner_with_discrete_part())))
+    )
+    with pytest.raises(_errors.NodeError, match=r"Node: 'inner' \(JointDistributionNamed\)\n.*part 'k' \(Poisson"):
+        _joint_bijectors.trace_joint_bijector(model)
+
+
+def test_parts_without_bijector__paths_inside_nested_jds():
+    inner = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0), _inner_with_discrete_part()])
+    assert [(p, type(d).__name__) for p, d in _joint_bijectors.parts_without_bijector(inner)] == [("inner/k", "Poisson")]
+    assert _joint_bijectors.parts_without_bijector(tfd.Normal(0.0, 1.0)) == []
+    assert [p for p, _ in _joint_bijectors.parts_without_bijector(tfd.Bernoulli(probs=0.5))] == [""]
+
+
+def test_trace_joint_bijector__autobatched_model_holding_a_naive_jd():
+    # Raw TFP cannot read this model's event_shape (one batch_shape per part inside an AutoBatched model).
+    model = tfd.JointDistributionSequentialAutoBatched([tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0)], name="inner")])
+    with pytest.raises(AttributeError):
+        model.event_shape  # pylint: disable=pointless-statement
+    with pytest.raises(_errors.NodeError, match=r"Node: 'inner'\n.*AutoBatched(.|\n)*Fix: build the nested joint distribution with its AutoBatched class"):
+        _joint_bijectors.trace_joint_bijector(model)
+
+
+@pytest.mark.parametrize("entry", ["map_estimate", "nuts"])
+@pytest.mark.parametrize("outer", ["sequential", "coroutine"])
+def test_inference__only_node_is_nested_jd_with_discrete_part(entry, outer):
+    # A float-dtype discrete part (Poisson) passes the dtype check and fails at TFP's bijector.
+    import tfjoint.infer as infer  # pylint: disable=import-outside-toplevel
+
+    model = (
+        [_inner_with_discrete_part()]
+        if outer == "sequential"
+        else tfd.JointDistributionCoroutine(lambda: (yield Root(_inner_with_discrete_part())))
+    )
+    kwargs = dict(max_iterations=2, num_starts=1) if entry == "map_estimate" else dict(num_warmup=2, num_results=2, seed=0)
+    with pytest.raises(_errors.NodeError, match=r"Node: 'inner' \(JointDistributionNamed\)\n.*part 'k'(.|\n)*Found: part 'k': Poisson"):
+        getattr(infer, entry)(model, **kwargs)
+
+
+def test_inference__nested_jd_with_integer_part():
+    import tfjoint.infer as infer  # pylint: disable=import-outside-toplevel
+
+    model = [tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0, name="z"), tfd.Bernoulli(probs=0.3, name="k")], name="inner")]
+    with pytest.raises(_errors.NodeError, match=r"Node: 'inner'(.|\n)*Found: part 'k': Bernoulli \(dtype int32\)"):
+        infer.map_estimate(model, max_iterations=2, num_starts=1)

@@ -3,6 +3,7 @@
 import sys
 import types
 
+import composite_models as _models
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -208,3 +209,47 @@ def test_graph__quotes_names():
 def test_graph__node_that_fails_is_named():
     with pytest.raises(_errors.NodeError, match="Node: 'y'"):
         _graph.graph(dict(x=tfd.Normal(0.0, 1.0), y=lambda x: tfd.Normal(tf.zeros(2) + tf.zeros(3), 1.0)))
+
+
+# --- composite nodes ----------------------------------------------------------------------------
+
+COMPOSITE = {
+    "sv_nested_jd": (_models.stochastic_volatility_jd, _models.SV_PARENTS),
+    "sv_markov_chain": (_models.stochastic_volatility_markov_chain, _models.SV_PARENTS),
+    "sts_lgssm_pinned": (lambda: _models.sts_poisson().experimental_pin(observed_counts=_models.COUNTS), _models.STS_PARENTS),
+    "auto_composite": (_models.auto_composite, _models.AUTO_COMPOSITE_PARENTS),
+    "mvn_subclass": (_models.mvn_subclass, _models.MVN_PARENTS),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPOSITE))
+def test_graph__edges_into_composite_nodes(name):
+    make, parents = COMPOSITE[name]
+    g = _graph.graph(make())
+    assert set(g.edges) == {(p, child) for child, ps in parents.items() for p in ps}
+    assert "Parents unknown" not in g.to_text()
+
+
+def test_graph__nested_joint_distribution_shows_shapes_per_part():
+    g = _graph.graph(_models.stochastic_volatility_jd())
+    node = g.nodes[-1]
+    part_shapes = "{" + ", ".join(f"x_{t}: []" for t in range(_models.T)) + "}"
+    assert (node.name, node.distribution, node.batch_shape, node.event_shape) == (
+        "log_volatility", "JointDistributionCoroutine", part_shapes, part_shapes)
+    assert f'"log_volatility" [label="log_volatility ~ JointDistributionCoroutine\\nbatch_shape={part_shapes} ' in g.source
+    assert "StructTuple" not in g.source
+
+
+def test_graph__nested_joint_distribution_is_in_no_plate():
+    # Its parts' batch shapes ([3] and []) are not one plate.
+    g = _graph.graph([tfd.HalfNormal(1.0), lambda s: tfd.JointDistributionSequential([tfd.Normal(tf.zeros(3), s), tfd.Normal(0.0, s)])])
+    assert g.nodes[1].batch_shape == "[[3], []]"
+    assert "subgraph" not in g.source
+    assert g.edges == (("s", "x"),)
+
+
+def test_graph__sts_joint_distribution_edges_equal_tfp_resolve_graph():
+    jd = _models.sts_joint_distribution()
+    expected = {(p, child) for child, ps in jd.resolve_graph() for p in ps}
+    assert len(expected) == 4  # every parameter feeds the likelihood (its factory takes **param_vals)
+    assert set(_graph.graph(jd.experimental_pin(**_models.STS_OBSERVED)).edges) == expected

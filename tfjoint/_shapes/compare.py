@@ -24,6 +24,7 @@ from tfjoint._batching import variants as _variants
 from tfjoint._model import execution as _execution
 from tfjoint._model import spec as _spec
 from tfjoint._shapes import check as _check
+from tfjoint._shapes import joint_bijectors as _joint_bijectors
 from tfjoint._shapes import report as _report
 
 tfd = tfp.distributions
@@ -56,9 +57,12 @@ class VariantComparison(_format.Report):
       batch_shapes: each variant's model `batch_shape`, as TFP prints it.
       reference: the variant whose draws all variants were evaluated at.
       max_abs_diff: per variant, max |log_prob - reference log_prob| at those
-        draws (None where the variant's log_prob failed or had another shape).
+        draws (None where the variant's log_prob failed or had another shape;
+        equal infinities differ by 0, a non-finite value against a finite one
+        by inf).
       log_prob_notes: per variant, why there is no difference to show.
-      costs: measured costs; `fallbacks`: pfor while_loop fallbacks per variant.
+      costs: measured costs; `fallbacks`: pfor while_loop fallbacks per variant
+        (looked for only when timing: empty without `modes`).
       recommendation: the variant to use; `reason`: why.
     """
 
@@ -95,7 +99,7 @@ class VariantComparison(_format.Report):
                     self.batch_shapes[name],
                     "all pass" if rep.ok else "FAIL: " + ", ".join(c.name for c in rep.checks if c.status == "fail"),
                     (f"{self.max_abs_diff[name]:.3g}" if self.max_abs_diff.get(name) is not None else self.log_prob_notes.get(name, "-")),
-                    ", ".join(f"{op} ({why})" for op, why in self.fallbacks.get(name, ())) or "none",
+                    (", ".join(f"{op} ({why})" for op, why in self.fallbacks[name]) or "none") if name in self.fallbacks else "-",
                 )
                 for name, rep in self.reports.items()
             ),
@@ -117,8 +121,10 @@ class VariantComparison(_format.Report):
 def _batch_shape_str(joint: Any) -> str:
     if isinstance(joint, tfp.experimental.distributions.JointDistributionPinned):
         joint = joint.distribution
-    bs = joint.batch_shape
-    return str(tf.nest.map_structure(lambda s: s.as_list(), bs, expand_composites=False)).replace("'", "")
+    try:
+        return _joint_bijectors.tree_text(_joint_bijectors.shape_tree(joint.batch_shape))
+    except Exception as e:  # noqa: BLE001 - TFP cannot combine some nested JDs' batch shapes
+        return f"? (TFP: {_errors.first_line(e)})"
 
 
 def _signature(spec: _spec.ModelSpec) -> Tuple:
@@ -154,17 +160,24 @@ def compare_variants(
         dict of named variants of the same model.
       sample_shape: `sample_shape` for the checks and for the shared draws.
       seed: stateless seed.
-      modes: subset of ("eager", "function", "xla") to time; () skips timing.
-      repeats: steady-state calls per (variant, op, mode), interleaved.
-      atol: log-prob agreement tolerance used by the recommendation (float32
-        round-off of a sum of a few dozen terms is ~1e-5).
+      modes: subset of ("eager", "function", "xla") to time (a single mode
+        string is one mode); () skips timing. The recommendation ranks by the
+        compiled modes timed, or by eager cost if only eager was timed.
+      repeats: steady-state calls per (variant, op, mode), interleaved: an
+        int >= 1 (>= 0 when `modes` is empty, where it is unused).
+      atol: log-prob agreement tolerance used by the recommendation, a finite
+        float >= 0, relative to the largest |log_prob| when that exceeds 1
+        (float32 round-off of a sum of a few dozen terms is ~1e-5 of it).
 
     Returns:
       A `VariantComparison`.
 
     Raises:
       ArgumentError: if the variants are not of one model (different node
-        names or value shapes), or for a bad mode.
+        names or value shapes), or for a bad `sample_shape`, `seed`, `modes`,
+        `repeats` or `atol`.
+      ModelInputError: if the model is AutoBatched and no naive form can be
+        derived from it (see `tfjoint.variants`).
 
     Examples:
       >>> import tensorflow as tf, tensorflow_probability as tfp
@@ -179,8 +192,9 @@ def compare_variants(
     """
     sample_shape = _types.as_shape(sample_shape)
     seed = _types.as_seed(seed)
-    for m in modes:
-        _types.check_literal(m, Mode, "modes")
+    modes = _check_modes(modes)
+    repeats = _types.check_int(repeats, "repeats", 1 if modes else 0, 5)
+    atol = _types.check_float(atol, "atol", minimum=0, example=1e-4)
     if isinstance(model_or_variants, Mapping) and all(
         isinstance(v, (tfd.JointDistribution, tfp.experimental.distributions.JointDistributionPinned)) for v in model_or_variants.values()
     ):
@@ -210,12 +224,17 @@ def compare_variants(
     diffs: Dict[str, Optional[float]] = {}
     notes: Dict[str, str] = {}
     draws = None
+    tolerance = atol
     if reference is not None:
-        draws = _autobatch.sample(named[reference], sample_shape, seed=seed)
-        ref_lp = _autobatch.log_prob(named[reference], draws).numpy()
+        # Fallbacks are found and shown per variant when timing; the shared draws need no warning of their own.
+        draws = _autobatch.sample(named[reference], sample_shape, seed=seed, on_fallback="ignore")
+        ref_lp = _autobatch.log_prob(named[reference], draws, on_fallback="ignore").numpy()
+        # float32 round-off grows with the log-probs' magnitude: atol is relative beyond 1.
+        finite = np.abs(ref_lp[np.isfinite(ref_lp)])
+        tolerance = atol * max(1.0, float(finite.max())) if finite.size else atol
         for k, v in named.items():
             try:
-                lp = _autobatch.log_prob(v, draws).numpy()
+                lp = _autobatch.log_prob(v, draws, on_fallback="ignore").numpy()
             except Exception as e:  # noqa: BLE001
                 diffs[k] = None
                 notes[k] = f"log_prob fails: {_check.translate(e)}"
@@ -224,9 +243,9 @@ def compare_variants(
                 diffs[k] = None
                 notes[k] = f"log_prob shape {_types.shape_str(lp.shape)} != {_types.shape_str(ref_lp.shape)}"
                 continue
-            diffs[k] = float(np.max(np.abs(lp - ref_lp))) if lp.size else 0.0
+            diffs[k] = _max_abs_diff(lp, ref_lp)
     costs, fallbacks = _measure(named, draws, sample_shape, seed, modes, repeats) if modes and draws is not None else ((), {})
-    recommendation, reason = _recommend(reports, diffs, costs, reference, atol)
+    recommendation, reason = _recommend(reports, diffs, costs, reference, tolerance)
     return VariantComparison(
         sample_shape=sample_shape,
         reports=reports,
@@ -239,6 +258,35 @@ def compare_variants(
         recommendation=recommendation,
         reason=reason,
     )
+
+
+def _max_abs_diff(lp: np.ndarray, ref_lp: np.ndarray) -> float:
+    """max |lp - ref_lp|, where equal values (-inf and -inf included) differ by 0 and a NaN on one side only by inf."""
+    if not lp.size:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        same = (lp == ref_lp) | (np.isnan(lp) & np.isnan(ref_lp))
+        gaps = np.where(same, 0.0, np.abs(lp - ref_lp))
+    return float(np.max(np.where(np.isnan(gaps), np.inf, gaps)))
+
+
+def _check_modes(modes: Any) -> Tuple[str, ...]:
+    """`modes` as a tuple of distinct modes (a single mode string is one mode), or raise ArgumentError."""
+    if isinstance(modes, str):
+        modes = (modes,)
+    if isinstance(modes, Mapping) or not isinstance(modes, (list, tuple)):
+        raise _errors.ArgumentError(
+            argument="modes",
+            expected="a tuple of modes among 'eager', 'function', 'xla' (or () to skip timing)",
+            found=_errors.describe(modes),
+            fix="pass e.g. modes=('function', 'xla').",
+        )
+    out: Tuple[str, ...] = ()
+    for m in modes:
+        _types.check_literal(m, Mode, "modes")
+        if m not in out:
+            out += (m,)
+    return out
 
 
 def _measure(named, draws, sample_shape, seed, modes, repeats):
@@ -291,27 +339,45 @@ def _measure(named, draws, sample_shape, seed, modes, repeats):
     return costs, fallbacks
 
 
-def _recommend(reports, diffs, costs, reference, atol) -> Tuple[Optional[str], str]:
-    candidates = [k for k, r in reports.items() if r.ok and (diffs.get(k) is not None and diffs[k] <= atol)]
+def _recommend(reports, diffs, costs, reference, tolerance) -> Tuple[Optional[str], str]:
+    candidates = [k for k, r in reports.items() if r.ok and (diffs.get(k) is not None and diffs[k] <= tolerance)]
     if not candidates:
         return None, "No variant passes every check and agrees on log_prob; see the findings."
+    # Rank by compiled cost when any compiled mode was timed, else by eager cost.
+    timed = {c.mode for c in costs if c.steady is not None}
+    ranked_modes = tuple(m for m in ("function", "xla") if m in timed) or (("eager",) if "eager" in timed else ())
 
     def score(k):
-        steady = [c.steady for c in costs if c.variant == k and c.steady is not None and c.mode in ("function", "xla")]
-        return sum(steady) if steady else 0.0
+        return sum(c.steady for c in costs if c.variant == k and c.steady is not None and c.mode in ranked_modes)
 
-    if costs:
-        best = min(candidates, key=score)
+    def timed_fully(k):
+        return all(
+            any(c.variant == k and c.op == op and c.mode == m and c.steady is not None for c in costs)
+            for op in ("sample", "log_prob")
+            for m in ranked_modes
+        )
+
+    ranked = [k for k in candidates if timed_fully(k)]
+    if ranked_modes and ranked:
+        best = min(ranked, key=score)
         fastest = score(best)
-        others = ", ".join(f"'{k}' {score(k) / fastest:.2f}x" for k in candidates if k != best and fastest > 0)
+        others = ", ".join(f"'{k}' {score(k) / fastest:.2f}x" for k in ranked if k != best and fastest > 0)
+        where = {
+            ("function",): "compiled (tf.function steady sample + log_prob)",
+            ("xla",): "compiled (XLA steady sample + log_prob)",
+            ("function", "xla"): "compiled (tf.function + XLA steady sample + log_prob)",
+            ("eager",): "in eager mode (steady sample + log_prob)",
+        }[ranked_modes]
+        unranked = [k for k in candidates if k not in ranked]
         return best, (
-            f"'{best}' passes every check, agrees with '{reference}' to {diffs[best]:.2g}, and is the cheapest "
-            f"compiled (tf.function + XLA steady sample + log_prob)" + (f"; relative cost: {others}." if others else ".")
+            f"'{best}' passes every check, agrees with '{reference}' to {diffs[best]:.2g}, and is the cheapest {where}"
+            + (f"; relative cost: {others}." if others else ".")
+            + (f" Not ranked (a timing failed): {', '.join(repr(k) for k in unranked)}." if unranked else "")
         )
     best = reference if reference in candidates else candidates[0]
     failing = [k for k in reports if k not in candidates]
     return best, (
         f"'{best}' passes every check and its log_prob agrees with the reference"
         + (f"; {', '.join(repr(k) for k in failing)} fail checks or disagree." if failing else ".")
-        + " Pass modes=('eager', 'function', 'xla') to rank by cost."
+        + (" Pass modes=('eager', 'function', 'xla') to rank by cost." if not costs else " No timing of it succeeded to rank by cost.")
     )

@@ -5,6 +5,11 @@ follows PyMC's `model_to_graphviz` and NumPyro's `render_model`: one node per
 random variable, labelled with its name, distribution class, batch_shape and
 event_shape; an edge from each parent; observed (pinned) nodes filled grey; and
 nodes with the same non-empty batch_shape grouped in a plate (a DOT cluster).
+A node that is itself a joint distribution shows one shape per part
+(`{x_0: [], x_1: []}`) and is in no plate. Parents come from the model
+(`tfjoint._model.parents`): a coroutine's are found by what each node's
+distribution computes, so edges into nested joint distributions,
+`MarkovChain`s and state-space models are drawn too.
 
 The DOT text is plain and deterministic (nodes in execution order, edges by
 parent order), so it can be diffed and tested. Drawing it needs the optional
@@ -17,14 +22,13 @@ import dataclasses
 import html
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
-import tensorflow as tf
-
 from tfjoint._base import errors as _errors
 from tfjoint._base import format as _format
 from tfjoint._base import types as _types
 from tfjoint._model import execution as _execution
 from tfjoint._model import spec as _spec
 from tfjoint._shapes import bijectors as _bijectors
+from tfjoint._shapes import joint_bijectors as _joint_bijectors
 
 __all__ = ["GraphNode", "Graph", "graph"]
 
@@ -156,12 +160,16 @@ def _label(lines: Iterable[str]) -> str:
 
 
 def _shape_text(shape: Any) -> str:
-    if isinstance(shape, tf.TensorShape):
-        return _types.shape_str(shape)
+    """A shape as TFP prints it; a nested joint distribution's per-part shapes as `{a: [], b: [3]}`."""
     try:
-        return str(tf.nest.map_structure(_types.shape_str, shape))
-    except Exception:  # noqa: BLE001 - structured shapes are shown as TFP prints them
+        return _joint_bijectors.tree_text(_joint_bijectors.shape_tree(shape))
+    except Exception:  # noqa: BLE001 - an odd shape is shown as TFP prints it
         return str(shape)
+
+
+def _plate(batch_shape: str) -> bool:
+    """Whether a node with this batch_shape text goes in a plate: one non-empty shape, not one per part."""
+    return batch_shape.startswith("[") and batch_shape != "[]" and "[" not in batch_shape[1:] and "?" not in batch_shape
 
 
 def _observed_names(spec: _spec.ModelSpec, observed: Union[None, Iterable[str], Mapping[str, Any]]) -> set:
@@ -183,7 +191,7 @@ def _dot(model: str, nodes: Tuple[GraphNode, ...]) -> str:
 
     plates: Dict[str, List[GraphNode]] = {}
     for n in nodes:
-        if n.batch_shape in ("[]", "?") or not n.batch_shape.startswith("["):
+        if not _plate(n.batch_shape):
             lines.append(node_line(n, "  "))
         else:
             plates.setdefault(n.batch_shape, []).append(n)

@@ -6,8 +6,10 @@ and the unconstrained shapes it gives, and lays the leaves of every node's
 value (dicts or tuples of nested joint distributions, scalar to matrix events)
 end to end: a `Layout`. `flat_bijector` turns a layout into one plain TFP
 bijector from the flat vector to `{node name: constrained value}`. Bad models
-get errors that name the node: discrete, mixed dtypes, no bijector, or an
-event shape that is not static.
+get errors that name the node: discrete, mixed dtypes, no bijector (for a
+nested joint distribution, also the part inside it that has none), a nested
+non-AutoBatched joint distribution in an AutoBatched model, or an event shape
+that is not static.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
 from tfjoint._model import execution as _execution
 from tfjoint._model import spec as _spec
+from tfjoint._shapes import joint_bijectors as _joint_bijectors
 
 tfb = tfp.bijectors
 
@@ -58,7 +61,8 @@ def build(spec: _spec.ModelSpec, pinned: Any) -> Tuple[Layout, tfb.Bijector, tf.
 
     Raises:
       ObservedError: if every node is observed.
-      NodeError: if a free node is discrete, or has no default event-space bijector.
+      NodeError: if a free node is discrete, or has no default event-space
+        bijector (a nested joint distribution's discrete part is named too).
       ModelInputError: if the free nodes mix float dtypes.
       ShapeError: if a free node's event shape is not fully defined.
     """
@@ -69,8 +73,11 @@ def build(spec: _spec.ModelSpec, pinned: Any) -> Tuple[Layout, tfb.Bijector, tf.
             found="observed nodes " + ", ".join(repr(n.name) for n in spec.nodes),
             fix="leave at least one node unobserved.",
         )
-    dtypes = pinned.dtype
-    event = pinned.event_shape
+    try:
+        dtypes = pinned.dtype
+        event = pinned.event_shape
+    except Exception as e:  # noqa: BLE001 - TFP cannot read an AutoBatched model holding a nested non-AutoBatched JD
+        raise _model_error(spec, e) from e
     if isinstance(event, Mapping):
         kind = "mapping"
     elif len(free) == 1 and not isinstance(event, (list, tuple)):
@@ -83,7 +90,7 @@ def build(spec: _spec.ModelSpec, pinned: Any) -> Tuple[Layout, tfb.Bijector, tf.
     def part(structure: Any, k: int) -> Any:
         return _entry(structure, kind, tfp_names, k)
 
-    dtype = _one_float_dtype(free, [part(dtypes, k) for k in range(len(free))])
+    dtype = _one_float_dtype(spec, free, [part(dtypes, k) for k in range(len(free))])
     try:
         space = pinned.experimental_default_event_space_bijector()
     except Exception as e:  # noqa: BLE001 - TFP raises AttributeError/NotImplementedError here
@@ -120,12 +127,14 @@ def build(spec: _spec.ModelSpec, pinned: Any) -> Tuple[Layout, tfb.Bijector, tf.
     return layout, space, dtype
 
 
-def _one_float_dtype(free: Any, dtypes: Any) -> tf.DType:
+def _one_float_dtype(spec: _spec.ModelSpec, free: Any, dtypes: Any) -> tf.DType:
     """The one float dtype of the free nodes (`dtypes[k]`: node `k`'s dtype or structure of dtypes)."""
     dtype = None
     for node, node_dtypes in zip(free, dtypes):
         for dt in tf.nest.flatten(node_dtypes):
             dt = tf.as_dtype(dt)
+            if not dt.is_floating and tf.nest.is_nested(node_dtypes):
+                raise _no_bijector_error(spec, TypeError(f"dtype {dt.name}"))
             if not dt.is_floating:
                 raise _errors.NodeError(
                     "HMC and NUTS need continuous free nodes; this one is discrete.",
@@ -174,25 +183,44 @@ def flat_bijector(layout: Layout, pinned: Any, space: tfb.Bijector) -> tfb.Bijec
 
 
 def _no_bijector_error(spec: _spec.ModelSpec, error: BaseException) -> _errors.TfjointError:
-    """Name the free node TFP has no default event-space bijector for (discrete, usually)."""
-    flat = [spec.pins.get(n.name) for n in spec.nodes]
-    run = _execution.execute(spec.joint, value=flat, names=spec.names)
+    """Name the free node (and the part inside a nested joint distribution) TFP has no default event-space bijector for."""
+    run = _execution.execute(spec.joint, value=[spec.pins.get(n.name) for n in spec.nodes], names=spec.names)
     for node in spec.nodes:
         if node.observed or node.index >= len(run.runs):
             continue
         dist = run.runs[node.index].distribution
-        try:
-            missing = dist.experimental_default_event_space_bijector() is None
-        except Exception:  # noqa: BLE001
-            missing = True
-        if missing:
+        parts = _joint_bijectors.parts_without_bijector(dist)
+        inner = [(path, d) for path, d in parts if path]
+        if inner:
+            path, _ = inner[0]
+            return _errors.NodeError(
+                f"HMC and NUTS need continuous free nodes with a default event-space bijector; inside this "
+                f"joint-distribution node, part '{path}' has none (it is discrete, or TFP defines no bijector for it).",
+                node=node.name,
+                node_kind=type(dist).__name__,
+                expected="continuous parts",
+                found=", ".join(f"part '{p}': {type(d).__name__} (dtype {_dtype_text(d)})" for p, d in inner),
+                fix=f"marginalize '{path}' out of the nested model (e.g. tfd.MixtureSameFamily instead of a Categorical "
+                "assignment), or make it a node of its own and observe it (observed= pins whole nodes).",
+            )
+        if parts:
+            try:
+                dist.experimental_default_event_space_bijector()
+            except Exception as e:  # noqa: BLE001 - not missing: TFP fails to build it
+                return _errors.NodeError(
+                    f"TFP cannot build its default event-space bijector: {_errors.first_line(e)}",
+                    node=node.name,
+                    node_kind=type(dist).__name__,
+                    fix="if this is TFP 0.25 with numpy >= 2.4 (tfb.Pad calls np.reshape(newshape=)), install numpy<2.4;\n"
+                    "otherwise observe the node, or give it a distribution with a default event-space bijector.",
+                )
             return _errors.NodeError(
                 "HMC and NUTS need continuous free nodes with a default event-space bijector; "
                 "this node has none (it is discrete, or TFP defines no bijector for it).",
                 node=node.name,
                 node_kind=type(dist).__name__,
                 expected="a continuous distribution",
-                found=f"{type(dist).__name__} (dtype {tf.as_dtype(dist.dtype).name})",
+                found=f"{type(dist).__name__} (dtype {_dtype_text(dist)})",
                 fix="observe the node, or marginalize it out of the model "
                 "(e.g. tfd.MixtureSameFamily instead of a Categorical assignment).",
             )
@@ -201,3 +229,20 @@ def _no_bijector_error(spec: _spec.ModelSpec, error: BaseException) -> _errors.T
         found=_errors.first_line(error),
         fix="give every free node a distribution with a default event-space bijector.",
     )
+
+
+def _model_error(spec: _spec.ModelSpec, error: BaseException) -> _errors.TfjointError:
+    """TFP cannot read the pinned model's dtype or event shape: name the node that makes it so, if one does."""
+    run = _execution.execute(spec.joint, value=[spec.pins.get(n.name) for n in spec.nodes], names=spec.names)
+    structured = _joint_bijectors.structured_batch_nodes(spec, run.runs)
+    if structured:
+        return _joint_bijectors.structured_batch_error(spec, structured)
+    return _errors.ModelInputError(
+        "TFP could not read the model's dtype and event_shape.",
+        found=_errors.first_line(error),
+        fix="run tfjoint.check(model) to find the node.",
+    )
+
+
+def _dtype_text(dist: Any) -> str:
+    return ", ".join(tf.as_dtype(d).name for d in tf.nest.flatten(dist.dtype))

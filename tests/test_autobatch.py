@@ -406,3 +406,110 @@ def test_sample__node_that_is_not_a_composite_tensor():
     assert loc.shape == (5, 3, 2) and y.shape == (5, 3, 4)
     np.testing.assert_array_equal(_autobatch.sample(jd, (5, 3), seed=(1, 2))[1], y)
     np.testing.assert_allclose(_autobatch.log_prob(jd, [loc, y]), jd.log_prob([loc, y]), rtol=1e-5)
+
+
+# --- issue 20: the parameter guard, nodes TFP cannot batch, and naming the node that fails.
+
+import threading  # noqa: E402
+import warnings  # noqa: E402
+
+
+def _within(seconds, fn):
+    """`fn()`'s result, or a test failure if it does not return within `seconds` (a hang)."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # noqa: BLE001 - re-raised below, in the test's thread
+            out["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"did not return within {seconds} s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _nan_rate_ab():
+    # rate = sqrt(x) is NaN wherever x < 0; TFP's Poisson sampler never returns on a NaN rate.
+    return tfd.JointDistributionNamedAutoBatched(dict(x=tfd.Normal(0.0, 1.0), y=lambda x: tfd.Poisson(rate=tf.sqrt(x))))
+
+
+@pytest.mark.parametrize("sample_shape", [(), (5, 3)], ids=str)
+def test_sample__nan_rate_raises_instead_of_hanging(sample_shape):
+    jd = _nan_rate_ab()
+    seed = 0
+    if sample_shape == ():  # a seed whose single draw has x < 0, as TFP's own draw (same seeds) shows
+        seed = next(s for s in range(50) if float(_autobatch.sample(jd.experimental_pin(y=1.0), (), seed=s)["x"]) < 0)
+    with pytest.raises(_errors.NodeError, match=r"Node: 'y'(.|\n)*rate of 'y' is NaN"):
+        _within(120, lambda: _autobatch.sample(jd, sample_shape, seed=seed))
+
+
+def test_sample_checked__fills_the_node_it_did_not_sample():
+    jd = _nan_rate_ab()
+    draws, problems = _within(120, lambda: _autobatch.sample_checked(jd, (5, 3), seed=0))
+    assert list(problems) == ["y"] and problems["y"].parameter == "rate" and problems["y"].kind == "nan"
+    assert np.any(draws["x"].numpy() < 0)  # the truth behind it
+    assert np.all(np.isnan(draws["y"].numpy()))
+
+
+def test_sample__guard_adds_no_work_inside_a_callers_graph():
+    jd = _nan_rate_ab()
+    graph = tf.function(lambda s: _autobatch.sample(jd, (5, 3), seed=s), autograph=False).get_concrete_function(
+        tf.TensorSpec([2], tf.int32)
+    ).graph
+    ops = {op.type for op in graph.get_operations()}
+    for fn in graph._functions.values():  # pylint: disable=protected-access
+        ops |= {node.op for node in fn.definition.node_def}
+    assert not ops & {"Assert", "If", "StatelessIf"}
+
+
+def test_sample__scalar_draw_is_still_tfps_when_guarded():
+    # The guarded single draw replicates TFP's seed use: same numbers as TFP's own sample() (eager).
+    jd = tfd.JointDistributionNamedAutoBatched(dict(r=tfd.Gamma(2.0, 1.0), y=lambda r: tfd.Poisson(rate=r)))
+    ours = _autobatch.sample(jd, (), seed=(1, 2))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*stateless sampling.*")
+        theirs = jd.sample(seed=tf.constant([1, 2], tf.int32))
+    for k in ("r", "y"):
+        np.testing.assert_array_equal(ours[k].numpy(), theirs[k].numpy())
+
+
+class _MVNCholPrecisionTriLOperator(tfd.MultivariateNormalLinearOperator):
+    """A subclass without `_parameter_properties` (the Bayesian GMM notebook's MVN from a Cholesky precision)."""
+
+    def __init__(self, loc, chol_precision_tril, name=None):
+        scale = tf.linalg.LinearOperatorInversion(
+            tf.linalg.LinearOperatorAdjoint(tf.linalg.LinearOperatorLowerTriangular(chol_precision_tril))
+        )
+        super().__init__(loc=loc, scale=scale, name=name or "MVNCholPrecisionTriLOperator")
+
+
+def test_sample__subclass_without_parameter_properties_is_sampled_per_draw():
+    jd = tfd.JointDistributionNamedAutoBatched(dict(
+        loc=tfd.Independent(tfd.Normal(tf.zeros([3, 2]), 1.0), 2),
+        precision=tfd.Independent(tfd.WishartTriL(df=5.0, scale_tril=tf.eye(2, batch_shape=[3]), input_output_cholesky=True), 1),
+        s=lambda loc, precision: tfd.Sample(tfd.MixtureSameFamily(
+            tfd.Categorical(logits=tf.zeros(3)), _MVNCholPrecisionTriLOperator(loc, precision)), 10),
+    ))
+    # Raw TFP samples it: its plain form's draws have the AutoBatched form's shapes (TFP's own AutoBatched
+    # sampler, which can too, takes 10 s here).
+    theirs = tfd.JointDistributionNamed(jd.model).sample([2], seed=(1, 2))
+    ours = _autobatch.sample(jd, (2,), seed=(1, 2), on_fallback="ignore")
+    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
+    np.testing.assert_allclose(_autobatch.log_prob(jd, ours), jd.log_prob(ours), rtol=1e-4, atol=1e-3)
+
+
+def test_sample__names_the_node_that_fails():
+    jd = tfd.JointDistributionSequentialAutoBatched([
+        tfd.Normal(0.0, 1.0, name="m"),
+        lambda m: tfd.Normal(tf.ones(3) @ m, 1.0, name="y"),  # a rank-0 m: matmul raises
+    ])
+    with pytest.raises(Exception):  # raw TFP
+        jd.sample(seed=1)
+    # The lambda raises before its distribution (and its name=) exists: TFP has only its placeholder 'x'.
+    with pytest.raises(_errors.NodeError, match=r"Node: 'x'(.|\n)*Shape must be rank 2"):
+        _autobatch.sample(jd, (5, 3), seed=(1, 2))

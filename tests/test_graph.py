@@ -137,12 +137,12 @@ def test_graph__unknown_parents_drawn_without_edges():
         yield tfd.Normal(float(a.numpy()), 1.0, name="b")  # cannot be traced symbolically
 
     g = _graph.graph(eager_only)
-    # TFP reads `name=` by tracing too, so it falls back to its own names.
-    assert [(n.name, n.parents) for n in g.nodes] == [("var0", None), ("var1", None)]
+    # The nodes are named by their name= (read from the eager run), but their parents stay unknown.
+    assert [(n.name, n.parents) for n in g.nodes] == [("a", None), ("b", None)]
     assert g.edges == ()
     assert "->" not in g.source
-    assert '  // parents of "var1" are unknown (the model could not be traced): no edges drawn into it\n' in g.source
-    assert "Parents unknown for 'var0', 'var1': no edges drawn into them." in g.to_text()
+    assert '  // parents of "b" are unknown (the model could not be traced): no edges drawn into it\n' in g.source
+    assert "Parents unknown for 'a', 'b': no edges drawn into them." in g.to_text()
 
 
 def test_graph__to_text_table():

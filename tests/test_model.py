@@ -76,3 +76,63 @@ def test_as_joint__rejects_non_models():
     for bad in (3, "x", None, [1, 2], {"a": 1}, tfd.Normal(0.0, 1.0), []):
         with pytest.raises(_errors.ModelInputError):
             _spec.as_joint(bad)
+
+
+# --- issue 20: a model whose sample() fails is refused naming the node, or read as far as it runs.
+
+FEATURES = tf.ones([8, 20])
+
+
+def _issue_1097():
+    # tensorflow/probability#1097: `coefs @ features` with a rank-1 coefs.
+    return tfd.JointDistributionSequential([
+        tfd.Sample(tfd.Normal(0.0, 1.0), sample_shape=8),
+        tfd.HalfCauchy(0.0, 1.0),
+        lambda sigma_response, coefs: tfd.Independent(tfd.Normal(coefs @ FEATURES, sigma_response[..., None]), 1),
+    ])
+
+
+def test_normalize__failing_model_is_refused_naming_position_and_line():
+    jd = _issue_1097()
+    with pytest.raises(Exception):  # raw TFP cannot sample it
+        jd.sample(seed=(1, 2))
+    line = jd.model[2].__code__.co_firstlineno
+    with pytest.raises(_errors.NodeError, match=rf"node 3 of 3, its factory at test_model.py:{line}(.|\n)*ndims must be >= 2"):
+        _spec.normalize(jd)
+
+
+def test_normalize__partial_reads_a_failing_model_as_far_as_it_runs():
+    spec = _spec.normalize(_issue_1097(), partial=True)
+    assert spec.names == ("coefs", "sigma_response", "x")
+    assert [n.placeholder for n in spec.nodes] == [False, False, True]
+    assert spec.node("x").parents == ("sigma_response", "coefs")  # TFP binds the arguments nearest first
+    assert spec.failed is not None and (spec.failed.failed_node, spec.failed.index) == ("x", 2)
+    assert spec.label("x") == "node 3 of 3 ('x', TFP's placeholder name)" and spec.label("coefs") == "'coefs'"
+    assert _spec.normalize(LIST).failed is None
+
+
+def test_normalize__partial_coroutine_lists_the_nodes_that_ran():
+    def model():
+        m = yield Root(tfd.Normal(0.0, 1.0, name="m"))
+        b = yield tfd.Normal(m, 1.0)
+        yield tfd.Normal(tf.ones(3) @ b, 1.0, name="Y")  # raises before its name= exists
+        yield tfd.Normal(0.0, 1.0, name="after")
+
+    spec = _spec.normalize(tfd.JointDistributionCoroutine(model), partial=True)
+    assert spec.names == ("m", "var1", "var2")  # TFP's placeholders for the unnamed nodes: var<position>
+    assert [n.placeholder for n in spec.nodes] == [False, True, True]
+    assert spec.label("var2") == "node 3 ('var2', TFP's placeholder name)"  # the total is unknown
+
+
+def test_normalize__partial_still_refuses_what_is_not_a_model():
+    with pytest.raises(_errors.ModelInputError):
+        _spec.normalize("not a model", partial=True)
+
+
+def test_normalize__placeholders_match_tfps_own_names():
+    jd = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0, name="m"), lambda m: tfd.Normal(m, 1.0)])
+    assert jd._flat_resolve_names() == ("m", "x")  # TFP: explicit name, then its leaf placeholder
+    spec = _spec.normalize(jd)
+    assert [(n.name, n.placeholder) for n in spec.nodes] == [("m", False), ("x", True)]
+    gen = tfd.JointDistributionCoroutine(_gen_root)
+    assert [n.placeholder for n in _spec.normalize(gen).nodes] == [False, False, False]

@@ -61,3 +61,11 @@ def test_finding__text_names_node_fix_and_whether_the_fix_was_verified():
         "       or go AutoBatched",
         "  Fix verified: NO, the check still fails after it.",
     ]
+
+
+def test_finding__label_names_a_node_that_has_only_a_placeholder_name():
+    plain = _shape_report.Finding("Y", "sample", "evidence", "fix")
+    assert "[sample] Node: 'Y'" in str(plain)
+    labelled = _shape_report.Finding("x", "sample", "evidence", "fix", label="node 3 of 3 ('x', TFP's placeholder name)")
+    assert "[sample] Node: node 3 of 3 ('x', TFP's placeholder name)" in str(labelled)
+    assert labelled.node == "x"  # the node's identity stays the spec's name

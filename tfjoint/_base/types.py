@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence, Tuple, Union, get_args
+from typing import (
+    Any,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    Union,
+    get_args,
+)
 
 import numpy as np
 import tensorflow as tf
@@ -329,14 +338,21 @@ def check_mapping(value: Any, argument: str, example: str, *, allow_none: bool =
     return value
 
 
-def shape_str(shape: Union[Iterable[int], tf.TensorShape, None]) -> str:
+def shape_str(shape: Any) -> str:
     """Format a shape as TFP prints it: `[5, 3]`, `[]`, or `?` if unknown.
+
+    A structure of shapes (a nested joint distribution's parts) is formatted
+    part by part.
 
     Examples:
       >>> shape_str((5, 3))
       '[5, 3]'
       >>> shape_str(())
       '[]'
+      >>> shape_str([tf.TensorShape([3]), tf.TensorShape([])])
+      '[[3], []]'
+      >>> shape_str({"a": tf.TensorShape([2]), "b": (4, 1)})
+      '{a: [2], b: [4, 1]}'
     """
     if shape is None:
         return "?"
@@ -344,4 +360,11 @@ def shape_str(shape: Union[Iterable[int], tf.TensorShape, None]) -> str:
         if shape.rank is None:
             return "?"
         return "[" + ", ".join("?" if d is None else str(d) for d in shape.as_list()) + "]"
-    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
+    if hasattr(shape, "_asdict"):
+        shape = shape._asdict()
+    if isinstance(shape, Mapping):
+        return "{" + ", ".join(f"{k}: {shape_str(v)}" for k, v in shape.items()) + "}"
+    parts = list(shape)
+    if any(isinstance(d, (tf.TensorShape, list, tuple, Mapping)) or hasattr(d, "_asdict") for d in parts):
+        return "[" + ", ".join(shape_str(d) for d in parts) + "]"
+    return "[" + ", ".join("?" if d is None else str(int(d)) for d in parts) + "]"

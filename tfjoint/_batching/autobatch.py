@@ -24,6 +24,15 @@ returning plain TFP tensors:
 Under an enclosing `tf.function` (with or without `jit_compile=True`) the work
 is traced inline into the caller's graph. `find_fallbacks` lists the ops pfor
 could not vectorize, for TFP's path or for this one.
+
+A node's distribution leaves `tf.vectorized_map` only if it is a
+CompositeTensor whose parameters TFP can broadcast (`_batchable`); others (a
+state-space model, a user subclass without `_parameter_properties`) are
+sampled inside the map, one seed per draw. In eager mode `sample` also
+guards every discrete node (`_guard`): one whose parameters are NaN or
+outside their support at some draw is not sampled (TFP's Poisson sampler
+never returns on a NaN rate) and `sample` raises a `NodeError` naming it. A
+caller's own graph gets none of that work.
 """
 
 from __future__ import annotations
@@ -43,13 +52,14 @@ from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
 from tfjoint._batching import fallbacks as _fallbacks
 from tfjoint._model import execution as _execution
+from tfjoint._model import guard as _guard
 from tfjoint._model import spec as _spec
 from tfjoint._tfp import joint as _joint
 from tfjoint._tfp import tf_function as _tf_function
 
 tfd = tfp.distributions
 
-__all__ = ["Fallback", "sample", "log_prob", "find_fallbacks"]
+__all__ = ["Fallback", "sample", "sample_checked", "log_prob", "find_fallbacks"]
 
 OnFallback = Literal["warn", "error", "ignore"]
 Method = Literal["sample", "log_prob"]
@@ -186,20 +196,64 @@ def _reshape_leading(x: tf.Tensor, leading: Sequence[int], drop: int) -> tf.Tens
 # Sampling.
 
 
-def _sample_graph(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor) -> Any:
-    """Trace-time body of `sample` for an AutoBatched joint (pinned or not)."""
+class _Guard:
+    """While tracing `_sample_graph`: one flag per checked parameter of every node, and the draws it replaced.
+
+    A node whose discrete parameters are NaN or outside their support is not
+    sampled (TFP's Poisson sampler never returns on a NaN rate): its draws
+    are filled with NaN (the lowest integer for integer dtypes) under a
+    `tf.cond`, and its flags say why. Only for the eager path's own function.
+    """
+
+    def __init__(self):
+        self.labels: List[Tuple[str, str, str]] = []  # (node, parameter, kind), one per flag
+        self.flags: List[tf.Tensor] = []
+
+    def draw(self, name: str, checks: Sequence[Tuple[str, str, tf.Tensor]], sample: Any, shape: Any, dtype: Any) -> Any:
+        """`sample()` if every check holds, else a fill of `shape` and `dtype`."""
+        if not checks:
+            return sample()
+        for path, kind, ok in checks:
+            self.labels.append((name, path, kind))
+            self.flags.append(ok)
+        ok = tf.reduce_all(tf.stack([ok for _, _, ok in checks]))
+        return tf.cond(ok, sample, lambda: _guard.fill(shape(), dtype))
+
+
+@dataclasses.dataclass
+class _Guarded:
+    """`_sample_graph`'s output with a guard: the draws, the guard's flags, and their labels."""
+
+    value: Any
+    flags: List[tf.Tensor]
+    labels: List[Tuple[str, str, str]]
+
+
+def _sample_graph(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor, guard: bool = False) -> Any:
+    """Trace-time body of `sample` for an AutoBatched joint (pinned or not).
+
+    With `guard` (the eager path's own function only), a node whose discrete
+    parameters are NaN or outside their support is not sampled, and the
+    result is a `_Guarded` (see `_Guard`).
+    """
     pinned = isinstance(joint, _PINNED)
     base = joint.distribution if pinned else joint
     pins = dict(joint.pins) if pinned else {}
     n = math.prod(sample_shape)
+    checker = _Guard() if guard else None
     if n <= 1:
-        # No vectorization needed: one draw from TFP itself, reshaped.
-        one = joint.sample_unpinned(seed=seed) if pinned else joint.sample(seed=seed)
+        # No vectorization needed: one draw from TFP itself (or its node-by-node twin, guarded), reshaped.
+        if checker is not None:
+            one = _single_guarded(joint, base, pins, seed, checker)
+        else:
+            one = joint.sample_unpinned(seed=seed) if pinned else joint.sample(seed=seed)
         if n == 1:
-            return tf.nest.map_structure(lambda x: _reshape_leading(x[tf.newaxis], sample_shape, 1), one)
-        return tf.nest.map_structure(lambda x: _reshape_leading(x[tf.newaxis][:0], sample_shape, 1), one)
+            out = tf.nest.map_structure(lambda x: _reshape_leading(x[tf.newaxis], sample_shape, 1), one)
+        else:
+            out = tf.nest.map_structure(lambda x: _reshape_leading(x[tf.newaxis][:0], sample_shape, 1), one)
+        return out if checker is None else _Guarded(out, checker.flags, checker.labels)
 
-    names = _joint.flat_resolve_names(base)
+    names = _execution.tfp_names(base)  # TFP's names, or for a model TFP cannot trace, names that need no run
     seed = tfp.random.sanitize_seed(seed, salt="JointDistribution")
     values: List[Any] = []  # one entry per node; batched ones have a leading [n]
     batched: List[bool] = []
@@ -209,33 +263,117 @@ def _sample_graph(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor) ->
             values.append(pins[name])
             batched.append(False)
             continue
-        firsts = [tf.nest.map_structure(lambda x: x[0], v) if b else v for v, b in zip(values, batched)]
-        d = _dist_at(base, index, firsts)
-        sources = [t for v, b in zip(firsts, batched) if b for t in tf.nest.flatten(v)]
-        composite = _tf_function.is_composite(d)
-        if not sources or (composite and not _depends_on(tf.nest.flatten(d, expand_composites=True), sources)):
-            # The node depends on no batched value: draw all n at once.
-            values.append(d.sample(n, seed=node_seed))
-        elif composite:
-            # Vectorize only the construction of the node's distribution over
-            # the n draws of its parents; sample that batched distribution
-            # once, outside the loop, with one seed.
-            elems = [v for v, b in zip(values, batched) if b]
-            make = functools.partial(_dist_from_batched, base, index, values, batched)
-            values.append(tf.vectorized_map(lambda sliced: _rectify(make(sliced)), elems).sample(seed=node_seed))
-        else:
-            # Not a CompositeTensor, so it cannot leave vectorized_map: sample
-            # inside, one seed per draw (pfor loops over those random ops).
-            elems = [v for v, b in zip(values, batched) if b]
-            make = functools.partial(_dist_from_batched, base, index, values, batched)
-            seeds = tf.stack(tfp.random.split_seed(node_seed, n=n))  # [n, 2]; split_seed returns a tuple
-            values.append(tf.vectorized_map(lambda args: make(args[0]).sample(seed=args[1]), (elems, seeds)))
+        try:
+            values.append(_sample_node(base, index, name, values, batched, n, node_seed, checker))
+        except _errors.TfjointError:
+            raise
+        except Exception as e:  # noqa: BLE001 - name the node behind the failure
+            raise _errors.NodeError(
+                f"Sampling it with tfjoint's AutoBatched sampler failed: {_execution.error_line(e)}",
+                node=name,
+                fix="check the node's lambda or generator step; tfjoint.check(model) reports the shapes.",
+            ) from e
         batched.append(True)
     out = [
         tf.nest.map_structure(lambda x: _reshape_leading(x, sample_shape, 1), v)
         for v, name in zip(values, names)
         if name not in pins
     ]
+    out = _joint.model_unflatten(joint, out)
+    return out if checker is None else _Guarded(out, checker.flags, checker.labels)
+
+
+def _batchable(d: Any) -> bool:
+    """Whether `d` can leave `tf.vectorized_map` as one batched distribution.
+
+    It must be a CompositeTensor that flattens (a subclass without its own
+    `_parameter_properties` may not: TFP's AutoCompositeTensor reads its
+    parameters from them) and whose parameters broadcast to its batch shape.
+    """
+    if not _tf_function.is_composite(d):
+        return False
+    try:
+        tf.nest.flatten(d, expand_composites=True)
+        _rectify(d)
+    except Exception:  # noqa: BLE001 - NotImplementedError, or a type spec that cannot be built
+        return False
+    return True
+
+
+def _draw_shape(d: Any, prefix: Sequence[int] = ()) -> Any:
+    """A function giving `prefix + batch_shape + event_shape` of `d` (a plain, non-structured distribution)."""
+    return lambda: tf.concat([tf.constant(list(prefix), tf.int32), d.batch_shape_tensor(), d.event_shape_tensor()], 0)
+
+
+def _sample_node(base, index, name, values, batched, n, node_seed, checker: Optional[_Guard]) -> Any:
+    """Node `index`'s `n` draws, given the values of the nodes before it (batched ones with a leading [n])."""
+    firsts = [tf.nest.map_structure(lambda x: x[0], v) if b else v for v, b in zip(values, batched)]
+    d = _execution.as_distribution(_dist_at(base, index, firsts))
+    sources = [t for v, b in zip(firsts, batched) if b for t in tf.nest.flatten(v)]
+    composite = _batchable(d)
+    if not sources or (composite and not _depends_on(tf.nest.flatten(d, expand_composites=True), sources)):
+        # The node depends on no batched value: draw all n at once.
+        if checker is None:
+            return d.sample(n, seed=node_seed)
+        return checker.draw(name, _guard.checks(d), lambda: d.sample(n, seed=node_seed), _draw_shape(d, [n]), d.dtype)
+    elems = [v for v, b in zip(values, batched) if b]
+    make = functools.partial(_dist_from_batched, base, index, values, batched)
+    if composite:
+        # Vectorize only the construction of the node's distribution over the n
+        # draws of its parents; sample that batched distribution once, outside
+        # the loop, with one seed.
+        batched_dist = tf.vectorized_map(lambda sliced: _rectify(make(sliced)), elems)
+        if checker is None:
+            return batched_dist.sample(seed=node_seed)
+        return checker.draw(
+            name, _guard.checks(batched_dist), lambda: batched_dist.sample(seed=node_seed), _draw_shape(batched_dist), d.dtype
+        )
+    # Not a batchable CompositeTensor, so it cannot leave vectorized_map: sample
+    # inside, one seed per draw (pfor loops over those random ops).
+    seeds = tf.stack(tfp.random.split_seed(node_seed, n=n))  # [n, 2]; split_seed returns a tuple
+
+    def sample():
+        return tf.vectorized_map(lambda args: make(args[0]).sample(seed=args[1]), (elems, seeds))
+
+    if checker is None or not _guard.checks(d):
+        return sample()
+    labels: List[Tuple[str, str]] = []
+
+    def flags(sliced):
+        found = _guard.checks(make(sliced))
+        labels[:] = [(path, kind) for path, kind, _ in found]
+        return tf.stack([ok for _, _, ok in found]) if found else tf.ones([0], tf.bool)
+
+    oks = tf.vectorized_map(flags, elems)
+    checks = [(path, kind, tf.reduce_all(oks[:, j])) for j, (path, kind) in enumerate(labels)]
+    return checker.draw(name, checks, sample, _draw_shape(d, [n]), d.dtype)
+
+
+def _single_guarded(joint: Any, base: tfd.JointDistribution, pins: Dict[str, Any], seed: tf.Tensor, checker: _Guard) -> Any:
+    """One draw, as TFP's own `sample()` makes it for an AutoBatched joint, each node's sampling guarded.
+
+    TFP 0.25's vectorized joints neither sanitize nor salt a stateless seed
+    (`_stateful_to_stateless` is False for them): each node gets
+    `split_seed(seed)` in turn, and nodes are sampled with sample shape `()`.
+    """
+    names = _execution.tfp_names(base)
+    gen = _joint.model_coroutine(base)
+    d = next(gen)
+    out = []
+    for name in names:
+        dist = _execution.as_distribution(d.distribution if isinstance(d, _ROOT) else d)
+        node_seed, seed = tfp.random.split_seed(seed)
+        if name in pins:
+            x = tf.nest.map_structure(lambda v, dt: tf.convert_to_tensor(v, dtype_hint=dt), pins[name], dist.dtype)
+        else:
+            x = checker.draw(
+                name, _guard.checks(dist), functools.partial(dist.sample, seed=node_seed), _draw_shape(dist), dist.dtype
+            )
+            out.append(x)
+        try:
+            d = gen.send(x)
+        except StopIteration:
+            break
     return _joint.model_unflatten(joint, out)
 
 
@@ -372,6 +510,7 @@ def _leaf_names(base: tfd.JointDistribution) -> List[str]:
 class _Entry:
     function: Any
     records: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    labels: List[Tuple[str, str, str]] = dataclasses.field(default_factory=list)  # a `_Guarded` body's flag labels
 
 
 _CACHE: "weakref.WeakKeyDictionary[Any, Dict[Any, _Entry]]" = weakref.WeakKeyDictionary()
@@ -399,6 +538,9 @@ def _cached(joint: Any, key: Any, body: Any, input_signature: Optional[Sequence[
         with _capture_fallbacks() as records:
             out = body(ref(), *args)
         entry.records.extend(records)
+        if isinstance(out, _Guarded):
+            entry.labels = list(out.labels)
+            return out.value, out.flags
         return out
 
     entry.function = tf.function(
@@ -464,6 +606,9 @@ def sample(
     Raises:
       ArgumentError: for a bad `sample_shape`, `seed` or `on_fallback`.
       FallbackError: with `on_fallback="error"` when pfor loops.
+      NodeError: if a node cannot be sampled (named), or, in eager mode, if
+        a node's parameters are NaN (or outside their support, for a sampler
+        that may loop) at some draw: its sampler is then not run.
 
     Examples:
       >>> import tensorflow as tf, tensorflow_probability as tfp
@@ -485,15 +630,69 @@ def sample(
         if isinstance(joint, _PINNED):
             return joint.sample_unpinned(sample_shape, seed=seed)
         return joint.sample(sample_shape, seed=seed)
-    return _run(
+    if not tf.executing_eagerly():
+        return _run(
+            joint,
+            ("sample", sample_shape),
+            lambda j, s: _sample_graph(j, sample_shape, s),
+            [seed],
+            on_fallback,
+            f"sample(sample_shape={_types.shape_str(sample_shape)})",
+            input_signature=[tf.TensorSpec([2], tf.int32)],
+        )
+    # In eager mode the draws are checked node by node before sampling (a
+    # NaN Poisson rate would make TFP's sampler loop forever); a caller's
+    # compiled graph gets no extra work.
+    value, problems = _sample_guarded(joint, sample_shape, seed, on_fallback)
+    if problems:
+        node, problem = next(iter(problems.items()))
+        raise _errors.NodeError(
+            problem.describe(node, f"at sample({_types.shape_str(sample_shape)})")
+            + "; its sampler was not run (some of TFP's samplers never return on such values).",
+            node=node,
+            fix="tfjoint.check(model) and tfjoint.debug(model, value) show where the value comes from; give the "
+            "parents that feed it priors inside its support, or transform them.",
+        )
+    return value
+
+
+def _sample_guarded(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor, on_fallback: OnFallback) -> Tuple[Any, Dict[str, Any]]:
+    """Eager `sample` of an AutoBatched joint, with the parameter guard; `(draws, {node: ParameterProblem})`.
+
+    A node in the problems was not sampled: its draws are NaN (see `_Guard`).
+    """
+    key = ("sample", sample_shape, "guarded")
+    value, flags = _run(
         joint,
-        ("sample", sample_shape),
-        lambda j, s: _sample_graph(j, sample_shape, s),
+        key,
+        lambda j, s: _sample_graph(j, sample_shape, s, guard=True),
         [seed],
         on_fallback,
         f"sample(sample_shape={_types.shape_str(sample_shape)})",
         input_signature=[tf.TensorSpec([2], tf.int32)],
     )
+    problems: Dict[str, Any] = {}
+    for (node, path, kind), ok in zip(_CACHE[joint][key].labels, flags):
+        if not bool(ok) and node not in problems:
+            problems[node] = _guard.ParameterProblem(path, kind)  # type: ignore[arg-type]
+    return value, problems
+
+
+def sample_checked(model: Any, sample_shape: _types.Shape, *, seed: _types.Seed) -> Tuple[Any, Dict[str, Any]]:
+    """`sample`, eager only, that does not raise on bad parameters: `(draws, {node: ParameterProblem})`.
+
+    For `tfjoint.check`: a node whose discrete parameters are NaN or outside
+    their support at some draw is not sampled; its draws are NaN (the lowest
+    integer for integer dtypes) and it is listed with its first bad
+    parameter. Joints that are not AutoBatched are sampled node by node
+    (`_execution.execute`) with the same guard.
+    """
+    sample_shape = _types.as_shape(sample_shape)
+    seed = _types.as_seed(seed)
+    joint, base, pins = _split(model)
+    if not _vectorizes(base):
+        return sample(model, sample_shape, seed=seed, on_fallback="ignore"), {}
+    return _sample_guarded(joint, sample_shape, seed, "ignore")
 
 
 def log_prob(model: Any, value: Any, *, on_fallback: OnFallback = "warn") -> tf.Tensor:

@@ -7,7 +7,10 @@ distribution, its nodes in execution order with their names and parents, and
 the observed (pinned) values. Everything else in tfjoint works on a `ModelSpec`.
 
 Reading a model runs it once, node by node (`_execution.execute`), at a prior
-draw; pinning observed data to it is `_observed.condition`.
+draw; pinning observed data to it is `_observed.condition`. A model whose
+run fails at a node is refused with a `NodeError` that names the node, or,
+with `normalize(..., partial=True)` (what `tfjoint.check` uses), read as far
+as it ran: the spec then carries the failed run in `ModelSpec.failed`.
 """
 
 from __future__ import annotations
@@ -63,12 +66,16 @@ class Node:
       parents: names of the nodes its distribution depends on, nearest first
         for Sequential models; `None` if they could not be determined.
       observed: whether the node is pinned to data.
+      placeholder: whether `name` is TFP's placeholder (`x`, `x1` for a
+        Sequential model's node nothing names, `var2` for a Coroutine's
+        unnamed node) rather than a name the model gives.
     """
 
     name: str
     index: int
     parents: Optional[Tuple[str, ...]]
     observed: bool = False
+    placeholder: bool = False
 
     def __post_init__(self):
         if not self.name:
@@ -86,6 +93,11 @@ class ModelSpec:
       autobatched: whether `joint` is an AutoBatched joint distribution.
       pins: observed values by node name (empty for an unpinned model).
       tfp_names: TFP's own name for each node (used for pinning by name).
+      failed: for a spec read with `normalize(..., partial=True)` from a
+        model whose run at a prior draw fails: that run (its `failed_node`,
+        `index`, `location`, `error`). `nodes` then lists every node known:
+        all of a Sequential or Named model's, and a Coroutine model's up to
+        the failed one. None for a model that runs.
     """
 
     joint: tfd.JointDistribution
@@ -94,6 +106,7 @@ class ModelSpec:
     autobatched: bool
     pins: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     tfp_names: Tuple[str, ...] = ()
+    failed: Optional[_execution.Execution] = None
 
     def __post_init__(self):
         names = [n.name for n in self.nodes]
@@ -106,6 +119,14 @@ class ModelSpec:
     @property
     def names(self) -> Tuple[str, ...]:
         return tuple(n.name for n in self.nodes)
+
+    def label(self, name: str) -> str:
+        """How a message names a node: `'mu'`, or for a placeholder name its position, e.g. `node 3 of 3 ('x')`."""
+        node = self.node(name)
+        if not node.placeholder:
+            return f"'{name}'"
+        total = f" of {len(self.nodes)}" if self.failed is None or self.style != "coroutine" else ""
+        return f"node {node.index + 1}{total} ('{name}', TFP's placeholder name)"
 
     @property
     def observed_names(self) -> Tuple[str, ...]:
@@ -337,8 +358,8 @@ def is_default_name(dist: Any) -> bool:
     return name == cls or re.fullmatch(re.escape(cls) + r"_\d+", name) is not None
 
 
-def _sequential_names(joint: tfd.JointDistributionSequential, dists: Sequence[Any]) -> Tuple[str, ...]:
-    """Names for a Sequential model: lambda args, then `name=`, then TFP's."""
+def _sequential_names(joint: tfd.JointDistributionSequential, dists: Sequence[Any]) -> Tuple[Tuple[str, ...], Tuple[bool, ...]]:
+    """Names for a Sequential model (lambda args, then `name=`, then TFP's), and which are TFP's placeholders."""
     fn_args = _joint.dist_fn_args(joint)
     n = len(fn_args)
     names: List[Optional[str]] = [None] * n
@@ -348,17 +369,30 @@ def _sequential_names(joint: tfd.JointDistributionSequential, dists: Sequence[An
                 names[i - j - 1] = arg
     tfp_names = _execution.tfp_names(joint)
     out = []
+    placeholders = []
     for i in range(n):
         name = names[i]
         if name is None and i < len(dists) and dists[i] is not None and not is_default_name(dists[i]):
             name = dists[i].name
+        placeholders.append(name is None)
         if name is None or name in out:
             name = tfp_names[i]
         out.append(name)
-    return tuple(out)
+    return tuple(out), tuple(placeholders)
 
 
-def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
+def _coroutine_names(dists: Sequence[Any]) -> Tuple[Tuple[str, ...], Tuple[bool, ...]]:
+    """Names for the nodes of a Coroutine model that ran (`name=`, else TFP's `var<i>`), and which are placeholders."""
+    names: List[str] = []
+    placeholders = []
+    for i, dist in enumerate(dists):
+        name = _execution.explicit_name(dist)
+        placeholders.append(name is None)
+        names.append(name if name is not None and name not in names else f"var{i}")
+    return tuple(names), tuple(placeholders)
+
+
+def normalize(model: Any, *, seed: _types.Seed = 0, partial: bool = False) -> ModelSpec:
     """Read any joint-model input as named nodes with parents.
 
     Args:
@@ -367,6 +401,10 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
         not; pinned or not).
       seed: stateless seed for the one prior draw used to learn node names
         given by `name=` inside lambdas, and coroutine parents.
+      partial: if the model's run at the prior draw fails at a node, return
+        the spec as far as it can be read (with `ModelSpec.failed` set)
+        instead of raising. For reports (`tfjoint.check`); whatever needs a
+        working model keeps the default.
 
     Returns:
       A `ModelSpec`.
@@ -374,7 +412,10 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
     Raises:
       ModelInputError: if `model` is not a joint model.
       UnknownParentError: if a lambda asks for a parent that does not exist.
-      NodeError: if a node's distribution cannot be built at a prior draw.
+      NodeError: if a node's distribution cannot be built or sampled at a
+        prior draw (unless `partial`). It names the node (or, where TFP has
+        only a placeholder name for it, its position), and the `file:line`
+        of its lambda or generator step.
 
     Examples:
       >>> import tensorflow as tf, tensorflow_probability as tfp
@@ -388,7 +429,12 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
       >>> [(n.name, n.parents) for n in spec.nodes]
       [('m', ()), ('b', ()), ('Y', ('b', 'm'))]
     """
-    joint = as_joint(model)
+    try:
+        joint = as_joint(model)
+    except _errors.NodeError:
+        if not (partial and _is_generator_function(model)):
+            raise
+        joint = tfd.JointDistributionCoroutine(model)  # it raised before its first yield: report that run
     pins: Dict[str, Any] = {}
     if isinstance(joint, _PINNED):
         pinned_tfp = dict(joint.pins)
@@ -399,36 +445,77 @@ def normalize(model: Any, *, seed: _types.Seed = 0) -> ModelSpec:
         raise _errors.ModelInputError(found="a pinned model of a pinned model", fix="pin all observed nodes in one call.")
     tfp_names = _execution.tfp_names(joint)
     flat_pins = [pinned_tfp.get(n) for n in tfp_names]
-    run = _execution.execute(joint, seed=seed, value=flat_pins, names=tfp_names)
-    if not run.ok:
-        raise _errors.NodeError(
-            f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",
-            node=run.failed_node,
-            fix="check the node's lambda or generator step; `tfjoint.debug(model, value)` shows parameters.",
-        ) from run.error
-    dists = [r.distribution for r in run.runs]
+    run = _execution.execute(
+        joint, seed=seed, value=flat_pins, names=tfp_names, on_bad_parameters="fill" if partial else "fail"
+    )
+    dists: List[Any] = [r.distribution for r in run.runs]
     style = _style(joint)
+    if not run.ok:
+        dists.append(run.failed_distribution)
+    parents: Optional[Tuple] = None
     if style == "sequential":
-        names = _sequential_names(joint, dists)
-        parents: Optional[Tuple] = _parents.sequential(joint, names)
+        names, placeholders = _sequential_names(joint, dists)
+        parents = _parents.sequential(joint, names)
     elif style == "named":
+        names, placeholders = tfp_names, (False,) * len(tfp_names)
+        try:
+            parents = tuple(tuple(p) for _, p in joint.resolve_graph())
+        except Exception:  # noqa: BLE001 - only a model that fails gets here; parents are then unknown
+            if run.ok:
+                raise
+    elif run.ok and len(tfp_names) == len(dists):
         names = tfp_names
-        graph = joint.resolve_graph()
-        parents = tuple(tuple(p) for _, p in graph)
-    else:
-        names = tfp_names
+        placeholders = tuple(_execution.explicit_name(d) is None for d in dists)
         parents = _parents.coroutine(joint, run.runs, names)
+    else:  # the run failed, or TFP could not trace the model to name its nodes (it runs only eagerly)
+        names, placeholders = _coroutine_names(dists)
+        tfp_names = names
+        if run.ok:
+            parents = _parents.coroutine(joint, run.runs, names)
+    if not run.ok and not partial:
+        raise _failure_error(run, names, placeholders, style) from run.error
     if parents is None:
         parents = (None,) * len(names)
-    pins = {names[tfp_names.index(k)]: v for k, v in pinned_tfp.items()}
+    pins = {names[tfp_names.index(k)]: v for k, v in pinned_tfp.items() if k in tfp_names}
     nodes = tuple(
-        Node(name=name, index=i, parents=parents[i], observed=name in pins) for i, name in enumerate(names)
+        Node(name=name, index=i, parents=parents[i], observed=name in pins, placeholder=placeholders[i])
+        for i, name in enumerate(names)
     )
+    failed = None
+    if not run.ok:
+        failed = dataclasses.replace(run, failed_node=names[run.index], runs=tuple(
+            dataclasses.replace(r, name=names[i]) for i, r in enumerate(run.runs)
+        ))
     return ModelSpec(
         joint=joint,
         nodes=nodes,
         style=style,
         autobatched=_execution.is_autobatched(joint),
         pins=pins,
-        tfp_names=tfp_names,
+        tfp_names=tuple(tfp_names),
+        failed=failed,
+    )
+
+
+def _failure_error(run: _execution.Execution, names: Sequence[str], placeholders: Sequence[bool], style: str) -> _errors.NodeError:
+    """The NodeError for a model whose run at a prior draw failed: the node by name, or by position if it has none."""
+    index = run.index if run.index is not None else 0
+    name = names[index]
+    step = "generator step" if style == "coroutine" else "factory"
+    where = f", its {step} at {run.location}" if run.location else ""
+    if placeholders[index]:
+        total = "" if style == "coroutine" else f" of {len(names)}"
+        label = f"node {index + 1}{total}{where} (TFP's placeholder name for it: '{name}')"
+    else:
+        label = f"'{name}'{where}"
+    what = "building its distribution" if run.stage == "build" else "sampling it"
+    if isinstance(run.error, _errors.NodeError) and run.problem is not None:
+        detail = run.error.detail
+    else:
+        detail = _execution.error_line(run.error)
+    return _errors.NodeError(
+        f"The model fails at {label}, while {what} at a prior draw:\n{detail}",
+        node=name,
+        fix="tfjoint.check(model) reports where and why, with a fix; tfjoint.debug(model, value) shows "
+        "the parameters each node receives.",
     )

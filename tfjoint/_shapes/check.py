@@ -4,8 +4,16 @@
 Distributions" tutorial, plus finiteness, and turns every failure into a
 `Finding` that names the node responsible, shows the shapes, and gives the fix.
 Where a fix can be checked by running it (wrapping nodes in `tfd.Independent`,
-or rebuilding the model as AutoBatched), `check` runs it and says whether it
-worked.
+rebuilding the model as AutoBatched, dropping a `Root`), `check` runs it and
+says whether it worked. Why a node fails (a matmul given a vector, an
+overflow, a parameter outside its support) is read by `_causes`.
+
+`check` returns a report for every model it can read, also one whose
+`sample()` fails (the `sample` finding names the node, by its position and
+the `file:line` of its lambda or generator step where TFP has only a
+placeholder name for it). It never runs a sampler that may not return: a
+discrete node whose parameters are NaN or outside their support at a draw is
+not sampled (see `_guard`), and is reported by the `finite_log_prob` check.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from tfjoint._batching import autobatch as _autobatch
 from tfjoint._batching import rebuild as _rebuild
 from tfjoint._model import execution as _execution
 from tfjoint._model import spec as _spec
+from tfjoint._shapes import causes as _causes
 from tfjoint._shapes import report as _report
 from tfjoint._tfp import joint as _joint
 
@@ -55,7 +64,12 @@ _INCOMPATIBLE = re.compile(r"Incompatible shapes: \[[^\]]*\] vs\. \[[^\]]*\]")
 
 
 def translate(error: BaseException) -> str:
-    """TF's error, as one line a person can read."""
+    """TF's error, as one line a person can read.
+
+    Examples:
+      >>> translate(ValueError("{{function_node __wrapped__MatMul}} In[0] ndims must be >= 2 [Op:MatMul] name: "))
+      'ValueError: In[0] ndims must be >= 2 [Op:MatMul]'
+    """
     text = str(error)
     match = _INCOMPATIBLE.search(text)
     if match:
@@ -63,7 +77,7 @@ def translate(error: BaseException) -> str:
     match = re.search(r"Dimensions must be equal[^\n]*", text)
     if match:
         return match.group(0)
-    line = _errors.first_line(error)
+    line = _execution.error_line(error)
     return line if len(line) <= 160 else line[:157] + "..."
 
 
@@ -107,10 +121,17 @@ def _joint_sample(joint: tfd.JointDistribution, sample_shape: Tuple[int, ...], s
 
     tfjoint's AutoBatched sampler builds each node's batched distribution under
     `tf.vectorized_map` and samples it once, instead of TFP's per-draw loop
-    (see `_autobatch`). Pinned nodes keep their (unbatched) data.
+    (see `_autobatch`). Pinned nodes keep their (unbatched) data. Returns the
+    draws as a list by node, and `{TFP node name: ParameterProblem}` for the
+    nodes the parameter guard did not sample (their draws are NaN).
     """
     model = joint.experimental_pin(**pins) if pins else joint
-    draws = _autobatch.sample(model, sample_shape, seed=seed, on_fallback="ignore")
+    draws, problems = _autobatch.sample_checked(model, sample_shape, seed=seed)
+    return _draw_list(joint, draws, pins), problems
+
+
+def _draw_list(joint: tfd.JointDistribution, draws: Any, pins: Optional[Mapping[str, Any]]) -> List[Any]:
+    """`draws` (of the free nodes, if pinned) as a list by node, pins in their places."""
     if pins:
         names = _joint.flat_resolve_names(joint)
         if hasattr(draws, "_asdict"):
@@ -134,15 +155,19 @@ def _newaxis_fix(spec: _spec.ModelSpec, node: str, node_rank: int, single: _exec
         missing = node_rank - rank
         if missing > 0:
             edits.append(f"{p}[..., {', '.join(['tf.newaxis'] * missing)}]")
-    ab = {"sequential": "JointDistributionSequentialAutoBatched", "named": "JointDistributionNamedAutoBatched"}.get(
-        spec.style, "JointDistributionCoroutineAutoBatched"
-    )
+    ab = _autobatched_name(spec)
     if edits:
         return (
             f"in the factory for '{node}', write {', '.join(edits)} so the parents' sample dimensions "
             f"broadcast to the left of '{node}''s own dimensions,\nor build the model with tfd.{ab}."
         )
     return f"make the factory for '{node}' broadcast over leading sample dimensions, or build the model with tfd.{ab}."
+
+
+def _autobatched_name(spec: _spec.ModelSpec) -> str:
+    return {"sequential": "JointDistributionSequentialAutoBatched", "named": "JointDistributionNamedAutoBatched"}.get(
+        spec.style, "JointDistributionCoroutineAutoBatched"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -161,6 +186,7 @@ class _Checker:
         self.findings: List[_report.Finding] = []
         self.status: Dict[str, Tuple[str, str]] = {}
         self.flat_pins = [spec.pins.get(n) for n in spec.names]
+        self.batched_problems: Dict[str, Any] = {}  # nodes the parameter guard did not sample at sample_shape
 
     def fail(self, check: str, finding: _report.Finding, detail: str) -> None:
         self.findings.append(finding)
@@ -169,21 +195,15 @@ class _Checker:
 
     def run(self) -> _report.ShapeReport:
         spec = self.spec
-        single = _execution.execute(spec.joint, seed=self.seeds[0], value=self.flat_pins, names=spec.names)
+        if spec.failed is not None:  # the model could not be read at a prior draw: report that run
+            single = spec.failed
+        else:
+            single = _execution.execute(
+                spec.joint, seed=self.seeds[0], value=self.flat_pins, names=spec.names, on_bad_parameters="fill"
+            )
         self.single = single
         if not single.ok:
-            node = single.failed_node
-            what = "building its distribution" if single.stage == "build" else "sampling it"
-            self.fail(
-                "sample",
-                _report.Finding(
-                    node=node,
-                    check="sample",
-                    message=f"sample() fails at '{node}' while {what}:\n{translate(single.error)}",
-                    fix=f"fix the factory of '{node}'; tfjoint.debug(model, value) shows the parameters it received.",
-                ),
-                f"fails at '{node}'",
-            )
+            self._sample_failed(single)
             for name in _report.CHECKS[1:]:
                 self.status[name] = ("skipped", "sample() failed")
             return self._report(parts=None, batched=None, batched_parts=None)
@@ -195,6 +215,73 @@ class _Checker:
         batched, batched_parts = self._batched(values)
         self._finite(values, parts, batched, batched_parts)
         return self._report(parts=parts, batched=batched, batched_parts=batched_parts)
+
+    # -- sample --------------------------------------------------------------------
+    def _sample_failed(self, single: _execution.Execution) -> None:
+        """The finding for a model whose single draw fails: the node, where in the code, TF's message, the fix."""
+        spec = self.spec
+        node = single.failed_node
+        label = spec.label(node) if node in spec.names else f"'{node}'"
+        step = "generator step" if spec.style == "coroutine" else "factory"
+        where = f", its {step} at {single.location}" if single.location else ""
+        what = "building its distribution" if single.stage == "build" else "sampling it"
+        cause = _causes.sample_fix(spec, single)
+        fix = cause.fix
+        if single.problem is not None:
+            evidence = single.problem.describe(node) + "; its sampler was not run (TFP's may never return on such values)."
+            values = {r.name: r.value for r in single.runs}
+            kinds = {r.name: type(r.distribution).__name__ for r in single.runs}
+            overflow = _causes.overflow(
+                spec, node, single.failed_distribution, None, np.ones([1], bool), values, kinds, 1
+            ) if node in spec.names else None
+            if overflow is not None:
+                evidence += "\n" + overflow.message
+                fix = overflow.fix
+        else:
+            evidence = translate(single.error)
+        lines = [f"sample() fails at {label}{where}, while {what}:", evidence]
+        parents = _causes.describe_parents(spec, single, node)
+        if parents:
+            lines.append(parents)
+        if single.source:
+            lines.append(f"the line: {single.source}")
+        if cause.kind in ("slice", "other") and self._batch_samples():
+            lines.append("With a leading sample dimension (sample_shape [2]) its factory runs: it is written for a batch of draws only.")
+        verified = None
+        if self.verify_fixes and not spec.autobatched and cause.kind != "parameter" and self._autobatched_samples():
+            fix = (
+                f"build the model with tfd.{_autobatched_name(spec)}: tfjoint rebuilt it so, and sample() then "
+                f"works.\nOr: {fix}"
+            )
+            verified = True
+        placeholder = node in spec.names and spec.node(node).placeholder
+        self.fail(
+            "sample",
+            _report.Finding(
+                node=node, check="sample", message="\n".join(lines), fix=fix, verified=verified,
+                label=f"{label}{where}" if placeholder else None,
+            ),
+            f"fails at {label}: {translate(single.error) if single.problem is None else single.problem.describe(node)}",
+        )
+
+    def _batch_samples(self) -> bool:
+        """Whether the model, as it is, can draw `sample(2)` (though not one draw)."""
+        try:
+            run = _execution.execute(
+                self.spec.joint, sample_shape=(2,), seed=self.seeds[0], value=self.flat_pins, names=self.spec.names
+            )
+        except Exception:  # noqa: BLE001
+            return False
+        return run.ok and len(run.runs) == len(self.spec.nodes)
+
+    def _autobatched_samples(self) -> bool:
+        """Whether the model rebuilt as AutoBatched can draw one sample."""
+        try:
+            joint = _rebuild.to_autobatched(self.spec)
+            run = _execution.execute(joint, seed=self.seeds[0], value=self.flat_pins, names=self.spec.names)
+            return run.ok and len(run.runs) == len(self.spec.nodes)
+        except Exception:  # noqa: BLE001 - the rebuild itself failed: not a fix
+            return False
 
     def _report(self, parts, batched, batched_parts) -> _report.ShapeReport:
         checks = tuple(_report.Check(name, *self.status.get(name, ("skipped", "not run"))) for name in _report.CHECKS)
@@ -236,7 +323,7 @@ class _Checker:
                         message=(
                             f"log_prob part shape: {_types.shape_str(shape)}  (expected: {_types.shape_str(expected)})\n"
                             f"{type(dist).__name__} has batch_shape {_types.shape_str(dist.batch_shape)} and event_shape "
-                            f"{_types.shape_str(dist.event_shape) if isinstance(dist.event_shape, tf.TensorShape) else dist.event_shape}: "
+                            f"{_types.shape_str(dist.event_shape)}: "
                             f"its last {extra} batch dim(s) leak into the joint log_prob."
                         ),
                         fix=(
@@ -292,13 +379,22 @@ class _Checker:
         culprit = None
         if spec.autobatched:
             try:
-                batched = list(_joint_sample(spec.joint, sample_shape, self.seeds[1], self._pins_structure()))
+                batched, problems = _joint_sample(spec.joint, sample_shape, self.seeds[1], self._pins_structure())
+                self.batched_problems = {self._spec_name(k): p for k, p in problems.items()}
             except Exception as e:  # noqa: BLE001
                 error = e
-                culprit = spec.names[0]
-
+                culprit = self._spec_name(getattr(e, "node", None) if isinstance(e, _errors.NodeError) else None)
         else:
-            run = _execution.execute(spec.joint, sample_shape=sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names)
+            run = _execution.execute(
+                spec.joint, sample_shape=sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names,
+                on_bad_parameters="fill",
+            )
+            self.batched_problems = {r.name: r.problem for r in run.runs if r.problem is not None}
+            rooted = self._root_with_parents(run)
+            if rooted:
+                self._root_finding(rooted, run)
+                self.status["batched_log_prob"] = ("skipped", f"sample({s}) failed")
+                return None, None
             for node, r, single_value in zip(spec.nodes, run.runs, values):
                 expected = self._expected_value_shape(node, single_value)
                 found = _static_shape(r.value)
@@ -334,7 +430,9 @@ class _Checker:
                     node=culprit,
                     check="batched_sample",
                     message=f"sample({s}) fails at '{culprit}': {translate(error)}",
-                    fix=_newaxis_fix(spec, culprit, node_rank, self.single),
+                    fix=_newaxis_fix(spec, culprit, node_rank, self.single) if culprit in spec.names else (
+                        "tfjoint could not tell which node failed; tfjoint.debug(model, value) runs the model node by node."
+                    ),
                 ),
                 f"fails at '{culprit}': {translate(error)}",
             )
@@ -360,6 +458,86 @@ class _Checker:
                 )
         batched_parts = self._batched_log_prob(batched)
         return batched, batched_parts
+
+    def _spec_name(self, node: Optional[str]) -> str:
+        """The spec's name for a node TFP (or tfjoint's AutoBatched sampler) names `node`."""
+        if node in self.spec.names:
+            return node
+        if node in self.spec.tfp_names:
+            return self.spec.names[self.spec.tfp_names.index(node)]
+        return node or "(unknown node)"
+
+    def _root_with_parents(self, run: _execution.Execution) -> List[str]:
+        """Nodes yielded as `Root` although they depend on sampled nodes.
+
+        TFP draws a `Root` node `sample_shape` times, as if it had no parents;
+        one that does have parents then gets `sample_shape` draws for each of
+        its parents' `sample_shape` draws. Seen either in its parents (data
+        flow) or in its batch shape, which picks up the parents' sample
+        dimensions at the batched draw.
+        """
+        out = []
+        single = {r.name: r for r in self.single.runs}
+        for node, r in zip(self.spec.nodes, run.runs):
+            if not r.is_root or node.observed:
+                continue
+            one = single.get(node.name)
+            shapes = (r.distribution.batch_shape, one.distribution.batch_shape if one is not None else None)
+            if all(isinstance(b, tf.TensorShape) and b.rank is not None for b in shapes):
+                if shapes[0].rank > shapes[1].rank:  # it picked up its parents' sample dimensions
+                    out.append(node.name)
+            elif any(not self.spec.node(p).observed for p in (node.parents or ())):
+                out.append(node.name)
+        return out
+
+    def _root_finding(self, rooted: Sequence[str], run: _execution.Execution) -> None:
+        spec = self.spec
+        s = _types.shape_str(self.sample_shape)
+        verified = self._verify_dropping_root(rooted) if self.verify_fixes else None
+        runs = {r.name: r for r in run.runs}
+        for name in rooted:
+            node = spec.node(name)
+            parents = [p for p in (node.parents or ()) if not spec.node(p).observed]
+            found = _static_shape(runs[name].value)
+            single = _static_shape(self.single.value(name))
+            expected = tuple(self.sample_shape) + single if isinstance(single, tuple) else None
+            depends = f"depends on {', '.join(repr(p) for p in parents)}" if parents else "depends on sampled nodes"
+            where = f" (the yield at {runs[name].location})" if runs[name].location else ""
+            self.fail(
+                "batched_sample",
+                _report.Finding(
+                    node=name,
+                    check="batched_sample",
+                    message=(
+                        f"'{name}' is yielded as Root(...){where} but {depends}. Root marks a node without parents: "
+                        f"TFP draws it sample_shape {s} times for each of its parents' {s} draws, so sample({s}) gives "
+                        f"'{name}' shape {_types.shape_str(found) if isinstance(found, tuple) else found}"
+                        + (f"  (expected: {_types.shape_str(expected)})" if expected is not None else "")
+                        + "."
+                    ),
+                    fix=f"drop Root from '{name}': yield its distribution itself, not Root(...).",
+                    verified=verified,
+                ),
+                f"'{name}' is a Root with parents",
+            )
+
+    def _verify_dropping_root(self, rooted: Sequence[str]) -> bool:
+        """Rebuild the model with `rooted` nodes not wrapped in Root; True if the batched checks then pass."""
+        spec = self.spec
+        roots = [r.is_root and r.name not in rooted for r in self.single.runs]
+        try:
+            joint = _rebuild.map_nodes(spec.joint, lambda i, d: d, roots=roots)
+            run = _execution.execute(joint, sample_shape=self.sample_shape, seed=self.seeds[1], value=self.flat_pins, names=spec.names)
+            if not run.ok:
+                return False
+            for node, r, one in zip(spec.nodes, run.runs, self.single.runs):
+                if _static_shape(r.value) != self._expected_value_shape(node, one.value):
+                    return False
+            parts = _log_prob_parts(joint, [r.value for r in run.runs])
+            expected = tuple(self.sample_shape) + tuple(self.batch)
+            return all(tuple(p.shape.as_list()) == expected for p in parts)
+        except Exception:  # noqa: BLE001 - the rebuilt model fails too: not verified
+            return False
 
     def _pins_structure(self) -> Optional[Dict[str, Any]]:
         """Pins keyed by TFP's node names (what `experimental_pin` takes)."""
@@ -412,7 +590,7 @@ class _Checker:
     def _verify_autobatched(self) -> None:
         try:
             joint = _rebuild.to_autobatched(self.spec)
-            batched = _joint_sample(joint, self.sample_shape, self.seeds[1], self._pins_structure())
+            batched, _ = _joint_sample(joint, self.sample_shape, self.seeds[1], self._pins_structure())
             lp = _autobatch.log_prob(joint, _joint.model_unflatten(joint, batched), on_fallback="ignore")
             ok = tuple(lp.shape.as_list()) == tuple(self.sample_shape) + tuple(joint.batch_shape.as_list())
         except Exception:  # noqa: BLE001
@@ -452,43 +630,91 @@ class _Checker:
                 self.status["finite_log_prob"] = ("pass", "log_prob is finite at prior draws")
             return
         culprits: Dict[str, List[str]] = {}
+        owner: Dict[str, str] = {}  # each non-finite node -> the culprit upstream of it (or itself)
         for node, where, count, size in bad:
-            upstream = [p for p in (node.parents or ()) if p in culprits]
-            if upstream:  # caused upstream: report it at the parent, not here
+            if node.name in owner:
+                continue
+            upstream = [owner[p] for p in (node.parents or ()) if p in owner]
+            if upstream:  # caused upstream: report it at the culprit, not here
+                owner[node.name] = upstream[0]
                 culprits[upstream[0]].append(node.name)
                 continue
-            if node.name in culprits:
-                continue
+            owner[node.name] = node.name
             culprits[node.name] = []
         for node, where, count, size in bad:
             if node.name not in culprits or node.name in {f.node for f in self.findings if f.check == "finite_log_prob"}:
                 continue
-            hint = _bad_parameters(self._distribution_at(node.name, batched if where != "sample()" else None))
+            at_batch = where != "sample()"
+            evidence, fix = self._non_finite_cause(node.name, batched if at_batch else None, batched_parts if at_batch else parts)
             downstream = culprits[node.name]
-            if hint:
-                fix = (
-                    f"a parameter of '{node.name}' is outside its support: give the parents that feed it a prior "
-                    "with the right support (e.g. HalfNormal for a scale) or transform them (tf.nn.softplus).\n"
-                    f"tfjoint.debug(model, value) shows the parameters at any point."
-                )
-            else:
-                fix = (
-                    f"'{node.name}''s own draws are outside its support. If the model is AutoBatched, compare "
-                    "with the non-AutoBatched form: a pfor conversion of its sampler may be wrong.\n"
-                    "tfjoint.debug(model, value) shows the parameters at any point."
-                )
             self.fail(
                 "finite_log_prob",
                 _report.Finding(
                     node=node.name,
                     check="finite_log_prob",
                     message=f"log_prob part is not finite at {where}: {count} of {size} entries."
-                    + (f"\n{hint}" if hint else "")
+                    + (f"\n{evidence}" if evidence else "")
                     + (f"\ndownstream nodes non-finite because of it: {', '.join(downstream)}" if downstream else ""),
                     fix=fix,
                 ),
                 f"non-finite at '{node.name}'",
             )
+
+    def _non_finite_cause(self, name: str, batched: Optional[Sequence[Any]], parts: Sequence[Any]) -> Tuple[str, str]:
+        """Why `name`'s log-prob part is not finite, and the fix: overflow, a parameter, the support's edge, a nested node."""
+        spec = self.spec
+        debug = "tfjoint.debug(model, value) shows every node's parameters at any point."
+        index = spec.node(name).index
+        dist = self._distribution_at(name, batched)
+        if batched is not None:
+            values = dict(zip(spec.names, batched))
+            n_draws = int(np.prod(self.sample_shape)) if self.sample_shape else 1
+        else:
+            values = {r.name: r.value for r in self.single.runs}
+            n_draws = 1
+        kinds = {r.name: type(r.distribution).__name__ for r in self.single.runs}
+        bad = ~np.isfinite(parts[index].numpy())
+        problems = self.batched_problems if batched is not None else {r.name: r.problem for r in self.single.runs if r.problem}
+        overflow = _causes.overflow(spec, name, dist, values.get(name), bad, values, kinds, n_draws)
+        if name in problems:
+            where = "at a prior draw" if batched is None else f"at sample({_types.shape_str(self.sample_shape)})"
+            text = problems[name].describe(name, where) + (
+                "; its sampler was not run (some of TFP's samplers never return on such values): its draws are NaN here."
+            )
+            if overflow is not None:
+                return f"{text}\n{overflow.message}", overflow.fix
+            return text, (
+                f"give the parents that feed {problems[name].parameter} of '{name}' priors inside its support, or "
+                "transform them (tf.nn.softplus for a positive parameter, tf.sigmoid for a probability).\n" + debug
+            )
+        if overflow is not None:
+            return overflow.message, overflow.fix
+        hint = _causes.bad_parameters(dist)
+        if hint:
+            return hint, (
+                f"a parameter of '{name}' is outside its support: give the parents that feed it a prior "
+                f"with the right support (e.g. HalfNormal for a scale) or transform them (tf.nn.softplus).\n{debug}"
+            )
+        if batched is None and isinstance(dist, tfd.JointDistribution):
+            inner = _causes.nested_cause(dist, values.get(name))
+            if inner:
+                return f"inside '{name}': {inner}", (
+                    f"a parameter of a node inside '{name}' is outside its support: give what feeds it a prior with "
+                    f"the right support or transform it.\n{debug}"
+                )
+        edge = _causes.boundary(name, dist, values.get(name))
+        if edge:
+            return edge, (
+                f"keep '{name}''s draws off the edge of its support: build the model in float64, or choose "
+                f"parameters that put less mass at the edge (e.g. a Dirichlet or Beta concentration >= 1).\n{debug}"
+            )
+        if spec.autobatched:
+            return "", (
+                f"'{name}''s log_prob is not finite at values it drew itself, with parameters inside their support. "
+                "Compare with the non-AutoBatched form of the model (tfjoint.variants): if it is finite there, the "
+                f"vectorized (pfor) form of its sampler or log_prob differs.\n{debug}"
+            )
+        return "", f"'{name}''s log_prob is not finite at values it drew itself, with parameters inside their support.\n{debug}"
 
 
 def _joint_shape_str(parts) -> str:
@@ -497,34 +723,6 @@ def _joint_shape_str(parts) -> str:
         return _types.shape_str(np.broadcast_shapes(*[tuple(p.shape) for p in parts]))
     except ValueError:
         return "none (the parts " + ", ".join(_types.shape_str(tuple(p.shape)) for p in parts) + " do not broadcast)"
-
-
-def _bad_parameters(dist: Any) -> str:
-    """Which parameters of `dist` are outside their support, as text."""
-    try:
-        props = type(dist).parameter_properties()
-    except Exception:  # noqa: BLE001
-        return ""
-    out = []
-    for name, prop in props.items():
-        value = dist.parameters.get(name)
-        if value is None or not (tf.is_tensor(value) or isinstance(value, (float, int, np.ndarray))):
-            continue
-        try:
-            x = tf.convert_to_tensor(value, dtype_hint=dist.dtype)
-            if not x.dtype.is_floating:
-                continue
-            arr = x.numpy()
-            if not np.all(np.isfinite(arr)):
-                out.append(f"parameter {name}: {int(np.sum(~np.isfinite(arr)))} non-finite value(s)")
-                continue
-            bij = prop.default_constraining_bijector_fn()
-            inv = bij.inverse(x).numpy()
-            if not np.all(np.isfinite(inv)):
-                out.append(f"parameter {name}: {int(np.sum(~np.isfinite(inv)))} value(s) outside its support (min {np.min(arr):.3g}, max {np.max(arr):.3g})")
-        except Exception:  # noqa: BLE001
-            continue
-    return "\n".join(out)
 
 
 def check(
@@ -560,10 +758,13 @@ def check(
       verify_fixes: apply the suggested fixes and re-run the failed checks.
 
     Returns:
-      A `ShapeReport`; `report.ok` is True when every check passes.
+      A `ShapeReport`; `report.ok` is True when every check passes. A model
+      whose `sample()` fails at a node gets a report too: its `sample`
+      finding names the node, TF's message and the fix.
 
     Raises:
       ModelInputError: if `model` is not a joint model.
+      UnknownParentError: if a lambda asks for a parent that does not exist.
       ArgumentError: if `sample_shape` or `seed` is invalid.
 
     Examples:
@@ -583,7 +784,7 @@ def check(
     """
     sample_shape = _types.as_shape(sample_shape, "sample_shape")
     seed = _types.as_seed(seed)
-    spec = _spec.normalize(model, seed=seed)
+    spec = _spec.normalize(model, seed=seed, partial=True)
     checker = _Checker(spec, sample_shape, seed, batch_shape, verify_fixes)
     return checker.run()
 

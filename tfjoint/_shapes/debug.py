@@ -43,11 +43,23 @@ class NodePoint:
 
 @dataclasses.dataclass(frozen=True)
 class PointReport(_format.Report):
-    """Per-node log-prob parts at one point; `bad_nodes` lists the non-finite ones."""
+    """Per-node log-prob parts at one point; `bad_nodes` lists the non-finite ones.
+
+    Attributes:
+      nodes: the nodes that ran, in execution order.
+      failed_node: the node at which the model stopped (its factory or
+        sampler raised, or a parameter was refused before sampling), or None.
+      error: what stopped it, in one line, or None.
+      location: `file:line` of the failed node's lambda or generator step, or None.
+      failed_label: how the report names the failed node: `'mu'`, or its
+        position where its name is only TFP's placeholder.
+    """
 
     nodes: Tuple[NodePoint, ...]
     failed_node: Optional[str] = None
     error: Optional[str] = None
+    location: Optional[str] = None
+    failed_label: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -79,7 +91,9 @@ class PointReport(_format.Report):
                 if n.parents:
                     notes.append(f"'{n.name}' depends on: {', '.join(n.parents)}")
         if self.failed_node:
-            notes.append(f"The model stopped at '{self.failed_node}': {self.error}")
+            where = f" ({self.location})" if self.location else ""
+            label = self.failed_label or f"'{self.failed_node}'"
+            notes.append(f"The model stopped at {label}{where}: {self.error}")
         title = "Point debug: all log-prob parts finite" if self.ok else f"Point debug: problems at {', '.join(self.bad_nodes) or self.failed_node}"
         return title, [table], notes
 
@@ -146,7 +160,16 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
       seed: stateless seed for the prior draws of missing nodes.
 
     Returns:
-      A `PointReport`; `report.bad_nodes` names the non-finite nodes.
+      A `PointReport`; `report.bad_nodes` names the non-finite nodes, and
+      `report.failed_node` the node at which the model stopped, if it did (a
+      factory that raises, a parameter that is NaN before sampling): the
+      nodes before it are still shown.
+
+    Raises:
+      ModelInputError: if `model` is not a joint model.
+      ArgumentError: if `value` names unknown nodes.
+      NodeError: if a node's log_prob raises at the given value (a value of
+        the wrong shape).
 
     Examples:
       >>> import tensorflow_probability as tfp
@@ -158,14 +181,16 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
       >>> report.nodes[1].bad_parameters
       ('scale outside its support at 1 value(s) (min -1)',)
     """
-    spec = _spec.normalize(model, seed=seed)
+    spec = _spec.normalize(model, seed=seed, partial=True)
     flat = spec.flat_value(value)
     given = [v is not None for v in flat]
     for name, pin in spec.pins.items():
         i = spec.node(name).index
         flat[i] = pin
         given[i] = True
-    run = _execution.execute(spec.joint, seed=seed, value=flat, names=spec.names)
+    # A node whose discrete parameters are NaN or outside their support is not sampled (TFP's sampler may
+    # never return): its value is NaN, and its row shows the parameter.
+    run = _execution.execute(spec.joint, seed=seed, value=flat, names=spec.names, on_bad_parameters="fill")
     rows = []
     for node, r in zip(spec.nodes, run.runs):
         try:
@@ -196,5 +221,8 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
                 given=given[node.index],
             )
         )
-    error = None if run.ok else _errors.first_line(run.error)
-    return PointReport(nodes=tuple(rows), failed_node=run.failed_node, error=error)
+    error = None
+    if not run.ok:
+        error = run.problem.describe(run.failed_node, "here") if run.problem is not None else _execution.error_line(run.error)
+    label = spec.label(run.failed_node) if run.failed_node in spec.names else None
+    return PointReport(nodes=tuple(rows), failed_node=run.failed_node, error=error, location=run.location, failed_label=label)

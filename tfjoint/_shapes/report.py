@@ -52,6 +52,9 @@ class Finding:
       fix: concrete code-level advice.
       verified: True if tfjoint applied the fix and the check then passed,
         False if it applied it and the check still failed, None if not tried.
+      label: how the report names the node when `node` is only TFP's
+        placeholder name (`x`, `var2`): its position and the `file:line` of
+        its lambda or generator step. None when `node` is the model's own name.
     """
 
     node: str
@@ -59,6 +62,7 @@ class Finding:
     message: str
     fix: str
     verified: Optional[bool] = None
+    label: Optional[str] = None
 
     def __post_init__(self):
         if self.check not in CHECKS:
@@ -66,7 +70,8 @@ class Finding:
 
     def __str__(self) -> str:
         verified = {None: "", True: "Fix verified: yes, the check passes after it.", False: "Fix verified: NO, the check still fails after it."}
-        return _format.finding_text(f"[{self.check}] Node: '{self.node}'", self.message, self.fix, verified[self.verified])
+        node = self.label or f"'{self.node}'"
+        return _format.finding_text(f"[{self.check}] Node: {node}", self.message, self.fix, verified[self.verified])
 
 
 @dataclasses.dataclass(frozen=True)

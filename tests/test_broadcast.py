@@ -163,7 +163,7 @@ def test_for_batch__survives_rebind_and_changes_the_program_key():
 
 def test_agrees__rejects_wrong_shape_and_errors():
     points = tf.zeros([3, 2])
-    single = lambda x: -tf.reduce_sum(x**2)  # noqa: E731
+    single = lambda x: tfp.math.value_and_gradient(lambda p: -tf.reduce_sum(p**2), x)  # noqa: E731  (value, gradient)
     assert _broadcast.agrees(lambda x: -tf.reduce_sum(x**2, -1), single, points)
     assert not _broadcast.agrees(lambda x: -tf.reduce_sum(x**2), single, points)  # a scalar, not [3]
     assert not _broadcast.agrees(lambda x: -tf.reduce_sum(x**2, -1) + 1.0, single, points)  # off by 1

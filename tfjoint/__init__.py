@@ -21,7 +21,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from tfjoint._compile import cache as _cache
+
 __version__ = "0.1.0"
+
+# XLA programs compiled by this process are kept for later ones (TFJOINT_CACHE_DIR; "" turns it off).
+_cache.enable()
 
 # public name -> private module that defines it
 _EXPORTS = {

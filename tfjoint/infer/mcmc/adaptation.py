@@ -29,7 +29,7 @@ the end of warmup.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Literal, NamedTuple, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -38,6 +38,10 @@ import tensorflow_probability as tfp
 from tfjoint._tfp import mcmc as _tfp_mcmc
 
 __all__ = [
+    "Metric",
+    "DiagonalMetric",
+    "DenseMetric",
+    "METRICS",
     "Schedule",
     "stan_schedule",
     "Welford",
@@ -169,7 +173,7 @@ def restart(
     state: tf.Tensor,
     *,
     kernel_at: Callable[[tf.Tensor], tfp.mcmc.DualAveragingStepSizeAdaptation],
-    gradient_factor: Optional[tf.Tensor],
+    gradient_factor: Any,
     with_gradients: Callable[[Any, Callable[[Any], Any]], Any],
 ) -> Any:
     """Dual averaging restarted at `state` under a new metric, without evaluating the model.
@@ -186,13 +190,19 @@ def restart(
       results: the dual-averaging results at `state`.
       state: the kernel's position under the new metric.
       kernel_at: the adapted kernel under the new metric, at a step size.
-      gradient_factor: multiplies the gradients, or `None`.
+      gradient_factor: multiplies the gradients (a diagonal metric), or maps
+        them (a callable, for a dense one), or `None`.
       with_gradients: the method's `with_gradients` (where its results keep gradients).
     """
     step_size = results.new_step_size
 
     def update(inner: Any) -> Any:
-        grads = [g if gradient_factor is None else g * gradient_factor for g in tf.nest.flatten(inner.grads_target_log_prob)]
+        def new(g: tf.Tensor) -> tf.Tensor:
+            if gradient_factor is None:
+                return g
+            return gradient_factor(g) if callable(gradient_factor) else g * gradient_factor
+
+        grads = [new(g) for g in tf.nest.flatten(inner.grads_target_log_prob)]
         grads = tf.nest.pack_sequence_as(inner.grads_target_log_prob, grads)
         return inner._replace(grads_target_log_prob=grads, step_size=step_size)
 
@@ -208,3 +218,135 @@ def freeze(results: Any) -> Any:
 def is_adapting(results: Any) -> bool:
     """Whether (eager) `results` still adapt the step size, i.e. have not been frozen."""
     return _tfp_mcmc.is_adapting(results)
+
+
+# -- the metric: diagonal or dense ------------------------------------------------------------
+
+
+class WelfordCovariance(NamedTuple):
+    """Running pooled mean and co-moment matrix (Chan et al.'s parallel update)."""
+
+    count: tf.Tensor  # [] float
+    mean: tf.Tensor  # [dim]
+    m2: tf.Tensor  # [dim, dim]
+
+
+class DiagonalMetric:
+    """A diagonal inverse metric, kept as `scale` `[dim]`, its square root: `x = z * scale`.
+
+    Examples:
+      >>> m = DiagonalMetric()
+      >>> acc = m.welford_add(m.welford_zeros(2, tf.float64), tf.constant([[0., 1.], [2., 5.]], tf.float64))
+      >>> m.inverse_metric(m.estimate(acc)).numpy().round(4)  # Stan's regularised variance of 2 draws
+      array([0.5721, 2.2864])
+    """
+
+    name = "diag"
+
+    @staticmethod
+    def identity(dim: int, dtype: tf.DType) -> tf.Tensor:
+        return tf.ones([dim], dtype)
+
+    @staticmethod
+    def welford_zeros(dim: int, dtype: tf.DType) -> Welford:
+        return welford_zeros(dim, dtype)
+
+    @staticmethod
+    def welford_add(acc: Welford, x: tf.Tensor) -> Welford:
+        return welford_add(acc, x)
+
+    @staticmethod
+    def estimate(acc: Welford) -> tf.Tensor:
+        """The new `scale`: the square root of Stan's regularised variance."""
+        return tf.sqrt(regularized_variance(acc))
+
+    @staticmethod
+    def to_x(z: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
+        return z * scale
+
+    @staticmethod
+    def to_z(x: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
+        return x / scale
+
+    @staticmethod
+    def gradient_factor(old: tf.Tensor, new: tf.Tensor) -> tf.Tensor:
+        """What turns a gradient in the old `z` into one in the new `z` (at the same `x`)."""
+        return new / old
+
+    @staticmethod
+    def inverse_metric(scale: Any) -> Any:
+        return tf.square(scale)
+
+
+class DenseMetric:
+    """A dense inverse metric, kept as its lower-triangular Cholesky factor `L` `[dim, dim]`: `x = L z`.
+
+    HMC on `z` with an identity mass matrix is HMC on `x` with inverse metric
+    `L L^T`, the covariance estimated in Stan's windows, regularised as Stan
+    does it: `n / (n + 5) * cov + 1e-3 * 5 / (n + 5) * I`.
+
+    Examples:
+      >>> m = DenseMetric()
+      >>> x = tf.constant([[0., 0.], [1., 1.], [2., 2.], [3., 3.5]], tf.float64)
+      >>> cov = m.inverse_metric(m.estimate(m.welford_add(m.welford_zeros(2, tf.float64), x)))
+      >>> bool(cov[0, 1] > 0.5)  # the correlation is kept
+      True
+    """
+
+    name = "dense"
+
+    @staticmethod
+    def identity(dim: int, dtype: tf.DType) -> tf.Tensor:
+        return tf.eye(dim, dtype=dtype)
+
+    @staticmethod
+    def welford_zeros(dim: int, dtype: tf.DType) -> WelfordCovariance:
+        return WelfordCovariance(tf.zeros([], dtype), tf.zeros([dim], dtype), tf.zeros([dim, dim], dtype))
+
+    @staticmethod
+    def welford_add(acc: WelfordCovariance, x: tf.Tensor) -> WelfordCovariance:
+        """Add a batch of draws `x` `[num_chains, dim]` to the running estimate."""
+        n_b = tf.cast(tf.shape(x)[0], x.dtype)
+        mean_b = tf.reduce_mean(x, axis=0)
+        centered = x - mean_b
+        m2_b = tf.matmul(centered, centered, transpose_a=True)
+        n = acc.count + n_b
+        delta = mean_b - acc.mean
+        mean = acc.mean + delta * (n_b / n)
+        m2 = acc.m2 + m2_b + (delta[:, tf.newaxis] * delta[tf.newaxis, :]) * (acc.count * n_b / n)
+        return WelfordCovariance(n, mean, m2)
+
+    @staticmethod
+    def estimate(acc: WelfordCovariance) -> tf.Tensor:
+        """The new Cholesky factor of Stan's regularised covariance."""
+        n = acc.count
+        cov = acc.m2 / tf.maximum(n - 1.0, 1.0)
+        dim = tf.shape(cov)[-1]
+        regularized = (n / (n + 5.0)) * cov + 1e-3 * (5.0 / (n + 5.0)) * tf.eye(dim, dtype=cov.dtype)
+        return tf.linalg.cholesky(0.5 * (regularized + tf.transpose(regularized)))
+
+    @staticmethod
+    def to_x(z: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
+        return tf.linalg.matvec(scale, z)
+
+    @staticmethod
+    def to_z(x: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
+        return tf.linalg.triangular_solve(scale, x[..., tf.newaxis], lower=True)[..., 0]
+
+    @staticmethod
+    def gradient_factor(old: tf.Tensor, new: tf.Tensor) -> Callable[[tf.Tensor], tf.Tensor]:
+        """Gradient in the old `z` -> in the new `z`: `L_new^T L_old^{-T} g` (at the same `x`)."""
+
+        def change(g: tf.Tensor) -> tf.Tensor:
+            grad_x = tf.linalg.triangular_solve(old, g[..., tf.newaxis], lower=True, adjoint=True)[..., 0]
+            return tf.linalg.matvec(new, grad_x, transpose_a=True)
+
+        return change
+
+    @staticmethod
+    def inverse_metric(scale: Any) -> Any:
+        return tf.matmul(scale, scale, transpose_b=True)
+
+
+Metric = Literal["diag", "dense"]
+METRICS = {"diag": DiagonalMetric(), "dense": DenseMetric()}

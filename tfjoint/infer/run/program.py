@@ -30,6 +30,7 @@ import tensorflow_probability as tfp
 
 from tfjoint._base import stack as _stack
 from tfjoint._compile import jit as _jit
+from tfjoint._compile import cache as _cache
 from tfjoint._compile import policy as _policy
 from tfjoint._tfp import tf_function as _tf_function
 from tfjoint.infer.distribute import chains as _distribute
@@ -50,8 +51,8 @@ class ChainState(NamedTuple):
     step: tf.Tensor  # [] int32: iterations done (warmup, then sampling)
     z: tf.Tensor  # [num_chains, dim]: the kernel's position, x itself or (see `applies_metric`) x / scale
     kernel_results: Any  # DualAveragingStepSizeAdaptationResults (frozen after warmup)
-    scale: tf.Tensor  # [dim]: sqrt of the diagonal inverse metric
-    welford: _adaptation.Welford
+    scale: tf.Tensor  # the metric's factor: [dim] (diagonal: sqrt of the inverse metric) or [dim, dim] (dense: Cholesky)
+    welford: Any  # the running estimate of the draws' (co)variance in the current window
     divergences: tf.Tensor  # [] int32, warmup and sampling together
     leapfrogs: tf.Tensor  # [] int64: leapfrog steps run, max over chains per iteration (the batched cost)
 
@@ -66,6 +67,7 @@ class Sampler:
       chunk_size: iterations per compiled chunk (the size of its buffers).
       jit_compile: `None`: XLA unless `policy.slow_under_xla` finds a reason not to.
       placement: chains or data across `tf.distribute` replicas, or `None`.
+      metric: "diag" (a diagonal inverse metric) or "dense" (a full one).
     """
 
     kernel: KernelSpec
@@ -73,6 +75,7 @@ class Sampler:
     chunk_size: int
     jit_compile: Optional[bool]
     placement: Optional[_distribute.Placement] = None
+    metric: _adaptation.Metric = "diag"
 
 
 _NO_XLA_FIX = (
@@ -163,6 +166,7 @@ class Program:
         zero = tf.constant(0, tf.int32)
         try:
             self.chunk(state, zero, *args)
+            _cache.record()
         except _jit.XLA_COMPILE_ERRORS as e:
             s = self.sampler
             error = _jit.xla_compile_error(e, f"{self.method}'s compiled chunk", fix=_NO_XLA_FIX) if self.xla else None
@@ -192,11 +196,19 @@ class Program:
 
     # -- kernels ---------------------------------------------------------------
 
+    @property
+    def metric(self) -> Any:
+        """The metric's operations (`adaptation.DiagonalMetric` or `DenseMetric`)."""
+        return _adaptation.METRICS[self.sampler.metric]
+
     def applies_metric(self) -> bool:
-        """Whether the kernel applies the metric itself (else it runs on the rescaled target); see `prepare`."""
+        """Whether the kernel applies the metric itself (else it runs on the rescaled target); see `prepare`.
+
+        Only a diagonal metric: a dense one always reparametrises the target.
+        """
         if self.implementation is None:
             raise RuntimeError("call prepare() first")
-        return self.sampler.kernel.applies_metric(self.implementation)
+        return self.sampler.metric == "diag" and self.sampler.kernel.applies_metric(self.implementation)
 
     def _inner(self, log_prob: Callable, step_size: tf.Tensor, scale: Optional[tf.Tensor]):
         s = self.sampler
@@ -238,11 +250,12 @@ class Program:
         return tfp.math.value_and_gradient(self.rebuild(data).log_prob, x)
 
     def _adaptive(self, log_prob: Callable, step_size: tf.Tensor, scale: tf.Tensor):
-        """The adapted kernel at metric `scale`: on `log_prob` itself, or on `z -> log_prob(z * scale)`."""
+        """The adapted kernel at metric `scale`: on `log_prob` itself, or on `z -> log_prob(x(z))`, `x = z * scale` or `L z`."""
         if self.applies_metric():
             inner = self._inner(log_prob, step_size, scale)
         else:
-            inner = self._inner(lambda z: log_prob(z * scale), step_size, None)
+            to_x = self.metric.to_x
+            inner = self._inner(lambda z: log_prob(to_x(z, scale)), step_size, None)
         return _adaptation.dual_averaging(inner, self.sampler.target_accept_prob, step_size.dtype)
 
     # -- the compiled functions --------------------------------------------------
@@ -250,13 +263,13 @@ class Program:
     def _start(self, x0: tf.Tensor, step_size: tf.Tensor, data: Any) -> ChainState:
         log_prob = self._log_prob(data)
         dim = x0.shape[-1]
-        kr = self._adaptive(log_prob, step_size, tf.ones(x0.shape[-1:], x0.dtype)).bootstrap_results(x0)
+        kr = self._adaptive(log_prob, step_size, self.metric.identity(dim, x0.dtype)).bootstrap_results(x0)
         return ChainState(
             step=tf.constant(0, tf.int32),
             z=x0,
             kernel_results=kr,
-            scale=tf.ones([dim], x0.dtype),
-            welford=_adaptation.welford_zeros(dim, x0.dtype),
+            scale=self.metric.identity(dim, x0.dtype),
+            welford=self.metric.welford_zeros(dim, x0.dtype),
             divergences=tf.constant(0, tf.int32),
             leapfrogs=tf.constant(0, tf.int64),
         )
@@ -283,6 +296,7 @@ class Program:
         """
         log_prob = self._log_prob(data)
         kernel = self.sampler.kernel
+        metric = self.metric
         size = self.sampler.chunk_size
         in_kernel = self.applies_metric()
         stats_spec = {k: (v.shape, v.dtype) for k, v in kernel.stats(state.kernel_results.inner_results).items()}
@@ -304,7 +318,7 @@ class Program:
             stats = kernel.stats(kr.inner_results)
             divergences = s.divergences + tf.reduce_sum(tf.cast(stats["diverging"], tf.int32))
             leapfrogs = s.leapfrogs + kernel.leapfrogs(stats)
-            x = z if in_kernel else z * s.scale
+            x = z if in_kernel else metric.to_x(z, s.scale)
             draws, stat_bufs, step_bufs = bufs
             bufs = (
                 draws.write(i, x),
@@ -312,8 +326,8 @@ class Program:
                 step_bufs.write(i, step_size),
             )
             in_window = (t >= slow_start) & (t < slow_end)
-            added = _adaptation.welford_add(s.welford, x)
-            acc = _adaptation.Welford(*[tf.where(in_window, a, b) for a, b in zip(added, s.welford)])
+            added = metric.welford_add(s.welford, x)
+            acc = type(s.welford)(*[tf.where(in_window, a, b) for a, b in zip(added, s.welford)])
             state = ChainState(t + 1, z, kr, s.scale, acc, divergences, leapfrogs)
             return i + 1, state, bufs, tf.reduce_any(tf.equal(window_ends, t))
 
@@ -322,17 +336,17 @@ class Program:
 
         def restart():
             # End of a slow window: a new metric, then dual averaging restarts (adaptation.restart).
-            x = ran.z if in_kernel else ran.z * ran.scale
-            new_scale = tf.sqrt(_adaptation.regularized_variance(ran.welford))
-            new_z = x if in_kernel else x / new_scale
+            x = ran.z if in_kernel else metric.to_x(ran.z, ran.scale)
+            new_scale = metric.estimate(ran.welford)
+            new_z = x if in_kernel else metric.to_z(x, new_scale)
             new_kr = _adaptation.restart(
                 ran.kernel_results,
                 new_z,
                 kernel_at=lambda step_size: self._adaptive(log_prob, step_size, new_scale),
-                gradient_factor=None if in_kernel else new_scale / ran.scale,
+                gradient_factor=None if in_kernel else metric.gradient_factor(ran.scale, new_scale),
                 with_gradients=kernel.with_gradients,
             )
-            welford = _adaptation.welford_zeros(x.shape[-1], x.dtype)
+            welford = metric.welford_zeros(x.shape[-1], x.dtype)
             return ran._replace(z=new_z, kernel_results=new_kr, scale=new_scale, welford=welford)
 
         draws, stat_bufs, step_bufs = buffers

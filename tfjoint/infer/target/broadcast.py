@@ -117,13 +117,15 @@ def _close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
 
 
 def agrees(
-    batched: Callable[[tf.Tensor], tf.Tensor], single_point: Callable[[tf.Tensor], tf.Tensor], points: tf.Tensor
+    batched: Callable[[tf.Tensor], tf.Tensor],
+    single_point: Callable[[tf.Tensor], Tuple[tf.Tensor, tf.Tensor]],
+    points: tf.Tensor,
 ) -> bool:
     """Whether `batched(points)` and its gradient match `single_point` at each point.
 
     Args:
       batched: `[n, dim] -> [n]`, the candidate batched log-density.
-      single_point: `[dim] -> []`, the reference.
+      single_point: `[dim] -> ([], [dim])`, the reference value and gradient.
       points: `[n, dim]`, with the batch size the caller will use (a model
         dimension equal to it could otherwise broadcast against the chains).
 
@@ -142,7 +144,7 @@ def agrees(
     if lp.shape != (n,):
         return False
     for i in sorted({0, n // 2, n - 1}):
-        ref_lp, ref_grad = _value_and_gradient(single_point, points[i])
+        ref_lp, ref_grad = (np.asarray(t) for t in single_point(points[i]))
         if not (_close(lp[i : i + 1], np.reshape(ref_lp, [1]), rtol) and _close(grad[i], ref_grad, rtol)):
             return False
     return True

@@ -120,6 +120,10 @@ class FlatTarget:
     def _per_node(self, leaves: Sequence[tf.Tensor]) -> List[Any]:
         return [tf.nest.map_structure(lambda i: leaves[i], tok) for tok in self._layout.tokens]
 
+    def values_by_name(self, values: Any) -> Dict[str, Any]:
+        """The free nodes' values, structured as the pinned model structures them (e.g. `sample_unpinned`), by name."""
+        return dict(zip(self.names, self._from_pinned_structure(values)))
+
     def _from_pinned_structure(self, values: Any) -> List[Any]:
         if self._layout.pinned_kind == "mapping":
             return [values[k] for k in self._layout.tfp_names]
@@ -185,12 +189,13 @@ class FlatTarget:
             log_density = tf.reduce_sum(log_density, axis=list(range(-len(self.batch_shape), 0)))
         return log_density
 
-    def _log_prob_broadcast(self, x: tf.Tensor, jacobian: bool = True) -> tf.Tensor:
+    def _log_prob_broadcast(self, x: tf.Tensor, jacobian: bool = True, sample_ndims: Optional[int] = None) -> tf.Tensor:
         pinned = self.pinned
         joint, pins = (pinned.distribution, dict(pinned.pins)) if isinstance(pinned, _PINNED) else (pinned, {})
         per_node = self._per_node(self._split(x))
+        ndims = x.shape.rank - 1 if sample_ndims is None else sample_ndims
         return _broadcast.log_prob(
-            joint, pins, self.spec.tfp_names, dict(zip(self._layout.tfp_names, per_node)), x.shape.rank - 1, jacobian
+            joint, pins, self.spec.tfp_names, dict(zip(self._layout.tfp_names, per_node)), ndims, jacobian
         )
 
     def for_batch(self, num_points: int, seed: _types.Seed) -> "FlatTarget":
@@ -230,8 +235,23 @@ class FlatTarget:
             [num_points, self.dim], _types.as_seed(seed), -_INIT_RADIUS, _INIT_RADIUS, self.dtype
         )
         candidate = self.with_batching("broadcast")
-        agrees = _broadcast.agrees(candidate.log_prob, self._log_prob_direct, points)
+        agrees = _broadcast.agrees(candidate.log_prob, self.point_value_and_gradient, points)
         return candidate if agrees else self
+
+    def point_value_and_gradient(self, x: Any) -> Tuple[tf.Tensor, tf.Tensor]:
+        """The log-density of one flat point `[dim]` and its gradient, computed without any batching.
+
+        For an AutoBatched model, node by node with each node's own
+        event-space bijector (what TFP's joint bijector composes), eagerly:
+        TFP builds an AutoBatched model's joint bijector under
+        `tf.vectorized_map`, which would trace the whole model at every
+        call. The setup checks (a scalar log-prob, broadcasting, a
+        checkpoint's fingerprint) use it as their reference.
+        """
+        x = self._points(x)
+        if self._per_draw:
+            return tfp.math.value_and_gradient(lambda p: self._log_prob_broadcast(p, True, sample_ndims=0), x)
+        return tfp.math.value_and_gradient(self._log_prob_direct, x)
 
     def with_batching(self, batching: str) -> "FlatTarget":
         """This target, evaluating batches the way `batching` (a `for_batch` verdict on the same model) says.
@@ -299,6 +319,11 @@ class FlatTarget:
             flat.append(tf.reshape(leaf, tf.concat([batch, [size]], 0)))
         return tf.concat(flat, axis=-1) if len(flat) > 1 else flat[0]
 
+    @property
+    def flat_bijector(self) -> tfb.Bijector:
+        """Flat unconstrained `[..., dim]` -> `{name: constrained value}` (the same as `bijector`)."""
+        return self.bijector
+
     def coordinate_nodes(self) -> Tuple[str, ...]:
         """The free node each coordinate of the flat vector belongs to, `dim` names in order.
 
@@ -364,7 +389,7 @@ class FlatTarget:
         )
         finite = np.isfinite(self.log_prob(candidates).numpy())  # [attempts, chains]
         if not finite.any(axis=0)[~ok].all():
-            raise self._non_finite_error(candidates[:, 0], num_points=finite.size)
+            raise self.non_finite_error(candidates[:, 0], num_points=finite.size)
         first = np.argmax(finite, axis=0)
         chosen = tf.gather(tf.transpose(candidates, [1, 0, 2]), first, batch_dims=1)
         return tf.where(ok[:, None], x, chosen)
@@ -390,7 +415,7 @@ class FlatTarget:
             )
         return lp
 
-    def _non_finite_error(self, points: tf.Tensor, num_points: int) -> _errors.NonFiniteLogProbError:
+    def non_finite_error(self, points: tf.Tensor, num_points: int) -> _errors.NonFiniteLogProbError:
         """Name the node whose log-prob part is not finite at `points` [n, dim]."""
         where = f"at all {num_points} initial points drawn uniform(-2, 2) in unconstrained space"
         unconstrained = self._unconstrained_point(points)
@@ -484,7 +509,7 @@ class FlatTarget:
         """The log-density of one point must be a scalar; name the node whose part is not."""
         x = tf.zeros([self.dim], self.dtype)
         try:
-            lp = self.log_prob(x)
+            lp, _ = self.point_value_and_gradient(x)
         except Exception as e:  # noqa: BLE001 - the model's own failure, reported with its node
             raise _errors.NodeError(
                 f"The log-prob fails at the point x = 0 (unconstrained): {_errors.first_line(e)}",

@@ -65,6 +65,8 @@ def _hashable(leaf: Any) -> Any:
 
 def _model_identity(model: Any, target: _target.FlatTarget, prov: Any) -> Tuple[Any, Any]:
     """The model's identity (not its data), and objects to keep alive with it."""
+    if not isinstance(target, _target.FlatTarget):  # a log-density function or target object
+        return ("function", id(target.keepalive)), target.keepalive
     if prov is not None:
         leaves = tf.nest.flatten((prov.args, prov.kwargs))
         statics = tuple(_hashable(x) if not is_data(x) else ("data",) for x in leaves)
@@ -113,7 +115,7 @@ def for_batch(model: Any, target: _target.FlatTarget, num_points: int, seed: Any
     Returns:
       A `FlatTarget`, as `target.for_batch` returns.
     """
-    if target.batching == "native":
+    if target.batching == "native" or not isinstance(target, _target.FlatTarget):
         return target
     data, prov, _ = data_arguments(target)
     structure, keepalive = structure_key(model, target, data, prov)
@@ -135,6 +137,8 @@ def data_arguments(target: _target.FlatTarget, *, log_prob_only: bool = True) ->
       `(data, provenance, rebuild)`: `data` is `{"observed": {name: Tensor},
       "args": (Tensor, ...)}`, `provenance` the builder's record (or `None`).
     """
+    if not isinstance(target, _target.FlatTarget):  # a log-density function or target object: no data arguments
+        return {"observed": {}, "args": ()}, None, lambda d: target
     pinned = target.pinned
     pins = dict(getattr(pinned, "pins", {}) or {})
     prov = _builders.provenance(target.spec.joint)

@@ -1,8 +1,69 @@
-"""Measurements shared by the benchmarks in this directory (imported by them, not run)."""
+"""Pieces the benchmarks in this directory share: models, machine line, ESS, timed loops, tables.
+
+Imported by the benchmarks, not run. Importing it loads no TensorFlow: a
+benchmark's parent process (`bench_compile.py`) may not load it at all.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+import types
+
+MODELS = ("sv_per_step", "sv_vectorized", "lgcp", "iris", "eight_schools")
+
+
+def build_model(name):
+    """`(builder, args, kwargs, observed)` of one of the benchmark models (`MODELS`).
+
+    sv_per_step: stochastic volatility, 100 returns, one scalar node per
+    latent step (103 free nodes); sv_vectorized: the same model with one
+    `[100]` latent node; lgcp: log-Gaussian Cox process on a 10 x 10 grid,
+    float64; iris: multinomial logistic regression on Iris; eight_schools:
+    centered.
+    """
+    from tfjoint import models  # pylint: disable=g-import-not-at-top
+
+    if name in ("sv_per_step", "sv_vectorized"):
+        returns = models.load_stochastic_volatility(100)
+        form = "per_step" if name == "sv_per_step" else "vectorized"
+        return models.stochastic_volatility, (returns,), {"form": form}, {"y": returns}
+    if name == "lgcp":
+        locations, counts = models.load_lgcp_grid(10)
+        return models.log_gaussian_cox_process, (locations, counts), {}, {"y": counts}
+    if name == "iris":
+        features, labels = models.load_iris()
+        return models.multinomial_logistic_regression, (features,), {}, {"y": labels}
+    if name == "eight_schools":
+        y, sigma = models.load_eight_schools()
+        return models.eight_schools, (sigma,), {"centered": True}, {"y": y}
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+
+
+def machine():
+    """One line naming the machine: CPU count and model, load average."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs ({cpu}), load average {load}"
+
+
+def flag_values(holders):
+    """The values of absl `FlagHolder`s as a namespace (`args.num_chains`)."""
+    return types.SimpleNamespace(**{h.name: h.value for h in holders})
+
+
+def print_table(header, rows):
+    """Print `rows` (tuples of strings) under `header`, each column as wide as its widest cell."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
 
 
 def ess_summary(parts):
@@ -18,6 +79,13 @@ def ess_summary(parts):
         values.append(np.ravel(e))
     values = np.concatenate(values)
     return float(values.min()), float(np.median(values))
+
+
+def posterior_ess(post):
+    """`ess_summary` of a `Posterior`'s draws (`[chain, draw, ...]` per node)."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+
+    return ess_summary([np.swapaxes(v, 0, 1) for v in post.draws.values()])
 
 
 def loop_timer(fn, x, data, evaluations, jit_compile=True, prepare=None):

@@ -29,27 +29,38 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
-import random
-import statistics
-import sys
-import time
-import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import math  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
+import tfjoint  # noqa: E402
+from absl import app, flags  # noqa: E402
 
-from tfjoint._batching import autobatch as _autobatch  # noqa: E402
+from _bench_common import flag_values, machine  # noqa: E402  (this directory)
 
 tfd = tfp.distributions
 VARIANTS = ("hand", "tfjoint", "tfp")
 MODES = ("eager", "function", "xla")
 METHODS = ("sample", "log_prob")
+
+_FLAGS = [
+    flags.DEFINE_boolean("quick", False, "N in {1, 100, 1e4} and 5 rounds per cell."),
+    flags.DEFINE_integer("rounds", 0, "Rounds per cell (default 15, or 5 with --quick)."),
+    flags.DEFINE_float("cell_seconds", 20.0, "Soft time budget per cell."),
+    flags.DEFINE_float("max_call_seconds", 30.0, "Skip a TFP cell whose single call is predicted slower."),
+    flags.DEFINE_list("methods", list(METHODS), f"A subset of {','.join(METHODS)}."),
+    flags.DEFINE_list("modes", list(MODES), f"A subset of {','.join(MODES)}."),
+    flags.DEFINE_list("ns", [], "N values, e.g. 1,100,1e4 (overrides --quick)."),
+]
 
 
 def make_models():
@@ -75,14 +86,14 @@ def make_callables(method, mode, n, jdab, hand):
     if method == "sample":
         raw = {
             "hand": lambda s: hand.sample(shape, seed=s),
-            "tfjoint": lambda s: _autobatch.sample(jdab, shape, seed=s),
+            "tfjoint": lambda s: tfjoint.sample(jdab, shape, seed=s),
             "tfp": lambda s: jdab.sample(shape, seed=s),
         }
         arg = tf.constant([4, 2], tf.int32)
     else:
         raw = {
             "hand": lambda v: hand.log_prob(v),
-            "tfjoint": lambda v: _autobatch.log_prob(jdab, v),
+            "tfjoint": lambda v: tfjoint.log_prob(jdab, v),
             "tfp": lambda v: jdab.log_prob(v),
         }
         arg = hand.sample(shape, seed=tf.constant([7, 7], tf.int32))
@@ -109,15 +120,16 @@ def time_once(fn, inner=1):
 def run(args):
     ns = [1, 100, 10_000] if args.quick else [1, 100, 10_000, 1_000_000]
     if args.ns:
-        ns = [int(float(x)) for x in args.ns.split(",")]
+        ns = [int(float(x)) for x in args.ns]
     rounds = args.rounds or (5 if args.quick else 15)
     jdab, hand = make_models()
     rng = random.Random(0)
     rows = []
     notes = []
     last_tfp_time = {}  # (method, mode) -> (n, seconds per call)
-    for method in args.methods.split(","):
-        for mode in args.modes.split(","):
+    print(machine(), file=sys.stderr, flush=True)
+    for method in args.methods:
+        for mode in args.modes:
             for n in ns:
                 fns = make_callables(method, mode, n, jdab, hand)
                 active = list(VARIANTS)
@@ -188,22 +200,14 @@ def format_table(rows, notes, args):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="N in {1, 100, 1e4} and 5 rounds per cell")
-    parser.add_argument("--rounds", type=int, default=0, help="rounds per cell (default 15, or 5 with --quick)")
-    parser.add_argument("--cell_seconds", type=float, default=20.0, help="soft time budget per cell")
-    parser.add_argument(
-        "--max_call_seconds", type=float, default=30.0, help="skip a TFP cell whose single call is predicted slower"
-    )
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of sample,log_prob")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of eager,function,xla")
-    parser.add_argument("--ns", default="", help="comma-separated N values, e.g. 1,100,1e4 (overrides --quick)")
-    args = parser.parse_args(argv)
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    args = flag_values(_FLAGS)
     for value, options, flag in ((args.methods, METHODS, "--methods"), (args.modes, MODES, "--modes")):
-        unknown = set(value.split(",")) - set(options)
+        unknown = set(value) - set(options)
         if unknown:
-            parser.error(f"{flag}: unknown {sorted(unknown)}; options are {', '.join(options)}")
+            raise app.UsageError(f"{flag}: unknown {sorted(unknown)}; options are {', '.join(options)}")
     # TFP's eager AutoBatched path retraces vectorized_map on every call and TF
     # logs a retracing warning each time; that cost is part of what is measured.
     tf.get_logger().setLevel("ERROR")
@@ -215,4 +219,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

@@ -1,4 +1,4 @@
-"""Benchmark: compile and sampling time of tfjoint's NUTS against raw TFP NUTS (issue 8).
+"""Benchmark: compile and sampling time of tfjoint's NUTS against raw TFP NUTS.
 
 Variants, on each model:
 
@@ -69,20 +69,19 @@ exceeds `--raw_cap` seconds can be stopped. Columns:
 
 Under XLA, raw TFP NUTS on an AutoBatched model (all of tfjoint's builders
 are AutoBatched) treats every input of the compiled function as a
-compile-time constant (see docs_nuts.md), so its steady call re-uses the
+compile-time constant (see `FlatTarget.log_prob`), so its steady call re-uses the
 first call's seed and initial state; a new seed would recompile. tfjoint's
 optional second call (`--second_call`) uses a new seed and reports its trace
 and compile time (zero when the cached program is reused).
 
 Usage:
-  .venv/bin/python scripts/bench_compile.py                      # issue's settings: 4 chains, 1000 + 1000
+  .venv/bin/python scripts/bench_compile.py                      # 4 chains, 1000 + 1000
   .venv/bin/python scripts/bench_compile.py --quick              # 200 + 200, raw capped at 300 s
   .venv/bin/python scripts/bench_compile.py --models=lgcp --skip_raw
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import queue
@@ -91,38 +90,53 @@ import sys
 import threading
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
+from absl import app, flags
 
-from _bench_common import ess_summary, loop_timer, time_loop  # noqa: E402  (this directory; loads no TensorFlow)
+# This directory's shared pieces; they load no TensorFlow (the parent process never does).
+from _bench_common import (
+    MODELS,
+    build_model,
+    ess_summary,
+    flag_values,
+    loop_timer,
+    machine,
+    posterior_ess,
+    print_table,
+    time_loop,
+)
 
-MODELS = ("sv_per_step", "sv_vectorized", "lgcp", "iris", "eight_schools")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_MODELS = "sv_per_step,sv_vectorized,lgcp,iris"
 RECORD = "@@bench@@ "  # prefix of the JSON lines a worker process sends back
 
-
-# -- models ----------------------------------------------------------------------------
-
-
-def build(name):
-    """Return `(builder, args, kwargs, observed)` for a model name."""
-    from tfjoint import models  # pylint: disable=g-import-not-at-top
-
-    if name in ("sv_per_step", "sv_vectorized"):
-        returns = models.load_stochastic_volatility(100)
-        form = "per_step" if name == "sv_per_step" else "vectorized"
-        return models.stochastic_volatility, (returns,), {"form": form}, {"y": returns}
-    if name == "lgcp":
-        locations, counts = models.load_lgcp_grid(10)
-        return models.log_gaussian_cox_process, (locations, counts), {}, {"y": counts}
-    if name == "iris":
-        features, labels = models.load_iris()
-        return models.multinomial_logistic_regression, (features,), {}, {"y": labels}
-    if name == "eight_schools":
-        y, sigma = models.load_eight_schools()
-        return models.eight_schools, (sigma,), {"centered": True}, {"y": y}
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+_FLAGS = [
+    flags.DEFINE_string("models", DEFAULT_MODELS, f"Comma-separated, from {', '.join(MODELS)}."),
+    flags.DEFINE_integer("num_chains", 4, "Chains."),
+    flags.DEFINE_integer("num_warmup", None, "Warmup iterations (default 1000, quick 200)."),
+    flags.DEFINE_integer("num_results", None, "Draws per chain (default 1000, quick 200)."),
+    flags.DEFINE_boolean("skip_raw", False, "Run tfjoint only."),
+    flags.DEFINE_boolean("quick", False, "200 warmup + 200 draws, raw capped at 300 s."),
+    flags.DEFINE_float("raw_cap", None, "Seconds per raw TFP run (trace, first call and steady call; default 1200, "
+                       "quick 300); the steady call is skipped when it could pass the cap, and a run still going at "
+                       "the cap is stopped."),
+    flags.DEFINE_float("tfjoint_cap", 1800.0, "Seconds per tfjoint run."),
+    flags.DEFINE_string("short", "lgcp=100+50", "MODEL=WARMUP+RESULTS,...: fewer iterations for the slow variants "
+                        "(tfjoint_xla, raw) of these models, whose time is then also extrapolated to the full "
+                        "settings (empty: none)."),
+    flags.DEFINE_string("xla_models", "lgcp", "Models to also run as tfjoint_xla: `nuts(..., jit_compile=True)`."),
+    flags.DEFINE_string("second_call", "sv_per_step,sv_vectorized,iris",
+                        "Models whose tfjoint run makes a second nuts() call with a new seed (empty: none)."),
+    flags.DEFINE_integer("seed", 1, "The runs' seed."),
+    flags.DEFINE_string("repeats", "iris=3", "MODEL=N,...: N runs with different seeds for these models (both "
+                        "variants); min ESS/s is their mean (the first run gives the other columns)."),
+    flags.DEFINE_enum("kernel", "auto", ["auto", "tfp", "tfjoint"],
+                      "The tfjoint variants' NUTS kernel: `nuts(..., kernel=...)`."),
+    flags.DEFINE_integer("interleaved", 5,
+                         "Rounds of (bare loop, nuts call, bare loop) for the --second_call models' us/lf ratio."),
+    flags.DEFINE_integer("evaluations", None, "Value-and-gradient evaluations per timing loop (default 200, quick 50)."),
+    flags.DEFINE_string("json", None, "Also write every record to this file."),
+    flags.DEFINE_string("worker", None, "(Internal) run one VARIANT:MODEL in this process and print its records."),
+]
 
 
 # -- shared measurements ------------------------------------------------------------------
@@ -146,27 +160,25 @@ def work_tfjoint(model_name, args, jit_compile=None):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
-
+    from tfjoint import infer  # pylint: disable=g-import-not-at-top
     from tfjoint._base import types as _types  # pylint: disable=g-import-not-at-top
-    from tfjoint.infer import _nuts  # pylint: disable=g-import-not-at-top
     from tfjoint.infer.run import program as _program  # pylint: disable=g-import-not-at-top
     from tfjoint.infer.target import flat as _target  # pylint: disable=g-import-not-at-top
     from tfjoint.infer.target import signature as _signature  # pylint: disable=g-import-not-at-top
 
-    builder, b_args, b_kwargs, observed = build(model_name)
+    builder, b_args, b_kwargs, observed = build_model(model_name)
     jd = builder(*b_args, **b_kwargs)
     settings = dict(num_chains=args.num_chains, num_warmup=args.num_warmup, num_results=args.num_results,
-                    progress=False, jit_compile=jit_compile, kernel=args.kernel)
+                    progress=False, warn=False, jit_compile=jit_compile, kernel=args.kernel)
     t = time.perf_counter()
-    post = _nuts.nuts(jd, observed=observed, seed=args.seed, **settings)
+    post = infer.nuts(jd, observed=observed, seed=args.seed, **settings)
     first_call = time.perf_counter() - t
     timings = post.timings
     emit(stage="first_call", seconds=first_call, trace_compile=timings["trace_compile"])
     sampling = timings["warmup"] + timings["sampling"]
-    parts = [np.swapaxes(v, 0, 1) for v in post.draws.values()]
-    min_ess, med_ess = ess_summary(parts)
+    min_ess, med_ess = posterior_ess(post)
     n_steps = post.sample_stats["n_steps"]  # [chain, draw], sampling phase
-    depth = tree_depths(n_steps)
+    depth = post.sample_stats["tree_depth"]
     result = dict(
         first_call=first_call, setup=timings["setup"], trace_compile=timings["trace_compile"], sampling=sampling,
         leapfrogs=int(post.settings["leapfrog_steps"]), min_ess=min_ess, median_ess=med_ess,
@@ -181,20 +193,19 @@ def work_tfjoint(model_name, args, jit_compile=None):
     )
     if model_name in args.second_call.split(","):
         t = time.perf_counter()
-        post2 = _nuts.nuts(jd, observed=observed, seed=args.seed + 1, **settings)
+        post2 = infer.nuts(jd, observed=observed, seed=args.seed + 1, **settings)
         result["second_call"] = time.perf_counter() - t
         result["second_trace_compile"] = post2.timings["trace_compile"]
         result["second_sampling"] = post2.timings["warmup"] + post2.timings["sampling"]
         result["second_leapfrogs"] = int(post2.settings["leapfrog_steps"])
-        result["second_min_ess"] = ess_summary([np.swapaxes(v, 0, 1) for v in post2.draws.values()])[0]
-        cache = getattr(_program, "CACHE", None)
-        if cache:
-            result["second_tracing_counts"] = list(cache.values())[-1].tracing_counts()  # pylint: disable=protected-access
+        result["second_min_ess"] = posterior_ess(post2)[0]
+        if len(_program.CACHE):
+            result["second_tracing_counts"] = list(_program.CACHE.values())[-1].tracing_counts()
     result["ess_per_second"] = [min_ess / sampling]
     for k in range(1, args.repeats.get(model_name, 1)):  # more seeds: min ESS is noisy
-        again = _nuts.nuts(jd, observed=observed, seed=args.seed + 100 + k, **settings)
+        again = infer.nuts(jd, observed=observed, seed=args.seed + 100 + k, **settings)
         again_sampling = again.timings["warmup"] + again.timings["sampling"]
-        again_ess = ess_summary([np.swapaxes(v, 0, 1) for v in again.draws.values()])[0]
+        again_ess = posterior_ess(again)[0]
         result["ess_per_second"].append(again_ess / again_sampling)
 
     emit(stage="result", **result)
@@ -220,7 +231,7 @@ def work_tfjoint(model_name, args, jit_compile=None):
 
         before, ratios = bare(), []
         for k in range(args.interleaved):
-            again = _nuts.nuts(jd, observed=observed, seed=args.seed + 200 + k, **settings)
+            again = infer.nuts(jd, observed=observed, seed=args.seed + 200 + k, **settings)
             after = bare()
             us = 1e6 * (again.timings["warmup"] + again.timings["sampling"]) / again.settings["leapfrog_steps"]
             ratios.append(us / (0.5 * (before + after)))
@@ -295,12 +306,11 @@ def work_raw(model_name, args):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
-
     from tfjoint._base import types as _types  # pylint: disable=g-import-not-at-top
     from tfjoint.infer.target import flat as _target  # pylint: disable=g-import-not-at-top
 
     start = time.perf_counter()
-    builder, b_args, b_kwargs, observed = build(model_name)
+    builder, b_args, b_kwargs, observed = build_model(model_name)
     if model_name == "lgcp":
         b_kwargs = dict(b_kwargs, centered=True)  # the usual way: tfd.GaussianProcess, sampled as the field
     pinned = builder.condition(*b_args, observed=observed, **b_kwargs)
@@ -405,15 +415,16 @@ def work_raw(model_name, args):
 def run_worker(variant, model_name, args, settings, cap, second_call):
     """Run one (variant, model) in a fresh process; return its records, a note if it was stopped, and wall time."""
     num_warmup, num_results = settings
-    cmd = [sys.executable, os.path.abspath(__file__), f"--_worker={variant}:{model_name}"] + [
+    cmd = [sys.executable, os.path.abspath(__file__), f"--worker={variant}:{model_name}"] + [
         f"--num_chains={args.num_chains}", f"--num_warmup={num_warmup}", f"--num_results={num_results}",
         f"--seed={args.seed}", f"--raw_cap={cap - 60.0}", f"--evaluations={args.evaluations}",
         "--repeats=" + ",".join(f"{m}={n}" for m, n in args.repeats.items()),
         f"--second_call={model_name if second_call else ''}", f"--kernel={args.kernel}",
         f"--interleaved={args.interleaved}",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    lines: "queue.Queue[object]" = queue.Queue()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+    lines: queue.Queue[object] = queue.Queue()
 
     def reader():
         for line in proc.stdout:
@@ -454,46 +465,18 @@ def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated, from {', '.join(MODELS)}")
-    parser.add_argument("--num_chains", type=int, default=4)
-    parser.add_argument("--num_warmup", type=int, default=None, help="default 1000 (quick: 200)")
-    parser.add_argument("--num_results", type=int, default=None, help="default 1000 (quick: 200)")
-    parser.add_argument("--skip_raw", action="store_true", help="run tfjoint only")
-    parser.add_argument("--quick", action="store_true", help="200 warmup + 200 draws, raw capped at 300 s")
-    parser.add_argument("--raw_cap", type=float, default=None,
-                        help="seconds per raw TFP run (trace, first call and steady call; default 1200, quick 300); "
-                        "the steady call is skipped when it could pass the cap, and a run still going at the cap "
-                        "is stopped")
-    parser.add_argument("--tfjoint_cap", type=float, default=1800.0, help="seconds per tfjoint run")
-    parser.add_argument("--short", default="lgcp=100+50",
-                        help="MODEL=WARMUP+RESULTS,...: fewer iterations for the slow variants (tfjoint_xla, raw) of "
-                        "these models, whose time is then also extrapolated to the full settings (empty: none)")
-    parser.add_argument("--xla_models", default="lgcp",
-                        help="models to also run as tfjoint_xla: `nuts(..., jit_compile=True)`")
-    parser.add_argument("--second_call", default="sv_per_step,sv_vectorized,iris",
-                        help="models whose tfjoint run makes a second nuts() call with a new seed (empty: none)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeats", default="iris=3",
-                        help="MODEL=N,...: N runs with different seeds for these models (both variants); min ESS/s "
-                        "is their mean (the first run gives the other columns)")
-    parser.add_argument("--kernel", default="auto", choices=["auto", "tfp", "tfjoint"],
-                        help="the tfjoint variants' NUTS kernel: `nuts(..., kernel=...)`")
-    parser.add_argument("--interleaved", type=int, default=5,
-                        help="rounds of (bare loop, nuts call, bare loop) for the --second_call models' us/lf ratio")
-    parser.add_argument("--evaluations", type=int, default=None, help="value-and-gradient evaluations per timing loop")
-    parser.add_argument("--json", default=None, help="also write every record to this file")
-    parser.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    args = flag_values(_FLAGS)
     args.num_warmup = args.num_warmup if args.num_warmup is not None else (200 if args.quick else 1000)
     args.num_results = args.num_results if args.num_results is not None else (200 if args.quick else 1000)
     args.raw_cap = args.raw_cap if args.raw_cap is not None else (300.0 if args.quick else 1200.0)
     args.evaluations = args.evaluations or (50 if args.quick else 200)
     args.repeats = {m: int(n) for m, n in (item.split("=") for item in filter(None, args.repeats.split(",")))}
 
-    if args._worker:  # pylint: disable=protected-access
-        variant, model_name = args._worker.split(":")  # pylint: disable=protected-access
+    if args.worker:
+        variant, model_name = args.worker.split(":")
         if variant == "raw":
             work_raw(model_name, args)
         else:
@@ -503,7 +486,7 @@ def main():
     names = [m for m in args.models.split(",") if m]
     for m in names:
         if m not in MODELS:
-            parser.error(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
+            raise app.UsageError(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
     short = {}
     for item in filter(None, args.short.split(",")):
         m, counts = item.split("=")
@@ -512,9 +495,7 @@ def main():
     xla_models = set(filter(None, args.xla_models.split(",")))
     full = (args.num_warmup, args.num_results)
     print(f"{args.num_chains} chains, {full[0]} warmup + {full[1]} draws; tfjoint's kernel {args.kernel!r}; "
-          f"models {', '.join(names)}; raw TFP capped at "
-          f"{args.raw_cap:.0f} s per run; {os.cpu_count()} CPUs; load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+          f"models {', '.join(names)}; raw TFP capped at {args.raw_cap:.0f} s per run; {machine()}", flush=True)
     results, notes, plan = {}, [], []
     for i, m in enumerate(names):
         variants = ["tfjoint"] + (["tfjoint_xla"] if m in xla_models else []) + ([] if args.skip_raw else ["raw"])
@@ -580,12 +561,8 @@ def report(plan, results, notes, args, full):
                 (">=" if bound else "") + fmt(ess_s, ".1f") + (f" (mean of {len(runs)})" if len(runs) > 1 else ""),
                 str(r["divergences"]),
             ))
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print()
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_table(header, rows)
     print()
     total = full[0] + full[1]
     for m, variants in plan:
@@ -673,4 +650,4 @@ def report(plan, results, notes, args, full):
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

@@ -1,17 +1,18 @@
-"""Benchmark: the per-step overhead of running NUTS across 1, 2 and 4 tf.distribute replicas (issue 7).
+"""Benchmark: the per-step overhead of running NUTS across 1, 2 and 4 tf.distribute replicas.
 
 CORRECTNESS-SCALE EVIDENCE, NOT A SPEED CLAIM. The "devices" are logical CPU
-devices (`tf.config.set_logical_device_configuration`) carved out of one CPU
-with 2 cores: they share the same cores and memory, so more of them can only
+devices (`tf.config.set_logical_device_configuration`) carved out of one
+machine's CPU: they share its cores and memory, so more of them can only
 add overhead here. What this measures is that overhead -- the host loop, the
 `strategy.run` dispatch and the copies between devices that tfjoint's
 distributed paths add per step -- so a reader can see it is bounded, not how
 fast a multi-GPU host or a TPU slice would be.
 
 Model: `tfjoint.models.linear_regression` (conjugate, known noise) on
-`--num_examples` rows and 3 features, NUTS with a fixed step size and no
-warmup (so every variant does the same trees: the distributed runs reproduce
-the one-device draws). Variants, run interleaved in one process (one untimed
+`--num_examples` rows and 3 features, NUTS with a fixed step size, no
+warmup and TFP's kernel in every variant (`kernel="tfp"`: the kernel `nuts`
+runs across replicas), so every variant does the same trees and the
+distributed runs reproduce the one-device draws. Variants, run interleaved in one process (one untimed
 round that traces and compiles, then `--rounds` timed rounds in a shuffled
 order):
 
@@ -29,7 +30,7 @@ table times one batched value-and-gradient of the log-prob (in a loop of 100):
 the unsharded flat target vs `sharded_log_prob` on k replicas, in graph mode
 and with each replica's part compiled by XLA.
 
-`--jit_compile` (default on) applies to the chain rows; the data rows always
+`--jit_compile` (default on; `--nojit_compile` turns it off) applies to the chain rows; the data rows always
 run in graph mode, because their program is rebuilt for every run (the data
 live on the replicas) and XLA would recompile each replica's part each time.
 
@@ -40,32 +41,33 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import os
-import random
-import statistics
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import random  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from _bench_common import flag_values, machine  # noqa: E402  (this directory)
 
 NUM_DEVICES = 4
-# Logical devices must exist before TensorFlow initialises its devices: first thing.
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * NUM_DEVICES)
-
-from tfjoint.infer import _nuts  # noqa: E402
-from tfjoint.infer.distribute import data as _sharded_data  # noqa: E402
-from tfjoint.models import linear_regression  # noqa: E402
-
+_FLAGS = [
+    flags.DEFINE_boolean("quick", False, "50 draws, 1 timed round."),
+    flags.DEFINE_integer("num_results", 200, "Draws per chain."),
+    flags.DEFINE_integer("rounds", 3, "Timed rounds."),
+    flags.DEFINE_integer("num_chains", 4, "Chains."),
+    flags.DEFINE_integer("num_examples", 1000, "Observations."),
+    flags.DEFINE_boolean("jit_compile", True, "XLA for the plain and chain rows."),
+]
 DEVICE_COUNTS = (1, 2, 4)
 NOTE = (
     "NOTE: correctness-scale evidence, not a speed claim. The 'devices' are logical CPUs sharing\n"
-    "the same 2 cores, so splitting work across them cannot make it faster here; the numbers show\n"
+    "the same cores, so splitting work across them cannot make it faster here; the numbers show\n"
     "the per-step overhead tfjoint's distributed paths add (host loop, strategy.run, copies)."
 )
 
@@ -85,29 +87,31 @@ def data(num_examples):
     return x, y
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="50 draws, 1 timed round")
-    parser.add_argument("--num_results", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--num_chains", type=int, default=4)
-    parser.add_argument("--num_examples", type=int, default=1000)
-    parser.add_argument("--jit_compile", type=int, default=1, help="1: XLA for the plain and chain rows")
-    args = parser.parse_args()
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    args = flag_values(_FLAGS)
     if args.quick:
         args.num_results, args.rounds = 50, 1
-    jit = bool(args.jit_compile)
+    jit = args.jit_compile
+    # Logical devices must exist before TensorFlow initialises its devices, so before tfjoint is imported.
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * NUM_DEVICES)
+    from tfjoint import infer  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.distribute import data as _sharded_data  # pylint: disable=g-import-not-at-top
+    from tfjoint.infer.target import flat as _target  # pylint: disable=g-import-not-at-top
+    from tfjoint.models import linear_regression  # pylint: disable=g-import-not-at-top
 
     print(NOTE)
     print(f"\nTensorFlow {tf.__version__}; {len(tf.config.list_logical_devices('CPU'))} logical CPU devices on "
-          f"{os.cpu_count()} cores")
+          f"{machine()}")
     x, y = data(args.num_examples)
     model = linear_regression(x)
     strategies = {k: mirrored(k) for k in DEVICE_COUNTS}
     common = dict(num_chains=args.num_chains, num_warmup=0, num_results=args.num_results, step_size=0.01,
-                  seed=1, progress=False)
+                  seed=1, progress=False, warn=False, kernel="tfp")
     print(f"linear_regression: {args.num_examples} observations x 3 features; NUTS, {args.num_chains} chains, "
-          f"{args.num_results} draws, fixed step size 0.01, no warmup; jit_compile={jit} (chain rows), "
+          f"{args.num_results} draws, fixed step size 0.01, no warmup, TFP's kernel; jit_compile={jit} (chain rows), "
           f"{args.rounds} timed round(s)\n")
 
     variants = {"plain": dict(jit_compile=jit)}
@@ -117,7 +121,7 @@ def main():
         variants[f"data/{k}"] = dict(jit_compile=False, strategy=strategies[k], shard_data=True)
 
     def run(name):
-        post = _nuts.nuts(model, {"y": y}, **common, **variants[name])
+        post = infer.nuts(model, {"y": y}, **common, **variants[name])
         return post.timings["sampling"], int(post.settings["leapfrog_steps"]), post
 
     # Untimed round: traces and compiles (XLA compiles each replica's step at its first run).
@@ -175,7 +179,6 @@ def main():
         return loop
 
     # The unsharded target is FlatTarget.log_prob (what the sampler differentiates).
-    from tfjoint.infer.target import flat as _target  # noqa: E402  pylint: disable=g-import-not-at-top
     flat = _target.make_target(model, {"y": y})
     evals = {"unsharded/graph": looped(flat.log_prob), "unsharded/xla": looped(flat.log_prob, jit_compile=True)}
     for k in DEVICE_COUNTS:
@@ -206,4 +209,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

@@ -1,6 +1,9 @@
-"""Benchmark: the first `map_estimate` call on a many-node model, three ways.
+"""Benchmark: the first `map_estimate` call on a many-node model, four ways.
 
-1. **Traced at each call site, Jacobian subtracted** (tfjoint before session 4):
+Variants 1 and 2 are earlier designs of tfjoint's MAP search, patched in for
+this comparison; 3 is `map_estimate`'s default and 4 its `jit_compile="objective"`.
+
+1. **Traced at each call site, Jacobian subtracted**:
    TFP's `lbfgs_minimize` calls the objective's value-and-gradient from ten
    places (the Hager-Zhang line search alone from several), and each traced
    the model again. Without `jacobian`, the objective was the flat target's
@@ -10,7 +13,7 @@
 2. **Traced once, Jacobian subtracted**: `_map._search` makes the
    value-and-gradient one nested `tf.function`, traced once and called from
    all ten. XLA still inlines the ten calls, so it compiles ten copies.
-3. **Traced once, constrained density** (tfjoint's default now):
+3. **Traced once, constrained density** (`map_estimate`'s default):
    `FlatTarget.log_prob(x, jacobian=False)` never computes the Jacobian.
 4. **The same, objective alone under XLA** (`jit_compile="objective"`): XLA
    compiles the value-and-gradient once, and the minimizer's loop runs in
@@ -25,26 +28,33 @@ the first call (lowering to XLA, compiling and running) and a second call
 
 Usage:
   .venv/bin/python scripts/bench_map_compile.py [--returns=100] [--num_starts=4] [--repeats=1]
+
+About ten minutes with the defaults; `--returns=10` takes one or two.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
-import tensorflow_probability as tfp  # noqa: E402  pylint: disable=g-import-not-at-top
+import time  # noqa: E402
+import types  # noqa: E402
 
-from tfjoint import models  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint._base import types as _types  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _map  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer.target import flat as _target  # noqa: E402  pylint: disable=g-import-not-at-top
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+from absl import app, flags  # noqa: E402
+from tfjoint import models  # noqa: E402
+from tfjoint._base import types as _types  # noqa: E402
+from tfjoint.infer import _map  # noqa: E402
+from tfjoint.infer.target import flat as _target  # noqa: E402
+
+from _bench_common import machine  # noqa: E402  (this directory)
+
+_RETURNS = flags.DEFINE_integer("returns", 100, "Returns (latent steps) of the per-step SV model.")
+_NUM_STARTS = flags.DEFINE_integer("num_starts", 4, "Starts of the search.")
+_REPEATS = flags.DEFINE_integer("repeats", 1, "Rounds.")
 
 VARIANTS = (
     "each call site, Jacobian subtracted",
@@ -111,12 +121,10 @@ def _measure(returns, num_starts, jit_compile):
     return t1 - t0, t2 - t1, t3 - t2, int(result.num_iterations)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--returns", type=int, default=100)
-    parser.add_argument("--num_starts", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=1)
-    args = parser.parse_args()
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    args = types.SimpleNamespace(returns=_RETURNS.value, num_starts=_NUM_STARTS.value, repeats=_REPEATS.value)
     returns = models.load_stochastic_volatility(args.returns)
     rows = {name: [] for name in VARIANTS}
     for _ in range(args.repeats):
@@ -124,7 +132,7 @@ def main():
             with _variant(name):
                 rows[name].append(_measure(returns, args.num_starts, "objective" if name == VARIANTS[3] else True))
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; per-step SV, {args.returns} returns "
+    print(f"{machine()}; per-step SV, {args.returns} returns "
           f"({args.returns + 3} nodes), {args.num_starts} starts, L-BFGS, {args.repeats} round(s)")
     print(f"{'objective traced':<36} {'trace s':>8} {'rest of 1st call s':>19} {'first call s':>13} {'2nd call s':>11} "
           f"{'iterations':>11}")
@@ -137,4 +145,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

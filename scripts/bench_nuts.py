@@ -1,4 +1,4 @@
-"""Benchmark: tfjoint's NUTS against raw TFP samplers on the Iris model (issue 5).
+"""Benchmark: tfjoint's NUTS against raw TFP samplers on the Iris model.
 
 The model is the "TFP on JAX" Iris model, `tfjoint.models.multinomial_logistic_regression`
 on `tfjoint.models.load_iris()`: w [4, 3] ~ Normal(0, 1), b [3] ~ Normal(0, 1),
@@ -27,7 +27,7 @@ tfjoint and the hand-model variants get a new seed every round. The raw
 variants on the builder's (AutoBatched) model are re-run with their compile
 seed: differentiating TFP's AutoBatched log-prob under XLA makes every
 argument of the compiled function an XLA compile-time constant, so a new seed
-recompiles (10+ s) -- see scripts/README.md. Reported per variant (median over rounds):
+recompiles (10+ s; see `FlatTarget.log_prob`). Reported per variant (median over rounds):
 
   first call    trace + compile + one run (tfjoint: its `trace_compile` timing)
   run s         warmup + sampling wall time (compile excluded)
@@ -37,9 +37,9 @@ recompiles (10+ s) -- see scripts/README.md. Reported per variant (median over r
   us/leapfrog   run s / leapfrog steps (max over chains per iteration, i.e. the
                 batched cost), warmup included
 
-plus the ratio tfjoint / nuts_da of min ESS/s (issue 5 asks >= 0.9), and the
-bare cost of one batched value-and-gradient evaluation of the target under
-XLA (issue 8 item 4), to compare with us/leapfrog.
+plus the ratio tfjoint / nuts_da of min ESS/s, and the bare cost of one
+batched value-and-gradient evaluation of the target under XLA, to compare
+with us/leapfrog.
 
 Usage:
   .venv/bin/python scripts/bench_nuts.py            # 4 chains, 500 warmup, 500 draws, 3 rounds
@@ -48,27 +48,40 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import os
-import random
-import statistics
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import numpy as np  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-from _bench_common import ess_summary, time_loop  # noqa: E402  (this directory)
+from absl import app, flags  # noqa: E402
+from tfjoint import infer, models  # noqa: E402
 
-from tfjoint import models  # noqa: E402
-from tfjoint.infer import _nuts  # noqa: E402
+from _bench_common import (  # noqa: E402
+    ess_summary,
+    flag_values,
+    machine,
+    posterior_ess,
+    print_table,
+    time_loop,
+)
 
 tfd = tfp.distributions
 VARIANTS = ("tfjoint", "tfjoint_hand", "nuts_da", "nuts_da_hand", "windowed", "plain")
 FIXED_SEED = ("nuts_da", "windowed", "plain")  # AutoBatched model under XLA: a new seed recompiles
+
+_FLAGS = [
+    flags.DEFINE_boolean("quick", False, "200 warmup + 200 draws, 1 timed round, plain NUTS shortened."),
+    flags.DEFINE_integer("rounds", None, "Timed rounds (default 3, quick 1)."),
+    flags.DEFINE_integer("num_chains", 4, "Chains."),
+    flags.DEFINE_integer("num_warmup", None, "Warmup iterations (default 500, quick 200)."),
+    flags.DEFINE_integer("num_results", None, "Draws per chain (default 500, quick 200)."),
+    flags.DEFINE_list("skip", [], f"Variants to skip, from {','.join(VARIANTS)}."),
+]
 
 
 def initial_parts(num_chains, seed):
@@ -154,15 +167,15 @@ def run_variant(name, fns, models_by_name, labels, args, seed):
     if name.startswith("tfjoint"):
         model, observed = models_by_name[name]
         t = time.perf_counter()
-        post = _nuts.nuts(
+        post = infer.nuts(
             model, observed=observed, num_chains=args.num_chains, num_warmup=args.num_warmup,
-            num_results=args.num_results, seed=seed, progress=False,
+            num_results=args.num_results, seed=seed, progress=False, warn=False,
         )
         wall = time.perf_counter() - t
-        parts = [np.swapaxes(post.draws["w"], 0, 1), np.swapaxes(post.draws["b"], 0, 1)]
         run = post.timings["warmup"] + post.timings["sampling"]
         return dict(first=post.timings["trace_compile"] + run, run=run, wall=wall - post.timings["trace_compile"],
-                    ess=ess_summary(parts), leapfrogs=post.settings["leapfrog_steps"], compile=post.timings["trace_compile"])
+                    ess=posterior_ess(post), leapfrogs=post.settings["leapfrog_steps"],
+                    compile=post.timings["trace_compile"])
     if name in FIXED_SEED:
         seed = 1000
     t = time.perf_counter()
@@ -172,20 +185,15 @@ def run_variant(name, fns, models_by_name, labels, args, seed):
     return dict(first=run, run=run, wall=run, ess=ess_summary(draws), leapfrogs=int(leapfrogs))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="200 warmup + 200 draws, 1 timed round")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 3, quick 1)")
-    parser.add_argument("--num_chains", type=int, default=4)
-    parser.add_argument("--num_warmup", type=int, default=None)
-    parser.add_argument("--num_results", type=int, default=None)
-    parser.add_argument("--skip", default="", help="comma-separated variants to skip")
-    args = parser.parse_args()
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    args = flag_values(_FLAGS)
     args.num_warmup = args.num_warmup or (200 if args.quick else 500)
     args.num_results = args.num_results or (200 if args.quick else 500)
     rounds = args.rounds or (1 if args.quick else 3)
     plain_results = 100 if args.quick else args.num_results
-    variants = [v for v in VARIANTS if v not in args.skip.split(",")]
+    variants = [v for v in VARIANTS if v not in args.skip]
 
     features, labels = models.load_iris()
     jd = models.multinomial_logistic_regression(features)
@@ -195,7 +203,7 @@ def main():
     models_by_name = {"tfjoint": (jd, {"y": labels}), "tfjoint_hand": (hand, None)}
     print(f"Iris multinomial logistic regression: {args.num_chains} chains, {args.num_warmup} warmup, "
           f"{args.num_results} draws (plain: {plain_results} burn-in + {plain_results} draws, step 1e-3); "
-          f"{rounds} timed round(s); {os.cpu_count()} CPUs", flush=True)
+          f"{rounds} timed round(s); {machine()}", flush=True)
 
     results = {v: [] for v in variants}
     first = {}
@@ -229,23 +237,18 @@ def main():
                      f"{ess_wall:.0f}", f"{lf:.0f}", f"{us:.1f}"))
     header = ("variant", "first call s", "run s", "min ESS", "median ESS", "min ESS/s", "min ESS/s (wall)",
               "leapfrogs", "us/leapfrog")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print()
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print_table(header, rows)
     print()
     print(f"bare value-and-gradient ({args.num_chains} chains batched, XLA): {vg:.1f} us per evaluation "
           f"(builder's AutoBatched model), {vg_hand:.1f} us (hand-batched model)")
     for ours, raw in (("tfjoint", "nuts_da"), ("tfjoint_hand", "nuts_da_hand")):
         if ours in summary and raw in summary:
             print(f"ratio {ours} / {raw}, min ESS/s: {summary[ours][0] / summary[raw][0]:.2f} "
-                  f"(wall, incl. tfjoint's setup and constraining: {summary[ours][1] / summary[raw][1]:.2f}; "
-                  "issue 5 target >= 0.9)")
+                  f"(wall, incl. tfjoint's setup and constraining: {summary[ours][1] / summary[raw][1]:.2f})")
     print("first call for tfjoint is its trace+compile time (`Posterior.timings['trace_compile']`); "
           "for raw variants it is the first call (compile + one run).")
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

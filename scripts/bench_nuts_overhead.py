@@ -1,92 +1,88 @@
 """Benchmark: what a NUTS leapfrog step costs beyond the bare value-and-gradient, and why.
 
 On a cheap model the cost per leapfrog step is not only the model's
-value-and-gradient. Two parts are measured, on the vectorized
-stochastic-volatility model (100 steps, `--chains` chains, default 4, XLA, float32), where the
-bare value-and-gradient is ~15 us:
+value-and-gradient. On the vectorized stochastic-volatility model (100
+steps, `--chains` chains, default 4, XLA, float32), whose bare
+value-and-gradient is ~15 us, four parts:
 
-1. **tfjoint's `nuts`** (with `kernel="tfp"` and with `kernel="tfjoint"`,
-   the default under XLA), split into a fixed cost per iteration (momentum draw,
-   tree setup, tfjoint's adaptation bookkeeping and draw buffers) and a cost
-   per leapfrog step. With no warmup and a tiny step size every tree reaches
+1. **tfjoint's `nuts`**, with `kernel="tfjoint"` (tfjoint's
+   `FlatNoUTurnSampler`, the default under XLA) and `kernel="tfp"` (TFP's
+   `NoUTurnSampler`), split into a fixed cost per iteration (momentum draw,
+   tree setup, adaptation bookkeeping, draw buffers) and a cost per leapfrog
+   step. With no warmup and a tiny step size every tree reaches
    `max_tree_depth`, so an iteration runs exactly `2**depth - 1` leapfrog
    steps; timing depths 1..8 and fitting
    `us per iteration = fixed + per_leapfrog * leapfrogs` gives both.
-2. **Where the per-step cost goes**, with the kernels alone in a compiled
-   loop on the same flat target (the slope between depths 4 and 8; their
-   intercepts are too noisy to read as a fixed cost):
+2. **The kernels alone** in a compiled loop on the same flat target, per
+   leapfrog step (the slope between depths 4 and 8; their intercepts are too
+   noisy to read as a fixed cost):
    - the bare value-and-gradient (as `bench_compile.py` measures it);
    - a loop of plain leapfrog steps (no tree);
+   - tfjoint's `FlatNoUTurnSampler`
+     (`tfjoint/infer/mcmc/nuts_kernel.py`), which runs each doubling as a
+     tight loop of leapfrog steps that only records them, and builds the
+     subtree (U-turn checks, divergence, proposal) after the loop,
+     vectorized over its leaves;
    - TFP's `NoUTurnSampler`, on the target and on the target rescaled as
-     tfjoint's metric rescales it (`log_prob(scale * z)`);
-   - `_lean_nuts.FlatNoUTurn`, a NUTS written for a flat state with as
-     little bookkeeping per step as I could make it (tested against analytic
-     moments and TFP's tree sizes in `tests/test_lean_nuts.py`);
-   - the same with its U-turn checks switched off;
+     tfjoint's program rescales it for TFP's kernel (`log_prob(scale * z)`);
    - TFP's kernel with `unrolled_leapfrog_steps=2`: each leaf of the tree is
-     two leapfrog steps, so the tree's bookkeeping is paid once per two;
-   - tfjoint's own kernel, `FlatNoUTurnSampler` (`tfjoint/infer/_nuts_kernel.py`,
-     `nuts(..., kernel="tfjoint")`), which runs each doubling as a tight loop of leapfrog steps that only
-     records them, and builds the subtree (U-turn checks, divergence,
-     proposal) after the loop, vectorized over its leaves.
+     two leapfrog steps, so the tree's bookkeeping is paid once per two.
 
-   If the lean kernel were much cheaper than TFP's, TFP's kernel would be
-   the thing to replace; it is not (see `scripts/README.md`). Next to each
-   loop's time is its number of "thunks": the operations XLA dispatches, one
-   after another, per leapfrog step (counted in the optimized HLO). At 4
-   chains the tensors are so small that this count, not the arithmetic,
-   sets the time; `--chains=64` shows how the ratios change when it does not.
-3. **Whole runs** with tfjoint's defaults (1000 warmup + 1000 draws, 4
-   chains), `--seeds` seeds, with tfjoint's kernel and with TFP's kernel,
-   the lean kernel and TFP's kernel at two leapfrog steps per leaf put in
-   its place (patched
-   into tfjoint's program for this comparison only): us per leapfrog step
-   over warmup and sampling, leapfrog steps per iteration, and min ESS/s.
-
+   Next to each loop's time is its number of "thunks": the operations XLA
+   dispatches, one after another, per leapfrog step (counted in the
+   optimized HLO). At 4 chains the tensors are so small that this count, not
+   the arithmetic, sets the time; `--chains=64` shows how the ratios change
+   when it does not.
+3. **Whole runs** with tfjoint's defaults (1000 warmup + 1000 draws),
+   `--seeds` seeds, with `kernel="tfjoint"` and `kernel="tfp"`: us per
+   leapfrog step over warmup and sampling, leapfrog steps per iteration, and
+   min ESS/s.
 4. **Thunks of tfjoint's compiled chunk**, which no machine noise moves: the
    operations XLA dispatches per iteration, per doubling, per leapfrog step
    and per subtree branch, counted in the optimized HLO of the chunk `nuts`
    compiles, and what they add up to for a tree of each depth, against a
    plain leapfrog loop's per step.
 
-Variants are interleaved within each of `--repeats` rounds; the best round counts.
-`--model=iris` runs the same on the Iris multinomial regression (a model as cheap
-per evaluation whose NUTS steps cost close to its value-and-gradient).
+Variants are interleaved within each of `--repeats` rounds; the best round
+counts. `--model=iris` runs the same on the Iris multinomial regression (as
+cheap per evaluation, but 15 numbers per chain instead of 103).
 
 Usage:
   .venv/bin/python scripts/bench_nuts_overhead.py [--model=sv_vectorized|iris] [--num_results=300]
       [--repeats=3] [--seeds=3] [--chains=4] [--parts=1234]
 
-`--parts=2` runs part 2 alone (about three minutes at 4 chains), `--parts=4`
+`--parts=2` runs part 2 alone (about two minutes at 4 chains), `--parts=4`
 part 4 alone (under a minute).
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
-import re
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _lean_nuts  # noqa: E402  pylint: disable=g-import-not-at-top
-import bench_compile  # noqa: E402  pylint: disable=g-import-not-at-top
-import numpy as np  # noqa: E402  pylint: disable=g-import-not-at-top
-import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
-import tensorflow_probability as tfp  # noqa: E402  pylint: disable=g-import-not-at-top
-from _bench_common import ess_summary, time_loop  # noqa: E402  pylint: disable=g-import-not-at-top
+import re  # noqa: E402
+import time  # noqa: E402
 
-from tfjoint._base import types as _types  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer import _nuts  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer.run import program as _program  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer.target import flat as _target  # noqa: E402  pylint: disable=g-import-not-at-top
-from tfjoint.infer.target import signature as _signature  # noqa: E402  pylint: disable=g-import-not-at-top
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+from absl import app, flags  # noqa: E402
+from tfjoint import infer  # noqa: E402
+from tfjoint._base import types as _types  # noqa: E402
+from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel  # noqa: E402
+from tfjoint.infer.run import program as _program  # noqa: E402
+from tfjoint.infer.target import flat as _target  # noqa: E402
+from tfjoint.infer.target import signature as _signature  # noqa: E402
+
+from _bench_common import build_model, machine, posterior_ess, time_loop  # noqa: E402  (this directory)
+
+_NUM_RESULTS = flags.DEFINE_integer("num_results", 300, "Iterations per timed loop or run (parts 1 and 2).")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "Interleaved rounds (parts 1 and 2); the best counts.")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds of whole runs (part 3).")
+_MODEL = flags.DEFINE_enum("model", "sv_vectorized", ["sv_vectorized", "iris", "sv_per_step", "lgcp"], "The model.")
+_CHAINS = flags.DEFINE_integer("chains", 4, "Chains.")
+_PARTS = flags.DEFINE_string("parts", "1234", "Which of the four parts to run, e.g. 24.")
 
 DEPTHS = (1, 2, 3, 4, 5, 7, 8)
 KERNEL_DEPTHS = (4, 8)  # 15 and 255 leapfrog steps: a long lever for the slope
@@ -96,18 +92,14 @@ KERNELS = {
         fn, eps, max_tree_depth=depth
     ),
     "TFP NoUTurnSampler": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(fn, eps, max_tree_depth=depth),
-    # tfjoint's metric is the reparametrisation x = scale * z: the same kernel on log_prob(scale * z).
+    # tfjoint's program runs TFP's kernel on the reparametrised target: log_prob(scale * z).
     "TFP, target rescaled": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(fn, eps, max_tree_depth=depth),
-    "lean NUTS": lambda fn, eps, depth: _lean_nuts.FlatNoUTurn(fn, eps, max_tree_depth=depth),
-    "lean NUTS, no U-turn checks": lambda fn, eps, depth: _lean_nuts.FlatNoUTurn(
-        fn, eps, max_tree_depth=depth, u_turn=False
-    ),
     "TFP, 2 leapfrogs per leaf": lambda fn, eps, depth: tfp.mcmc.NoUTurnSampler(
         fn, eps, max_tree_depth=depth, unrolled_leapfrog_steps=2
     ),
 }
 LEAPFROGS_PER_LEAF = {"TFP, 2 leapfrogs per leaf": 2}
-PART1_KERNELS = ("tfp", "tfjoint")
+NUTS_KERNELS = ("tfjoint", "tfp")  # `nuts(..., kernel=...)` in parts 1 and 3
 
 
 _FREE_HLO_OPS = frozenset(["parameter", "constant", "get-tuple-element", "tuple", "bitcast"])
@@ -153,9 +145,9 @@ def _chunk_thunks(jd, observed, chains):
     _program.Program.compile_chunk = spy
     _program.CACHE.clear()
     try:
-        _nuts.nuts(
+        infer.nuts(
             jd, observed=observed, num_chains=chains, num_warmup=1, num_results=1, seed=0, progress=False,
-            jit_compile=True,
+            warn=False, jit_compile=True,
         )
     finally:
         _program.Program.compile_chunk = compile_chunk
@@ -273,45 +265,15 @@ def _leapfrog_loop(rebuild, num_steps):
     return run
 
 
-@contextlib.contextmanager
-def _kernel_in_tfjoint(name):
-    """Run tfjoint's `nuts` with `KERNELS[name]` as its NUTS kernel; yields the `nuts` arguments to pass.
-
-    tfjoint's own is `kernel="tfjoint"` (the default under XLA) and TFP's is
-    `kernel="tfp"`; any other is patched in (in place of TFP's, on the
-    rescaled target). Programs compiled inside are dropped after.
-    """
-    original = _program.Program._inner  # pylint: disable=protected-access
-    if name not in ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler"):
-        def inner(program, log_prob, step_size, scale):
-            del scale
-            return KERNELS[name](log_prob, step_size, program.sampler.max_tree_depth)
-
-        _program.Program._inner = inner  # pylint: disable=protected-access
-    _program.CACHE.clear()  # pylint: disable=protected-access
-    try:
-        yield {"kernel": "tfjoint" if name == "tfjoint FlatNoUTurnSampler" else "tfp"}
-    finally:
-        _program.Program._inner = original  # pylint: disable=protected-access
-        _program.CACHE.clear()  # pylint: disable=protected-access
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num_results", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--model", default="sv_vectorized", choices=["sv_vectorized", "iris", "sv_per_step", "lgcp"])
-    parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--parts", default="1234", help="which of the four parts to run, e.g. 24")
-    args = parser.parse_args()
-    builder, builder_args, builder_kwargs, observed = bench_compile.build(args.model)
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    parts, chains, n, repeats = _PARTS.value, _CHAINS.value, _NUM_RESULTS.value, _REPEATS.value
+    builder, builder_args, builder_kwargs, observed = build_model(_MODEL.value)
     jd = builder(*builder_args, **builder_kwargs)
-    chains = args.chains
     target = _target.make_target(jd, observed).for_batch(chains, 0)
     data, _, rebuild = _signature.data_arguments(target)
     x0 = target.initial_state(chains, _types.as_seed(0))
-    n = args.num_results
     loops = {
         (name, d): _kernel_loop(make, rebuild, n, d, rescaled="rescaled" in name)
         for name, make in KERNELS.items()
@@ -330,40 +292,38 @@ def main():
         best[key] = min(best.get(key, float("inf")), value)
 
     tfjoint_leapfrogs = {}
-    for r in range(args.repeats):
-        if "1" in args.parts:
+    for r in range(repeats):
+        if "1" in parts:
             for depth in DEPTHS:
-                for kernel in PART1_KERNELS:
-                    post = _nuts.nuts(
+                for kernel in NUTS_KERNELS:
+                    post = infer.nuts(
                         jd, observed=observed, num_chains=chains, num_warmup=0, num_results=n, seed=r,
-                        step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False, kernel=kernel,
+                        step_size=STEP_SIZE, max_tree_depth=depth, jit_compile=True, progress=False, warn=False,
+                        kernel=kernel,
                     )
                     keep(("tfjoint nuts", kernel, depth), 1e6 * post.timings["sampling"] / n)
                     tfjoint_leapfrogs[kernel, depth] = post.settings["leapfrog_steps"] / n
         keep("bare", time_loop(bare, x0, data, leapfrog_steps, True, prepare=rebuild)[0])
-        if "2" in args.parts:
+        if "2" in parts:
             keep("leapfrog", 1e6 * _best_seconds(leapfrog, x0, data) / leapfrog_steps)
             for key, loop in loops.items():
                 keep(key, 1e6 * _best_seconds(loop, x0, data, scale) / n)
 
-    whole_kernels = ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler", "lean NUTS", "TFP, 2 leapfrogs per leaf")
-    whole = {name: [] for name in whole_kernels} if "3" in args.parts else {}
-    for seed in range(args.seeds):
-        for name, runs in whole.items():
-            with _kernel_in_tfjoint(name) as kernel_args:
-                post = _nuts.nuts(
-                    jd, observed=observed, num_chains=chains, num_warmup=1000, num_results=1000, seed=seed,
-                    progress=False, **kernel_args,
-                )
+    whole = {kernel: [] for kernel in NUTS_KERNELS} if "3" in parts else {}
+    for seed in range(_SEEDS.value):
+        for kernel, runs in whole.items():
+            post = infer.nuts(
+                jd, observed=observed, num_chains=chains, num_warmup=1000, num_results=1000, seed=seed,
+                progress=False, warn=False, kernel=kernel,
+            )
             seconds = post.timings["warmup"] + post.timings["sampling"]
-            min_ess = ess_summary([np.swapaxes(v, 0, 1) for v in post.draws.values()])[0]
-            runs.append((seconds, post.settings["leapfrog_steps"], min_ess))
+            runs.append((seconds, post.settings["leapfrog_steps"], posterior_ess(post)[0]))
 
     bare_us = best["bare"]
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.model}, {chains} chains, XLA, "
-          f"{n} iterations, best of {args.repeats}; bare value-and-gradient {bare_us:.1f} us")
-    if "1" in args.parts:
-        for kernel in PART1_KERNELS:
+    print(f"{machine()}; {_MODEL.value}, {chains} chains, XLA, {n} iterations, best of {repeats}; "
+          f"bare value-and-gradient {bare_us:.1f} us")
+    if "1" in parts:
+        for kernel in NUTS_KERNELS:
             print(f"\n1. tfjoint's nuts, kernel={kernel!r}, every tree at max_tree_depth")
             print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
             for depth in DEPTHS:
@@ -374,7 +334,7 @@ def main():
             )
             print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
 
-    if "2" in args.parts:
+    if "2" in parts:
         print(f"\n2. per leapfrog step, kernels alone (fit over depths {KERNEL_DEPTHS}); thunks: XLA operations "
               "dispatched per step")
         print(f"{'':<30} {'us/lf':>7} {'x bare':>7} {'thunks':>7}")
@@ -387,15 +347,15 @@ def main():
             # The count is of one gradient loop body: for two steps per leaf it would leave out the tree.
             thunks = "-" if per_leaf > 1 else _thunks_per_step(loops[(name, KERNEL_DEPTHS[0])], x0, data, scale)
             print(f"{name:<30} {per_step:>7.1f} {per_step / bare_us:>7.2f} {thunks:>7}")
-        if "1" in args.parts:
-            for kernel in PART1_KERNELS:
+        if "1" in parts:
+            for kernel in NUTS_KERNELS:
                 _, per_step = _fit(
                     [tfjoint_leapfrogs[kernel, d] for d in KERNEL_DEPTHS],
                     [best[("tfjoint nuts", kernel, d)] for d in KERNEL_DEPTHS],
                 )
                 print(f"{'tfjoint nuts, kernel=' + repr(kernel):<30} {per_step:>7.1f} {per_step / bare_us:>7.2f}")
 
-    if "4" in args.parts:
+    if "4" in parts:
         iteration, doubling, step, branches = _chunk_thunks(jd, observed, chains)
         plain = _thunks_per_step(leapfrog, x0, data, with_condition=True)
         print("\n4. thunks of tfjoint's compiled chunk (its default kernel; loop bodies with their conditions)")
@@ -407,13 +367,14 @@ def main():
             print(f"{depth:>5} {2**depth - 1:>8} {total:>12} {total / (plain * (2**depth - 1)):>13.2f}")
 
     if whole:
-        print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{args.seeds - 1}): per seed")
+        print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{_SEEDS.value - 1}): per seed")
         print(f"{'kernel':<26} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
-        for name, runs in whole.items():
+        for kernel, runs in whole.items():
             us = " ".join(f"{1e6 * t / lf:6.1f}" for t, lf, _ in runs)
             per_iter = " ".join(f"{lf / 2000:6.1f}" for _, lf, _ in runs)
             ess_s = " ".join(f"{e / t:6.0f}" for t, _, e in runs)
-            print(f"{name:<26} {us:>24} {per_iter:>20} {ess_s:>20}")
+            print(f"{'kernel=' + repr(kernel):<26} {us:>24} {per_iter:>20} {ess_s:>20}")
+
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

@@ -29,33 +29,38 @@ where it unrolls B copies of the model into the graph.
 Usage:
   .venv/bin/python scripts/bench_vectorize.py            # B in 10, 1e3, 1e5; 11 rounds
   .venv/bin/python scripts/bench_vectorize.py --quick    # the same B; 5 rounds, shorter timings
-  .venv/bin/python scripts/bench_vectorize.py --modes xla --batch 1000 100000
+  .venv/bin/python scripts/bench_vectorize.py --modes=xla --batch=1000,100000
 """
 
 from __future__ import annotations
 
-import argparse
-import collections
 import os
-import random
-import re
-import statistics
-import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import collections  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
+import tfjoint  # noqa: E402
+from absl import app, flags  # noqa: E402
 
-from tfjoint._batching import vectorize as _vectorize  # noqa: E402
-from tfjoint._compile import jit as _jit  # noqa: E402
+from _bench_common import machine  # noqa: E402  (this directory)
 
 tfd = tfp.distributions
 NUM_FEATURES, NUM_POINTS = 10, 100
 MODES = ("eager", "function", "xla")
 VARIANTS = ("hand", "tfjoint", "tfjoint+jit", "vectorized_map", "map_fn", "loop")
+
+_QUICK = flags.DEFINE_boolean("quick", False, "5 rounds of ~20 ms per variant (default 11 of ~60 ms).")
+_ROUNDS = flags.DEFINE_integer("rounds", 0, "Rounds per cell.")
+_BATCH = flags.DEFINE_list("batch", ["10", "1000", "100000"], "Batch sizes B.")
+_MODES = flags.DEFINE_list("modes", list(MODES), f"Execution modes, a subset of {','.join(MODES)}.")
 
 
 def make_model(seed=(0, 1)):
@@ -91,7 +96,7 @@ def cap_reason(variant, mode, batch):
 
 def make_variant(variant, mode, log_joint, hand):
     """Return (callable of betas, function whose tracing count to report or None)."""
-    lifted = _vectorize.vectorize(log_joint, fallback="error")
+    lifted = tfjoint.vectorize(log_joint, fallback="error")
     raw = {
         "hand": hand,
         "tfjoint": lifted,
@@ -100,7 +105,7 @@ def make_variant(variant, mode, log_joint, hand):
         "loop": lambda b: tf.stack([log_joint(beta) for beta in tf.unstack(b)]),
     }
     if variant == "tfjoint+jit":
-        jitted = _jit.jit(lifted)
+        jitted = tfjoint.jit(lifted)
         return jitted, jitted
     fn = raw[variant]
     if mode == "eager":
@@ -157,7 +162,7 @@ def run_cell(mode, batch, rounds, target_seconds, log_joint, hand):
 def hlo_ops(log_joint, hand, batch=1000):
     """Count the ops of the optimized XLA HLO of each lifting (the 'why' behind the ratios)."""
     betas = tf.zeros([batch, NUM_FEATURES])
-    variants = {"hand": hand, "tfjoint": _vectorize.vectorize(log_joint),
+    variants = {"hand": hand, "tfjoint": tfjoint.vectorize(log_joint),
                 "vectorized_map": lambda b: tf.vectorized_map(log_joint, b)}
     counts = {}
     for name, fn in variants.items():
@@ -173,26 +178,26 @@ def fmt_seconds(seconds):
     return f"{seconds * 1e3:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="5 rounds of ~20 ms per variant (default 11 of ~60 ms)")
-    parser.add_argument("--rounds", type=int, default=0, help="rounds per cell")
-    parser.add_argument("--batch", type=int, nargs="*", default=[10, 1000, 100_000], help="batch sizes B")
-    parser.add_argument("--modes", nargs="*", default=list(MODES), choices=MODES, help="execution modes")
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (5 if args.quick else 11)
-    target = 0.02 if args.quick else 0.06
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    unknown = set(_MODES.value) - set(MODES)
+    if unknown:
+        raise app.UsageError(f"--modes: unknown {sorted(unknown)}; options are {', '.join(MODES)}")
+    batches = [int(float(b)) for b in _BATCH.value]
+    rounds = _ROUNDS.value or (5 if _QUICK.value else 11)
+    target = 0.02 if _QUICK.value else 0.06
     random.seed(0)
     tf.get_logger().setLevel("ERROR")  # TF's own "triggered tf.function retracing" notes for eager vectorized_map
     log_joint, hand = make_model()
-    print(f"TF {tf.__version__}, TFP {tfp.__version__}; {os.cpu_count()} CPU cores; {rounds} interleaved rounds.")
+    print(f"TF {tf.__version__}, TFP {tfp.__version__}; {machine()}; {rounds} interleaved rounds.")
     print("ratio = median over rounds of time / time of `hand` in the same round and mode "
           "(lower is better; 1.00 = hand batching)\n")
     header = f"{'mode':<9}{'B':>7}  {'variant':<15}{'ratio':>7}{'per call':>11}{'first call':>12}{'traces':>10}"
     print(header)
     print("-" * len(header))
-    for mode in args.modes:
-        for batch in args.batch:
+    for mode in _MODES.value:
+        for batch in batches:
             cells = run_cell(mode, batch, rounds, target, log_joint, hand)
             for variant in VARIANTS:
                 cell = cells[variant]
@@ -214,4 +219,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

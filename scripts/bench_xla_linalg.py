@@ -1,7 +1,7 @@
 """Benchmark: dense linear algebra under XLA vs TensorFlow graph mode on this machine's CPU.
 
 Why `tfjoint.infer.nuts(..., jit_compile=None)` compiles a model that takes
-large Cholesky factors in graph mode instead of XLA (`tfjoint/infer/_xla.py`).
+large Cholesky factors in graph mode instead of XLA (`tfjoint/_compile/policy.py`).
 
 For each op (Cholesky factor; lower-triangular solve against a vector) and
 matrix size n, one timed call runs 50 evaluations of the op *and its
@@ -16,15 +16,20 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import tensorflow as tf  # noqa: E402  pylint: disable=g-import-not-at-top
+import time  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from _bench_common import machine  # noqa: E402  (this directory)
 
 EVALUATIONS = 50
+_SIZES = flags.DEFINE_list("sizes", ["4", "8", "16", "32", "64", "100"], "Matrix sizes n.")
+_BATCH = flags.DEFINE_integer("batch", 4, "Matrices per evaluation (one per chain).")
 
 
 def objective(op: str, m: tf.Tensor) -> tf.Tensor:
@@ -49,17 +54,16 @@ def make_loop(op: str, jit_compile: bool):
     return loop
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="4,8,16,32,64,100")
-    parser.add_argument("--batch", type=int, default=4)
-    args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; batch {args.batch}, float64, "
-          f"value + gradient, us per evaluation (best of 3)")
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    batch = _BATCH.value
+    tf.get_logger().setLevel("ERROR")  # one tf.function per variant: TF's retracing notes are false alarms
+    print(f"{machine()}; batch {batch}, float64, value + gradient, us per evaluation (best of 3)")
     print(f"{'op':<16}{'n':>5}{'XLA us':>10}{'graph us':>10}{'XLA/graph':>11}")
     for op in ("cholesky", "triangular_solve"):
-        for n in [int(x) for x in args.sizes.split(",")]:
-            a = tf.random.stateless_normal([args.batch, n, n], [1, 2], dtype=tf.float64)
+        for n in [int(x) for x in _SIZES.value]:
+            a = tf.random.stateless_normal([batch, n, n], [1, 2], dtype=tf.float64)
             m = tf.matmul(a, a, transpose_b=True) + n * tf.eye(n, dtype=tf.float64)  # well conditioned
             loops = {mode: make_loop(op, mode == "xla") for mode in ("xla", "graph")}
             for loop in loops.values():
@@ -75,4 +79,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

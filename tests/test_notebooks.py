@@ -6,6 +6,8 @@ generates. The execution test (`pytest -m notebooks`) runs every notebook top
 to bottom in a fresh kernel on this interpreter, fails on any cell error (each
 notebook ends in an `assert` cell with its key numbers), checks that no
 TensorFlow log noise reached the output, and prints each notebook's wall time.
+A small generated notebook checks that a run's progress in a notebook is one
+display updated in place, not one output line per chunk.
 """
 
 from __future__ import annotations
@@ -156,3 +158,45 @@ def test_notebooks__execute(name, request, kernel_name, tmp_path, capsys):
     assert any("text/html" in o["data"] for o in displayed), f"{name} displayed no report as HTML"
     if name in PLOTS:
         assert any("image/png" in o["data"] for o in displayed), f"{name} displayed no plot"
+
+
+PROGRESS_CELLS = [
+    """
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import warnings
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"tensorflow_probability")
+    import tensorflow_probability as tfp
+    from tfjoint import infer
+    tfd = tfp.distributions
+    model = dict(mu=tfd.Normal(0.0, 1.0), y=lambda mu: tfd.Normal(mu, 1.0))
+    """,
+    """
+    posterior = infer.nuts(model, observed={"y": 1.0}, num_chains=2, num_warmup=100, num_results=100, chunk_size=25,
+                           seed=0, jit_compile=False, warn=False)
+    """,
+    """
+    fit = infer.vi(model, observed={"y": 1.0}, num_steps=100, num_draws=10, seed=0)
+    """,
+]
+
+
+@pytest.mark.notebooks
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jupyter_client/zmq noise while the kernel runs
+def test_notebooks__progress_is_one_updating_display(kernel_name, tmp_path):
+    """In a notebook, a run's progress is one display updated in place (not one output line per chunk)."""
+    nbclient = pytest.importorskip("nbclient", reason="nbclient is needed to run the notebooks: pip install -e '.[notebooks]'")
+    nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to run the notebooks: pip install -e '.[notebooks]'")
+    import textwrap
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c).strip()) for c in PROGRESS_CELLS])
+    nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name=kernel_name,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell, last in ((nb.cells[1], r"nuts sampling 100/100  \|  .* it/s  \|  ETA .*  \|  divergences \d+"),
+                       (nb.cells[2], r"vi: ELBO -?[\d.]+ \(mean of the last 10 steps\)")):
+        outputs = cell["outputs"]
+        # nbclient applies each update_display_data to the output with its display_id: one output remains.
+        assert [o["output_type"] for o in outputs] == ["display_data"], outputs
+        assert re.fullmatch(last, outputs[0]["data"]["text/plain"]), outputs[0]["data"]["text/plain"]
+    assert "<progress value='1.0000'" in nb.cells[1]["outputs"][0]["data"]["text/html"]  # the bar, full

@@ -5,7 +5,6 @@ programs: the compiled functions are cached per model object and settings, so ev
 that uses `MODEL` with the same settings reuses one compile.
 """
 
-import io
 import re
 
 import numpy as np
@@ -22,11 +21,14 @@ from tfjoint.infer.mcmc import kernels as _kernels
 from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel
 from tfjoint.infer.results import posterior as _posterior
 from tfjoint.infer.run import program as _program
-from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
 tfd = tfp.distributions
+
+# The runs here are short on purpose (30-60 draws), so nuts() warns about their ESS at the end of each;
+# the warnings themselves are tested in tests/test_run_warnings.py.
+pytestmark = pytest.mark.filterwarnings("ignore::tfjoint.infer.ConvergenceWarning")
 
 
 # -- a conjugate model: Bayesian linear regression with known noise --------------------------
@@ -395,38 +397,17 @@ def test_posterior__summary_and_rendering(graph_run):
 def test_nuts__progress_lines(capsys):
     _nuts.nuts(MODEL, observed={"y": Y}, **{**GRAPH, "progress": True})
     err = capsys.readouterr().err.splitlines()
-    # Not a terminal under pytest: plain lines, one per chunk (9 warmup + 5 sampling chunks).
-    assert len(err) == 14
-    assert err[0].startswith("nuts warmup    7/60  |  ") and "compiled in" in err[0]
-    assert err[8].startswith("nuts warmup   60/60")
+    # Not a terminal under pytest: plain lines, the compile's start and end, then one per chunk (9 warmup + 5 sampling).
+    assert len(err) == 16
+    assert err[0] == "nuts: tracing and compiling..."
+    assert re.fullmatch(r"nuts: traced and compiled in \d+\.\ds", err[1])
+    assert err[2].startswith("nuts warmup    7/60  |  ") and "compiled in" in err[2]
+    assert err[10].startswith("nuts warmup   60/60")
     assert err[-1].startswith("nuts sampling 30/30  |  ") and "divergences" in err[-1]
-    assert "compiled in" not in "".join(err[1:])
+    assert "compiled in" not in "".join(err[3:])
 
 
-def test_progress__terminal_rewrites_one_line():
-    out = io.StringIO()
-    progress = _progress.Progress("nuts", stream=out, carriage_return=True)
-    progress.update("warmup", 5, 10, rate=10.0, divergences=0, compile_seconds=1.0)
-    progress.update("warmup", 10, 10, rate=10.0, divergences=2)
-    progress.update("sampling", 10, 10, rate=10.0, divergences=0)
-    text = out.getvalue()
-    assert text.count("\r") == 3 and text.count("\n") == 2 and text.endswith("\n")
-    assert "ETA 0.5s" in text and "divergences 2" in text
-
-
-def test_progress__notebook_prints_plain_lines(monkeypatch, capsys):
-    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
-    progress = _progress.Progress("hmc")
-    progress.update("sampling", 3, 10, rate=3.0, divergences=0)
-    out = capsys.readouterr().out
-    assert out == "hmc sampling  3/10  |  3 it/s  |  ETA 2.3s  |  divergences 0\n"
-
-
-def test_progress__disabled_prints_nothing(capsys):
-    progress = _progress.Progress("nuts", enabled=False)
-    progress.update("warmup", 1, 2, rate=1.0, divergences=0)
-    progress.close()
-    assert capsys.readouterr() == ("", "")
+# The progress line's own tests are in tests/test_progress.py.
 
 
 # -- warmup schedule ----------------------------------------------------------------------------

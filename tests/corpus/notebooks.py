@@ -9,9 +9,9 @@ synthetic, of the same dtypes and shapes (with fewer rows).
 from __future__ import annotations
 
 import functools
+import types
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -164,7 +164,8 @@ def _radon_frame(num_counties=6, n=48, seed=2):
 def mwjd_contextual_effect2():
     dtype = tf.float64
     county, floor_measure, u_county, log_radon = _radon_frame()
-    u = pd.Series(u_county[county])
+    # The notebook's `u` is a pandas Series of which only `.values` is read; pandas is not a test dependency.
+    u = types.SimpleNamespace(values=u_county[county])
     counties = int(county.max()) + 1
     xbar = np.array([floor_measure[county == c].mean() for c in range(counties)])
     mu0 = tf.zeros([], dtype, name='mu0') # hyperprior

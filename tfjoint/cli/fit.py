@@ -85,9 +85,10 @@ def main(
     show(report)
     if not report.ok:
         return 1
+    # The run's convergence problems are printed once, in the summary (it lists all of them), not also as warnings.
     posterior = _nuts.nuts(pinned, num_chains=num_chains, num_warmup=num_warmup, num_results=num_results, seed=seed,
-                           progress=progress)
-    summary = posterior.summary(warn=False)  # its warnings are printed once, in the summary
+                           progress=progress, warn=False)
+    summary = posterior.summary(warn=False)
     show(summary)
     print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in posterior.timings.items()))
     if iris:

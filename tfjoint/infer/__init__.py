@@ -7,9 +7,10 @@ chain (through TFP's default event-space bijector), and returns a `Posterior`
 with draws laid out `[chain, draw, *event_shape]` per node.
 """
 
+from tfjoint.infer._compare import compare, plot_compare
 from tfjoint.infer._map import MapEstimate, map_estimate, minimize
 from tfjoint.infer._nuts import hmc, nuts
-from tfjoint.infer._predictive import predict_proba, predictive
+from tfjoint.infer._predictive import predict_proba, predictive, prior_predictive
 from tfjoint.infer._vi import VIFit, vi
 from tfjoint.infer.distribute.chains import shard_chains
 from tfjoint.infer.distribute.data import ShardedLogProb, sharded_log_prob
@@ -35,7 +36,10 @@ __all__ = [
     "map_estimate",
     "minimize",
     "predictive",
+    "prior_predictive",
     "predict_proba",
+    "compare",
+    "plot_compare",
     "Posterior",
     "VIFit",
     "MapEstimate",

@@ -50,6 +50,8 @@ from tfjoint._base import types as _types
 from tfjoint._compile import jit as _jit
 from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import function as _function
+from tfjoint.infer.target import init as _init
 from tfjoint.infer.target import signature as _signature
 
 __all__ = ["MapEstimate", "map_estimate", "minimize"]
@@ -303,11 +305,23 @@ class MapEstimate(_format.Report):
     def _parts(self):
         return self._title(), self._tables(), self._notes()
 
+    def __repr__(self) -> str:
+        """A few lines: the method, the starts, the best objective and each node's value, abbreviated."""
+        values = "; ".join(f"{k} {_array_text(v)}" for k, v in list(self.params.items())[:6])
+        more = f"; ... ({len(self.params)} nodes)" if len(self.params) > 6 else ""
+        if len(values) > 200:
+            values = values[:197] + "..."
+        return (f"<MapEstimate {self.method}: {int(self.converged.sum())} of {self.num_starts} starts converged, "
+                f"best objective {self.objective_value:.6g} at start {self.best_start}\n  {values}{more}>")
+
 
 def map_estimate(
     model: Any,
     observed: Optional[Mapping[str, Any]] = None,
     *,
+    initial_state: Any = None,
+    bijector: Any = None,
+    init: Any = None,
     num_starts: int = 10,
     method: Method = "lbfgs",
     seed: _types.Seed = 0,
@@ -315,13 +329,20 @@ def map_estimate(
     tolerance: float = 1e-6,
     jacobian: bool = False,
     jit_compile: JitCompile = True,
+    progress: bool = True,
 ) -> MapEstimate:
     """Find the posterior mode from `num_starts` random starts, searched as one batch.
 
     Args:
-      model: any tfjoint model input (list, dict, generator, `tfd.JointDistribution*`).
+      model: any tfjoint model input (list, dict, generator, `tfd.JointDistribution*`),
+        a log-density function with `initial_state`, or an object with the
+        target protocol (see `tfjoint.infer.nuts`).
       observed: node name -> data of shape `batch_shape + event_shape`.
-      num_starts: number of initial points, drawn uniform(-2, 2) in unconstrained space.
+      initial_state, bijector: for a log-density function (see `tfjoint.infer.nuts`).
+      init: where the starts are (see `tfjoint.infer.nuts`); by default drawn
+        uniform(-2, 2) in unconstrained space (a function's `initial_state`,
+        jittered).
+      num_starts: number of initial points.
       method: "lbfgs" (`tfp.optimizer.lbfgs_minimize`) or "bfgs".
       seed: stateless seed for the initial points.
       max_iterations: the most iterations of the search.
@@ -333,6 +354,9 @@ def map_estimate(
         search); `"objective"` compiles the value-and-gradient alone and runs
         the minimizer's loop in graph mode (fastest first call on a model
         with many nodes; see the module docstring); `False` compiles nothing.
+      progress: show progress between the compiled pieces (tracing and
+        compiling, then the search, each with its elapsed time, then how
+        many starts converged); `False` shows nothing.
 
     Returns:
       A `MapEstimate`.
@@ -357,22 +381,27 @@ def map_estimate(
     tolerance = _types.check_positive_float(tolerance, "tolerance", "1e-6")
     jacobian = _types.check_bool(jacobian, "jacobian")
     jit_compile = _check_jit_compile(jit_compile)
+    report = _progress.Progress("map_estimate", enabled=_types.check_bool(progress, "progress"))
     clock = _progress.Stopwatch()
     seed_tensor = _types.as_seed(seed)
     # An AutoBatched model's starts are evaluated by broadcasting when its ops allow it (checked here).
     check_seed = tfp.random.split_seed(seed_tensor, 2)[1]
-    target = _signature.for_batch(model, _target.make_target(model, observed), num_starts, check_seed)
-    x0 = target.initial_state(num_starts, seed=seed_tensor)
+    init = _init.check_init(init)
+    target = _signature.for_batch(model, _function.resolve(model, observed, initial_state, bijector), num_starts, check_seed)
+    x0 = _init.initial_points(target, init, num_starts, seed_tensor, example=initial_state if target.spec is None else None)
     search, data = _compiled_search(model, target, (method, bool(jacobian), jit_compile))
     tolerance_tensor = tf.constant(tolerance, target.dtype)
     setup_seconds = clock()
     with _jit.naming_xla_errors("map_estimate's search", _NO_XLA_FIX, enabled=bool(jit_compile)):
         # Zero iterations first: trace and compile (nothing, if cached), so the search is timed alone.
-        search(x0, data, tf.constant(0, tf.int32), tolerance_tensor).objective_value.numpy()
+        with report.phase("tracing and compiling", "traced and compiled"):
+            search(x0, data, tf.constant(0, tf.int32), tolerance_tensor).objective_value.numpy()
         compile_seconds = clock() - setup_seconds
-        result = search(x0, data, tf.constant(max_iterations, tf.int32), tolerance_tensor)
-        values = result.objective_value.numpy()
+        with report.phase("searching", "searched", f"{method}, {num_starts} starts"):
+            result = search(x0, data, tf.constant(max_iterations, tf.int32), tolerance_tensor)
+            values = result.objective_value.numpy()
     search_seconds = clock() - setup_seconds - compile_seconds
+    report.message(f"{int(np.sum(result.converged.numpy()))} of {num_starts} starts converged")
     positions = result.position.numpy()
     ranked = np.where(np.isfinite(values) & ~result.failed.numpy(), values, np.inf)
     if not np.isfinite(ranked).any():

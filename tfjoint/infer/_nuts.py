@@ -42,7 +42,8 @@ from tfjoint.infer.run import checkpoint as _checkpoint
 from tfjoint.infer.run import driver as _driver
 from tfjoint.infer.run import program as _program
 from tfjoint.infer.run import progress as _progress
-from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import function as _function
+from tfjoint.infer.target import init as _init
 from tfjoint.infer.target import signature as _signature
 
 __all__ = ["nuts", "hmc", "MAX_TREE_DEPTH"]
@@ -100,14 +101,17 @@ def _model_values(target: Any) -> Dict[str, np.ndarray]:
     points = tf.random.stateless_uniform([_FINGERPRINT_POINTS, target.dim], _FINGERPRINT_SEED, -1.0, 1.0, target.dtype)
     values = []
     for i in range(_FINGERPRINT_POINTS):
-        lp, grad = tfp.math.value_and_gradient(target.log_prob, points[i])
+        if hasattr(target, "point_value_and_gradient"):
+            lp, grad = target.point_value_and_gradient(points[i])
+        else:
+            lp, grad = tfp.math.value_and_gradient(target.log_prob, points[i])
         values.append(np.concatenate([np.reshape(lp.numpy(), [1]), np.reshape(grad.numpy(), [-1])]))
     rounded = np.array([float(f"{v:.6g}") for v in np.concatenate(values).astype(np.float64)])
     return {"log_prob_and_gradient": rounded}
 
 
 def _open_checkpoint(
-    kernel: Any, target: Any, data: Any, settings: _driver.RunSettings
+    kernel: Any, target: Any, data: Any, settings: _driver.RunSettings, metric: str = "diag"
 ) -> Tuple[_checkpoint.Checkpoint, Optional[Dict[str, np.ndarray]]]:
     """The run's checkpoint and its saved arrays (or None), checked against this run before anything compiles."""
     observed = {f"observed/{k}": np.asarray(v) for k, v in data["observed"].items()}
@@ -121,7 +125,7 @@ def _open_checkpoint(
         settings=dict(
             num_chains=settings.num_chains, num_warmup=settings.num_warmup, num_results=settings.num_results,
             step_size=settings.step_size, target_accept_prob=settings.target_accept_prob,
-            jit_compile=settings.jit_compile,
+            jit_compile=settings.jit_compile, metric=metric,
         ),
     )
     checkpoint = _checkpoint.Checkpoint(settings.checkpoint_dir, kernel.method, fingerprint=fingerprint)
@@ -138,33 +142,44 @@ def _sample(
     kernel: Union[_kernels.Nuts, _kernels.Hmc],
     settings: _driver.RunSettings,
     on_chunk: Optional[_driver.OnChunk],
+    warn: bool = True,
+    inputs: Tuple[Any, Any, Any] = (None, None, None),
+    metric: str = "diag",
 ) -> _posterior.Posterior:
-    """Compose target, kernel, program and driver into one run (see the module docstring)."""
+    """Compose target, kernel, program and driver into one run (see the module docstring).
+
+    `inputs` is `(initial_state, bijector, init)` (see `nuts`).
+    """
+    initial_state, bijector, init = inputs
     clock = _progress.Stopwatch()
     seed = settings.seed
     placement = _distribute.place(settings.strategy, num_chains=settings.num_chains, shard_data=settings.shard_data)
     if placement is not None and placement.shard_data:
         target = _sharded_data.sharded_target(model, observed, placement, jit_compile=settings.jit_compile is not False)
     else:
-        target = _target.make_target(model, observed)
+        target = _function.resolve(model, observed, initial_state, bijector)
         if placement is None:
             target = _signature.for_batch(model, target, settings.num_chains, tfp.random.split_seed(seed, 3)[2])
-    sampler = _program.Sampler(kernel, settings.target_accept_prob, settings.chunk_size, settings.jit_compile, placement)
+    sampler = _program.Sampler(kernel, settings.target_accept_prob, settings.chunk_size, settings.jit_compile, placement,
+                               metric=metric)
     program, data = _program.program_for(model, target, sampler)
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
-    x0 = target.initial_state(settings.num_chains, init_seed)
+    x0 = _init.initial_points(target, init, settings.num_chains, init_seed,
+                              example=initial_state if target.spec is None else None)
     step0 = tf.constant(settings.step_size, target.dtype)
     schedule = _adaptation.stan_schedule(settings.num_warmup)
     checkpoint, saved = (None, None)
     if settings.checkpoint_dir is not None:
-        checkpoint, saved = _open_checkpoint(kernel, target, data, settings)
+        checkpoint, saved = _open_checkpoint(kernel, target, data, settings, metric)
     setup_seconds = clock()
 
     # Trace and compile once, running zero iterations: the first real chunk
     # then measures sampling alone. A cached program compiles nothing here.
-    program.prepare(x0, data)
-    start_state = program.start(x0, step0, data)
-    program.compile_chunk(start_state, *schedule.as_tensors(), run_seed, data)
+    report = _progress.Progress(kernel.method, enabled=settings.progress)
+    with report.phase("tracing and compiling", "traced and compiled"):
+        program.prepare(x0, data)
+        start_state = program.start(x0, step0, data)
+        program.compile_chunk(start_state, *schedule.as_tensors(), run_seed, data)
     compile_seconds = clock() - setup_seconds
     if saved is not None and str(saved.pop("compiled_as", "")) != _compiled_as(program):
         raise _errors.ArgumentError(
@@ -177,7 +192,7 @@ def _sample(
     chunks = _driver.run(
         program, start_state, settings=settings, schedule=schedule, seed=run_seed, data=data, dim=target.dim,
         checkpoint=checkpoint, saved=saved, stamp={"compiled_as": np.array(_compiled_as(program))},
-        compile_seconds=compile_seconds, on_chunk=on_chunk,
+        compile_seconds=compile_seconds, on_chunk=on_chunk, report=report,
     )
     state = chunks.state
     x = chunks.draws.transpose(1, 0, 2)  # [num_chains, num_results, dim]
@@ -195,7 +210,7 @@ def _sample(
         num_chains=settings.num_chains, num_warmup=settings.num_warmup, num_results=settings.num_results,
         chunk_size=settings.chunk_size, jit_compile=program.xla, compile_mode=program.compile_reason,
         target_accept_prob=settings.target_accept_prob, init_step_size=settings.step_size,
-        metric="diag", step_size=final_step, inverse_metric=np.square(np.asarray(state.scale)),
+        metric=metric, step_size=final_step, inverse_metric=np.asarray(program.metric.inverse_metric(state.scale)),
         warmup_divergences=chunks.warmup_divergences, window_ends=schedule.window_ends,
         leapfrog_steps=int(state.leapfrogs),
         strategy=None if placement is None else placement.describe(),
@@ -206,9 +221,9 @@ def _sample(
         setup=setup_seconds, trace_compile=compile_seconds, warmup=chunks.seconds["warmup"],
         sampling=chunks.seconds["sampling"], total=clock(),
     )
-    tfp_to_name = dict(zip(target.spec.tfp_names, target.spec.names))
+    tfp_to_name = {} if target.spec is None else dict(zip(target.spec.tfp_names, target.spec.names))
     observed_arrays = {tfp_to_name.get(k, k): np.asarray(v) for k, v in data["observed"].items()}
-    return _posterior.Posterior(
+    posterior = _posterior.Posterior(
         draws=node_draws,
         sample_stats=sample_stats,
         observed=observed_arrays,
@@ -218,12 +233,19 @@ def _sample(
         timings=timings,
         model=target.pinned,
     )
+    if warn:
+        posterior.warn()  # ConvergenceWarnings at the user's line; summary() then does not repeat them
+    return posterior
 
 
 def nuts(
     model: Any,
     observed: Optional[Mapping[str, Any]] = None,
     *,
+    initial_state: Any = None,
+    bijector: Any = None,
+    init: Any = None,
+    metric: _adaptation.Metric = "diag",
     num_chains: int = 4,
     num_warmup: int = 500,
     num_results: int = 500,
@@ -239,21 +261,47 @@ def nuts(
     shard_data: bool = False,
     kernel: _kernels.Kernel = "auto",
     on_chunk: Optional[_driver.OnChunk] = None,
+    warn: bool = True,
 ) -> _posterior.Posterior:
-    """Sample a joint model's posterior with NUTS, adapting step size and a diagonal metric.
+    """Sample a posterior with NUTS, adapting the step size and a diagonal (or dense) metric.
 
     The observed nodes are pinned; the free ones are sampled in unconstrained
     space (TFP's default event-space bijector) as one flat vector per chain.
-    Warmup follows Stan: dual-averaging step size, and a diagonal metric
-    estimated in doubling windows (pooled over chains). The chains run
+    Warmup follows Stan: dual-averaging step size, and a diagonal (or, with
+    `metric="dense"`, full) metric estimated in doubling windows (pooled over
+    chains). The chains run
     batched, in compiled chunks of `chunk_size` steps, with a progress
     line and optional checkpoints between chunks.
 
     Args:
       model: any tfjoint model input (list, dict, generator function, any
         `tfd.JointDistribution*`, pinned or not; a `@tfjoint.model` builder's
-        output keeps its data as tensor arguments).
-      observed: dict from node name to data of shape `batch_shape + event_shape`.
+        output keeps its data as tensor arguments); or a log-density function
+        of a state (with `initial_state`; a list or tuple state is passed as
+        `fn(*parts)`, as `tfp.mcmc` does, anything else as `fn(state)`), called
+        with leaves batched over chains; or an object with the target protocol
+        (`unnormalized_log_prob` or `log_prob`, `default_event_space_bijector`,
+        `event_shape`, `dtype`, as the Inference Gym's targets have).
+      observed: dict from node name to data of shape `batch_shape + event_shape`
+        (joint models only).
+      initial_state: for a log-density function: one example state (a tensor,
+        or a nest of them, no chain axis). It fixes the structure, shapes and
+        dtype, and (unless `init` says otherwise) the chains start there,
+        jittered. Draws come back per leaf (`Posterior.draws`: dict keys,
+        "x0", "x1", ... for parts, "x" for one tensor).
+      bijector: for a log-density function: unconstrained -> constrained, one
+        TFP bijector for the state or a nest like it (a bijector or `None`
+        per leaf); `None`: the state is unconstrained.
+      init: where the chains start (`tfjoint.infer.target.init`): "uniform"
+        (uniform(-2, 2) in unconstrained space, Stan's; the default for joint
+        models), "prior" (a prior draw per chain), "median" (the median of
+        prior draws), or a dict of constrained values by node name. Starts
+        whose log-density or gradient is not finite are drawn again.
+      metric: "diag" (default): a diagonal inverse metric, the draws'
+        variances; "dense": the full covariance (its Cholesky factor in the
+        leapfrog), for strongly correlated posteriors. Either is estimated in
+        Stan's windows and regularised as Stan does; `settings["inverse_metric"]`
+        holds the result.
       num_chains: number of chains (>= 1), run batched.
       num_warmup: warmup (adaptation) iterations per chain (>= 0).
       num_results: draws kept per chain (>= 1).
@@ -272,7 +320,9 @@ def nuts(
         `XlaFallbackWarning`); the choice is in `settings["compile_mode"]`.
         `True`: always XLA (`XlaCompileError` naming the op if it cannot).
         `False`: TensorFlow graph mode.
-      progress: print a progress line between chunks.
+      progress: show progress: a "tracing and compiling..." line with its
+        elapsed time, then one line per chunk (in place in a notebook or a
+        terminal, plain lines in a log); `False` shows nothing.
       checkpoint_dir: directory to save the state and draws to after every
         chunk (checked to be writable before anything runs); the same run
         (same model, data, seed and settings) resumes from it, and another
@@ -299,6 +349,12 @@ def nuts(
         its checkpoint with the phase ("warmup" or "sampling") and the
         iterations done in it; an exception it raises stops the run, which
         a later call with the same `checkpoint_dir` resumes.
+      warn: at the end of the run, emit a `ConvergenceWarning` for each
+        problem found (`Posterior.warn`): divergences (with how many sit at a
+        non-finite log-prob part, and whose), R-hat above 1.01, bulk or tail
+        ESS below 100 per chain, trees at `max_tree_depth` in more than 1% of
+        draws, E-BFMI below 0.3 in a chain. `posterior.summary()` then lists
+        them without warning again.
 
     Returns:
       A `Posterior`: draws per free node `[chain, draw, *event_shape]`, sampler
@@ -324,7 +380,7 @@ def nuts(
       >>> import tensorflow_probability as tfp; tfd = tfp.distributions
       >>> model = dict(mu=tfd.Normal(0., 1.), y=lambda mu: tfd.Normal(mu, 1.))
       >>> post = nuts(model, observed={"y": 1.0}, num_chains=2, num_warmup=50,
-      ...             num_results=50, seed=0, jit_compile=False, progress=False)
+      ...             num_results=50, seed=0, jit_compile=False, progress=False, warn=False)
       >>> post.draws["mu"].shape, post.sample_stats["diverging"].shape
       ((2, 50), (2, 50))
     """
@@ -339,13 +395,19 @@ def nuts(
         target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,
         progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
-    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk))
+    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk), _types.check_bool(warn, "warn"),
+                   inputs=(initial_state, bijector, _init.check_init(init)),
+                   metric=_types.check_literal(metric, _adaptation.Metric, "metric"))
 
 
 def hmc(
     model: Any,
     observed: Optional[Mapping[str, Any]] = None,
     *,
+    initial_state: Any = None,
+    bijector: Any = None,
+    init: Any = None,
+    metric: _adaptation.Metric = "diag",
     num_leapfrog_steps: int = 16,
     num_chains: int = 4,
     num_warmup: int = 500,
@@ -360,6 +422,7 @@ def hmc(
     strategy: Optional[tf.distribute.Strategy] = None,
     shard_data: bool = False,
     on_chunk: Optional[_driver.OnChunk] = None,
+    warn: bool = True,
 ) -> _posterior.Posterior:
     """Sample with HMC (a fixed number of leapfrog steps), adapted as `nuts` is.
 
@@ -371,7 +434,7 @@ def hmc(
       >>> import tensorflow_probability as tfp; tfd = tfp.distributions
       >>> model = dict(mu=tfd.Normal(0., 1.), y=lambda mu: tfd.Normal(mu, 1.))
       >>> post = hmc(model, observed={"y": 1.0}, num_leapfrog_steps=4, num_chains=2,
-      ...            num_warmup=50, num_results=50, seed=0, jit_compile=False, progress=False)
+      ...            num_warmup=50, num_results=50, seed=0, jit_compile=False, progress=False, warn=False)
       >>> sorted(post.sample_stats)
       ['acceptance_rate', 'diverging', 'lp', 'n_steps', 'step_size']
     """
@@ -381,7 +444,9 @@ def hmc(
         target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,
         progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
-    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk))
+    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk), _types.check_bool(warn, "warn"),
+                   inputs=(initial_state, bijector, _init.check_init(init)),
+                   metric=_types.check_literal(metric, _adaptation.Metric, "metric"))
 
 
 def _check_on_chunk(on_chunk: Any) -> Optional[_driver.OnChunk]:

@@ -1,4 +1,10 @@
-"""Posterior predictive draws and model-averaged class probabilities, vectorized over draws.
+"""Predictive draws (posterior and prior) and model-averaged class probabilities, vectorized over draws.
+
+`prior_predictive(model, num_draws=...)` draws every node from the prior in
+one batched sample (tfjoint's fast AutoBatched sampler for AutoBatched
+models), laid out `[1, num_draws, ...]` like a one-chain run, for
+`to_arviz(prior=...)`; `predictive(model)` without a posterior gives the
+observed nodes' part of it.
 
 Both functions run the model once on all posterior draws at the same time:
 the `[chain, draw, ...]` draws are reshaped to `[chain * draw, ...]` and given
@@ -24,7 +30,7 @@ sampling), not the data.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -32,13 +38,14 @@ import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
+from tfjoint._batching import autobatch as _autobatch
 from tfjoint._model import execution as _execution
 from tfjoint._model import spec as _spec
 from tfjoint.infer.results import posterior as _posterior
 
 tfd = tfp.distributions
 
-__all__ = ["predictive", "predict_proba"]
+__all__ = ["predictive", "predict_proba", "prior_predictive"]
 
 _PINNED = tfp.experimental.distributions.JointDistributionPinned
 
@@ -196,14 +203,61 @@ class _Stacked:
         return value.reshape((self.num_chains, self.num_draws) + value.shape[1:])
 
 
+def prior_predictive(model: Any, *, num_draws: int = 500, seed: _types.Seed = 0) -> Dict[str, np.ndarray]:
+    """Draw every node of a model from its prior (the prior and the prior predictive), in one batched sample.
+
+    Args:
+      model: any tfjoint model input; a pinned model's observed nodes are
+        drawn too (their data is ignored).
+      num_draws: the number of draws (>= 1).
+      seed: stateless seed.
+
+    Returns:
+      dict: node name -> draws `[1, num_draws, *batch_shape, *event_shape]`
+      (one chain), a structured node giving one entry per part (`"q.0"`).
+      `to_arviz(posterior, prior=...)` puts the observed nodes' draws in the
+      `prior_predictive` group and the others in `prior`.
+
+    Raises:
+      ArgumentError: for a bad `num_draws` or `seed`.
+      NodeError: if a node cannot be sampled (named).
+
+    Examples:
+      >>> import tensorflow_probability as tfp; tfd = tfp.distributions
+      >>> model = dict(mu=tfd.Normal(0., 1.), y=lambda mu: tfd.Sample(tfd.Normal(mu, 1.), 3))
+      >>> draws = prior_predictive(model, num_draws=100, seed=1)
+      >>> draws["mu"].shape, draws["y"].shape          # [chain, draw, ...]
+      ((1, 100), (1, 100, 3))
+    """
+    num_draws = _types.check_int(num_draws, "num_draws", 1, 500)
+    seed = _types.as_seed(seed)
+    joint, _ = _unpinned(model)
+    spec = _spec.normalize(joint)
+    try:
+        value = _autobatch.sample(joint, (num_draws,), seed=seed, on_fallback="ignore")
+    except _errors.TfjointError:
+        raise
+    except Exception as e:  # noqa: BLE001 - re-raised with the node named
+        run = _execution.execute(joint, sample_shape=(num_draws,), seed=seed, names=spec.names)
+        raise _errors.NodeError(
+            f"Drawing {num_draws} values from the prior failed: {_errors.first_line(run.error or e)}",
+            node=run.failed_node,
+            fix="check the model with tfjoint.check(model, sample_shape=(num_draws,)).",
+        ) from e
+    per_node = dict(zip(spec.names, spec.flat_value(value)))
+    entries = _posterior.node_entries(per_node)
+    return {k: v[np.newaxis] for k, v in entries.items()}
+
+
 def predictive(
     model: Any,
     posterior: Any = None,
     *,
     observed_names: Optional[Sequence[str]] = None,
     seed: _types.Seed = 0,
+    num_draws: Optional[int] = None,
 ) -> Dict[str, np.ndarray]:
-    """Draw from the posterior predictive: the observed nodes, once per posterior draw.
+    """Draw from the posterior predictive (the observed nodes, once per posterior draw), or from the prior's.
 
     Args:
       model: the model (any tfjoint model input, pinned or not). It may be
@@ -211,12 +265,16 @@ def predictive(
         same free nodes. A `Posterior` that carries its model
         (`posterior.model`) may be passed alone.
       posterior: a `Posterior` whose draws are `[chain, draw, *event_shape]`.
+        Without it the draws are from the prior predictive.
       observed_names: nodes to return (default: the posterior's observed
         nodes, else the model's pinned nodes, else every node without draws).
       seed: stateless seed.
+      num_draws: with no posterior, the number of prior predictive draws
+        (default 500).
 
     Returns:
-      dict: node name -> draws `[chain, draw, *batch_shape, *event_shape]`.
+      dict: node name -> draws `[chain, draw, *batch_shape, *event_shape]`
+      (`[1, num_draws, ...]` from the prior).
 
     Raises:
       ArgumentError: for names that are not nodes, or that have posterior
@@ -232,7 +290,16 @@ def predictive(
       ...                  method="nuts", seed=(0, 0), settings={}, timings={})
       >>> predictive(model, post, seed=1)["y"].shape      # [chain, draw, 3]
       (2, 50, 3)
+      >>> predictive(model, num_draws=20, observed_names=["y"])["y"].shape   # the prior's
+      (1, 20, 3)
     """
+    if posterior is None and not isinstance(model, _posterior.Posterior):
+        return _prior_predictive_of(model, observed_names, seed, 500 if num_draws is None else num_draws)
+    if num_draws is not None:
+        raise _errors.ArgumentError(
+            argument="num_draws", expected="None with a posterior (one predictive draw per posterior draw)",
+            found=repr(num_draws), fix="leave num_draws out, or pass no posterior to draw from the prior.",
+        )
     seed = _types.as_seed(seed)
     model, posterior = _resolve(model, posterior)
     stacked = _Stacked(model, posterior)
@@ -247,6 +314,27 @@ def predictive(
     last = max(stacked.spec.node(n).index for n in names) + 1
     stacked.sample_through(last, seed)
     return {n: stacked.unstack(stacked.values[stacked.spec.node(n).index]) for n in names}
+
+
+def _prior_predictive_of(model: Any, observed_names: Optional[Sequence[str]], seed: Any, num_draws: Any) -> Dict[str, np.ndarray]:
+    """`predictive` without a posterior: the chosen nodes of `prior_predictive`."""
+    if isinstance(model, Mapping) and all(isinstance(v, np.ndarray) for v in model.values()) and model:
+        raise _errors.ArgumentError(
+            argument="model", expected="a model (the posterior is the second argument)", found="a dict of arrays",
+            fix="pass predictive(model, posterior).",
+        )
+    joint, pinned_names = _unpinned(model)
+    spec = _spec.normalize(joint)
+    if observed_names is None:
+        names = pinned_names or spec.names
+    else:
+        names = (observed_names,) if isinstance(observed_names, str) else observed_names
+        if not isinstance(names, Sequence) or not names:
+            raise _errors.ArgumentError(argument="observed_names", expected="a node name or a list of them",
+                                        found=_errors.describe(observed_names), fix="pass e.g. observed_names=['y'].")
+        spec.check_names(names, "observed_names")
+    draws = prior_predictive(model, num_draws=num_draws, seed=seed)
+    return {k: v for k, v in draws.items() if k.split(".")[0] in names}
 
 
 def _class_probabilities(dist: Any, name: str) -> tf.Tensor:

@@ -35,6 +35,8 @@ from tfjoint.infer.results import posterior as _posterior
 from tfjoint.infer.results import summary as _summary
 from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
+from tfjoint.infer.target import function as _function
+from tfjoint.infer.target import init as _init
 from tfjoint.infer.target import signature as _signature
 
 tfb = tfp.bijectors
@@ -155,6 +157,13 @@ class VIFit(_format.Report):
     def _parts(self):
         return self._title(), self._tables(), self._notes()
 
+    def __repr__(self) -> str:
+        """A few lines: the family, the steps, the ELBO and each node's shape (never the arrays)."""
+        nodes = ", ".join(f"{k} {list(np.shape(v))}" for k, v in list(self.mean.items())[:8])
+        more = f", ... ({len(self.mean)} nodes)" if len(self.mean) > 8 else ""
+        return (f"<VIFit {self.kind}: {self.losses.shape[0]} steps, ELBO {self.elbo:.6g}\n"
+                f"  nodes: {nodes}{more}; {self.posterior.num_draws} draws>")
+
 
 # A surrogate scale this close to its floor (1e-6) has collapsed onto a point.
 _COLLAPSED_SCALE = 1e-5
@@ -240,6 +249,9 @@ def vi(
     model: Any,
     observed: Optional[Mapping[str, Any]] = None,
     *,
+    initial_state: Any = None,
+    bijector: Any = None,
+    init: Any = None,
     surrogate: SurrogateKind = "mean_field",
     num_steps: int = 1000,
     learning_rate: float = 0.05,
@@ -248,12 +260,20 @@ def vi(
     num_draws: int = 1000,
     seed: _types.Seed = 0,
     jit_compile: bool = True,
+    progress: bool = True,
+    warn: bool = True,
 ) -> VIFit:
     """Fit a Gaussian surrogate posterior in unconstrained space by maximising the ELBO.
 
     Args:
-      model: any tfjoint model input (list, dict, generator, `tfd.JointDistribution*`).
+      model: any tfjoint model input (list, dict, generator, `tfd.JointDistribution*`),
+        a log-density function with `initial_state`, or an object with the
+        target protocol (see `tfjoint.infer.nuts`).
       observed: node name -> data of shape `batch_shape + event_shape`.
+      initial_state, bijector: for a log-density function (see `tfjoint.infer.nuts`).
+      init: the surrogate's initial mean (see `tfjoint.infer.nuts`); by
+        default drawn uniform(-2, 2) in unconstrained space (a function's
+        `initial_state`, jittered).
       surrogate: "mean_field" (diagonal Gaussian) or "full_rank" (Gaussian
         with a dense lower-triangular scale, `dim * (dim + 1) / 2` parameters).
       num_steps: Adam steps.
@@ -272,6 +292,11 @@ def vi(
       num_draws: surrogate draws returned in `posterior` (one chain).
       seed: stateless seed; the same seed gives the same losses and draws.
       jit_compile: compile the fit and the draws with XLA, as one program.
+      progress: show progress between the compiled pieces (tracing, then
+        compiling and fitting, with its elapsed time, then the ELBO); `False`
+        shows nothing.
+      warn: emit a `ConvergenceWarning` when the fit cannot be trusted (a
+        non-finite or diverging ELBO, a collapsed scale).
 
     Returns:
       A `VIFit`.
@@ -300,9 +325,12 @@ def vi(
         learning_rate_decay, "learning_rate_decay", minimum=0.0, exclusive_minimum=True, maximum=1.0, example=0.01
     )
     jit_compile = _types.check_bool(jit_compile, "jit_compile")
+    report = _progress.Progress("vi", enabled=_types.check_bool(progress, "progress"))
+    warn = _types.check_bool(warn, "warn")
     seed_tensor = _types.as_seed(seed)
     clock = _progress.Stopwatch()
-    target = _target.make_target(model, observed)
+    init = _init.check_init(init)
+    target = _function.resolve(model, observed, initial_state, bijector)
     init_seed, fit_seed, draw_seed = tfp.random.split_seed(seed_tensor, 3)
     # An AutoBatched model's batches (`sample_size` draws per step, then the
     # `num_draws` returned) are evaluated by broadcasting when its ops allow it
@@ -310,7 +338,7 @@ def vi(
     fit_check_seed, draws_check_seed = tfp.random.split_seed(draw_seed, 2)
     fit_target = _signature.for_batch(model, target, sample_size, fit_check_seed)
     draws_target = _signature.for_batch(model, target, num_draws, draws_check_seed)
-    loc0 = target.initial_state(1, seed=init_seed)[0]
+    loc0 = _init.initial_points(target, init, 1, init_seed, example=initial_state if target.spec is None else None)[0]
     params0 = (loc0, _initial_scale_param(surrogate, target.dim, target.dtype))
     settings = (surrogate, num_steps, float(learning_rate), float(learning_rate_decay), sample_size, num_draws)
     compiled, data = _compiled_fit(model, fit_target, draws_target, settings, bool(jit_compile))
@@ -319,15 +347,20 @@ def vi(
     fix = "pass jit_compile=False to fit without XLA, or keep that op out of the model."
     with _jit.naming_xla_errors("vi's fit", fix, enabled=bool(jit_compile)):
         # The fit's step count is static, so XLA's compile cannot run apart from the fit: time the trace alone.
-        compiled.get_concrete_function(*args)
+        with report.phase("tracing", "traced"):
+            compiled.get_concrete_function(*args)
         trace_seconds = clock() - setup_seconds
-        params, losses, values, lp = compiled(*args)
-        flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
+        with report.phase("compiling and fitting", "compiled and fitted", f"{num_steps} steps"):
+            params, losses, values, lp = compiled(*args)
+            flat_q = _flat_surrogate(surrogate, *[tf.constant(p.numpy()) for p in params])
     fit_seconds = clock() - setup_seconds - trace_seconds
-    _warn_if_untrustworthy(losses.numpy(), flat_q, target)
+    tail = max(1, num_steps // 10)
+    report.message(f"ELBO {-float(np.mean(losses.numpy()[-tail:])):.6g} (mean of the last {tail} steps)")
+    if warn:
+        _warn_if_untrustworthy(losses.numpy(), flat_q, target)
     draws = {k: v[np.newaxis] for k, v in _posterior.node_entries(values).items()}
     observed_data = {k: np.asarray(v) for k, v in dict(getattr(target.pinned, "pins", {}) or {}).items()}
-    tfp_to_name = dict(zip(target.spec.tfp_names, target.spec.names))
+    tfp_to_name = {} if target.spec is None else dict(zip(target.spec.tfp_names, target.spec.names))
     posterior = _posterior.Posterior(
         draws=draws,
         sample_stats={"lp": lp.numpy()[np.newaxis]},
@@ -348,7 +381,7 @@ def vi(
     )
     flat_draws = {k: v[0].astype(np.float64) for k, v in draws.items()}
     return VIFit(
-        surrogate=tfd.TransformedDistribution(flat_q, target.bijector, name=f"vi_{surrogate}"),
+        surrogate=tfd.TransformedDistribution(flat_q, target.flat_bijector, name=f"vi_{surrogate}"),
         flat_surrogate=flat_q,
         losses=losses.numpy(),
         posterior=posterior,

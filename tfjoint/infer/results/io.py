@@ -3,19 +3,23 @@
 Two formats, chosen by the file name:
 
 - `.nc`: netCDF through ArviZ (the `arviz` extra): the `InferenceData` of
-  `Posterior.to_arviz()`, with tfjoint's method, seed, settings and timings
-  in the attributes of its `posterior` group (as JSON text, key
-  `tfjoint_run`), so ArviZ reads the file as any other and `load` rebuilds
-  the `Posterior`.
+  `Posterior.to_arviz()`, with every group it has (`posterior`,
+  `sample_stats`, `log_likelihood` when the model is known,
+  `observed_data`, `constant_data`), and tfjoint's method, seed, settings
+  and timings in the attributes of its `posterior` group (as JSON text, key
+  `tfjoint_run`), so ArviZ reads the file as any other (`az.loo` works on
+  it) and `load` rebuilds the `Posterior`.
 - anything else: a NumPy `.npz` archive (no extra needed). Its arrays are
   `draws/<node>`, `sample_stats/<stat>`, `observed/<node>` and
   `settings/<key>` for array-valued settings; the array `run` holds
   `{"format": "tfjoint.posterior", "version": 1, "method", "seed",
-  "settings", "timings"}` as JSON text.
+  "settings", "timings", "divergence_detail"}` as JSON text.
 
 Either way `load(save(post))` gives the same draws, statistics, observed
-data, settings, seed and timings; the model itself is not saved (a
-`Posterior` loaded from a file has `model=None`).
+data, settings, seed and timings, and the same summary (what the summary's
+divergence warning read from the model is in the record); the model itself
+is not saved (a `Posterior` loaded from a file has `model=None`; pass
+`model=` to `to_arviz` or `loo` to score it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 
 from tfjoint._base import errors as _errors
 from tfjoint._base import format as _format
+from tfjoint.infer.results import arviz as _arviz
 
 __all__ = ["save", "load", "FORMAT", "VERSION"]
 
@@ -57,6 +62,7 @@ def _run_record(posterior: Any, settings: Dict[str, Any]) -> str:
         "format": FORMAT, "version": VERSION, "method": posterior.method, "seed": list(posterior.seed),
         "settings": _format.to_jsonable(settings), "timings": _format.to_jsonable(dict(posterior.timings)),
         "tuple_settings": sorted(k for k, v in settings.items() if isinstance(v, tuple)),
+        "divergence_detail": posterior.divergence_detail(),
     })
 
 
@@ -73,7 +79,7 @@ def save(posterior: Any, path: Any) -> str:
     try:
         if path.endswith(".nc"):
             idata = posterior.to_arviz()
-            group = idata["posterior"] if not hasattr(idata, "posterior") else idata.posterior
+            group = _arviz.group_of(idata, "posterior")
             group.attrs[_RUN_KEY] = record
             for k, v in arrays_settings.items():
                 group.attrs[f"{_RUN_KEY}_array_{k}"] = json.dumps({"dtype": v.dtype.str, "shape": list(v.shape),
@@ -105,7 +111,7 @@ def _from_record(record: Dict[str, Any], arrays_settings: Dict[str, np.ndarray])
         if isinstance(settings.get(k), list):
             settings[k] = tuple(settings[k])
     settings.update(arrays_settings)
-    return record["method"], tuple(record["seed"]), settings, dict(record["timings"])
+    return record["method"], tuple(record["seed"]), settings, dict(record["timings"]), record.get("divergence_detail")
 
 
 def load(path: Any) -> Any:
@@ -140,13 +146,11 @@ def load(path: Any) -> Any:
         )
 
     if path.endswith(".nc"):
+        az = _arviz.import_arviz()
         try:
-            import arviz as az  # pylint: disable=g-import-not-at-top
-        except ImportError:
-            raise _errors.missing_extra("arviz", "arviz") from None
-        try:
-            idata = az.from_netcdf(path)
-            group = idata["posterior"] if not hasattr(idata, "posterior") else idata.posterior
+            with _arviz.quiet():
+                idata = az.from_netcdf(path)
+            group = _arviz.group_of(idata, "posterior")
             record = json.loads(group.attrs[_RUN_KEY])
             arrays_settings = {}
             for key, text in group.attrs.items():
@@ -154,21 +158,21 @@ def load(path: Any) -> Any:
                     spec = json.loads(text)
                     arrays_settings[key[len(f"{_RUN_KEY}_array_"):]] = np.asarray(
                         spec["values"], dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
-            method, seed, settings, timings = _from_record(record, arrays_settings)
+            method, seed, settings, timings, detail = _from_record(record, arrays_settings)
             draws = {k: np.asarray(v.values) for k, v in group.data_vars.items()}
             stats = {}
-            if "sample_stats" in _groups(idata):
-                stats = {k: np.asarray(v.values) for k, v in _group(idata, "sample_stats").data_vars.items()}
+            if "sample_stats" in _arviz.groups_of(idata):
+                stats = {k: np.asarray(v.values) for k, v in _arviz.group_of(idata, "sample_stats").data_vars.items()}
             observed = {}
-            if "observed_data" in _groups(idata):
-                observed = {k: np.asarray(v.values) for k, v in _group(idata, "observed_data").data_vars.items()}
+            if "observed_data" in _arviz.groups_of(idata):
+                observed = {k: np.asarray(v.values) for k, v in _arviz.group_of(idata, "observed_data").data_vars.items()}
         except (KeyError, ValueError, OSError) as e:
             raise damaged(_errors.first_line(e)) from None
     else:
         try:
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-            method, seed, settings, timings = _from_record(
+            method, seed, settings, timings, detail = _from_record(
                 json.loads(str(arrays["run"])),
                 {k[len("settings/"):]: v for k, v in arrays.items() if k.startswith("settings/")},
             )
@@ -179,14 +183,8 @@ def load(path: Any) -> Any:
             return {k[len(prefix) + 1:]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
 
         draws, stats, observed = part("draws"), part("sample_stats"), part("observed")
-    return _posterior.Posterior(draws=draws, sample_stats=stats, observed=observed, method=method, seed=seed,
-                                settings=settings, timings=timings, model=None)
+    posterior = _posterior.Posterior(draws=draws, sample_stats=stats, observed=observed, method=method, seed=seed,
+                                     settings=settings, timings=timings, model=None)
+    object.__setattr__(posterior, "_divergence_detail_cache", detail)  # what the summary read from the model
+    return posterior
 
-
-def _groups(idata: Any) -> Any:
-    groups = idata.groups() if callable(getattr(idata, "groups", None)) else idata.groups
-    return [g.strip("/") for g in groups]
-
-
-def _group(idata: Any, name: str) -> Any:
-    return getattr(idata, name) if hasattr(idata, name) else idata[name]

@@ -13,6 +13,9 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from tfjoint._base import format as _format
+from tfjoint._base import stack as _stack
+from tfjoint._base import types as _types
+from tfjoint.infer.results import divergences as _divergences
 from tfjoint.infer.results import summary as _summary
 
 __all__ = ["Posterior", "leaves_with_paths", "node_entries"]
@@ -131,22 +134,78 @@ class Posterior(_format.Report):
             return None
         return int(np.sum(self.sample_stats["diverging"]))
 
-    def summary(self, var_names: Optional[Sequence[str]] = None, *, prob: float = 0.9, warn: bool = True):
+    def summary(self, var_names: Optional[Sequence[str]] = None, *, prob: float = 0.9, warn: Optional[bool] = None):
         """Summarise the draws with R-hat, ESS and MCSE (see `tfjoint.infer.summarize`).
+
+        The summary's warnings cover the whole run: non-finite draws, R-hat,
+        bulk and tail ESS, divergences (with how many of them sit at a
+        non-finite log-prob part, and whose, when the model is known), NUTS
+        trees at their maximum depth in more than 1% of draws, and E-BFMI.
+
+        Args:
+          var_names: nodes to include (default: all).
+          prob: probability mass of the central interval.
+          warn: emit the problems as `ConvergenceWarning`s. `None` (default):
+            those the run (`nuts`, `hmc`) has not already emitted, so each
+            shows once.
 
         Returns:
           A `Summary`.
         """
+        if warn is not None:
+            warn = bool(_types.check_bool(warn, "warn"))
+        result = self._summarize(var_names, prob)
+        if warn is None or warn:
+            emitted = self.__dict__.get("_emitted", frozenset()) if warn is None else frozenset()
+            _summary.emit(tuple(w for w in result.warnings if w not in emitted), stacklevel=_stack.user_stacklevel())
+        return result
+
+    def _summarize(self, var_names: Optional[Sequence[str]], prob: float):
+        max_tree_depth = self.settings.get("max_tree_depth") if "tree_depth" in self.sample_stats else None
         return _summary.summarize(
-            self.draws, self.sample_stats, var_names=var_names, prob=prob, warn=warn, stacklevel=3
+            self.draws, self.sample_stats, var_names=var_names, prob=prob, warn=False,
+            max_tree_depth=max_tree_depth, divergence_detail=self.divergence_detail(),
         )
+
+    def warn(self) -> Tuple[str, ...]:
+        """Emit the run's convergence problems as `ConvergenceWarning`s, once; return them.
+
+        `nuts` and `hmc` call it at the end of a run (unless `warn=False`);
+        `summary()` then shows the same problems without warning again.
+        """
+        found = self._summarize(None, 0.9).warnings
+        _summary.emit(found, stacklevel=_stack.user_stacklevel())
+        object.__setattr__(self, "_emitted", frozenset(found))
+        return found
+
+    def divergence_detail(self) -> Optional[str]:
+        """A sentence on the divergent draws: how many have a non-finite log-prob part, and whose.
+
+        Evaluates every node's log-prob part at the draws flagged `diverging`
+        (see `tfjoint.infer.results.divergences`); needs the model, and is
+        computed once. It is saved with the run (`save`, pickle), so a copy
+        without its model summarises the same.
+
+        Returns:
+          The sentence the divergence warning carries, or `None` (no
+          divergence, or no model).
+        """
+        if "_divergence_detail_cache" in self.__dict__:
+            return self.__dict__["_divergence_detail_cache"]
+        detail = None
+        if self.model is not None and self.num_divergences:
+            detail = _divergences.describe(self)
+        object.__setattr__(self, "_divergence_detail_cache", detail)
+        return detail
 
     def save(self, path: Any) -> str:
         """Write the run to `path`: netCDF through ArviZ for `.nc` (the `arviz` extra), else `.npz`.
 
         `tfjoint.infer.load(path)` reads it back with the same draws, stats,
         observed data, settings, seed and timings (the model is not saved).
-        See `tfjoint.infer.results.io` for the formats.
+        A `.nc` file holds every group `to_arviz()` makes (the pointwise
+        log-likelihood too, when the model is known), so ArviZ reads it as
+        any other. See `tfjoint.infer.results.io` for the formats.
 
         Returns:
           The path written.
@@ -156,8 +215,11 @@ class Posterior(_format.Report):
         return _io.save(self, path)
 
     def __getstate__(self) -> dict:
-        # Pickle without the model: a model's lambdas and closures need not pickle, and the draws do not need it.
-        state = dict(self.__dict__)
+        # Pickle without the model: a model's lambdas and closures need not pickle, and the draws do not need
+        # it. What the summary reads from the model (the divergent draws' log-prob parts) is kept, so the
+        # summary of the copy is the same.
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        state["_divergence_detail_cache"] = self.divergence_detail()
         state["model"] = None
         return state
 
@@ -165,11 +227,85 @@ class Posterior(_format.Report):
         for key, value in state.items():
             object.__setattr__(self, key, value)
 
-    def to_arviz(self):
-        """Return an `arviz.InferenceData` (needs the optional extra `arviz`)."""
+    def to_arviz(
+        self,
+        posterior_predictive: Optional[Mapping[str, Any]] = None,
+        *,
+        prior: Optional[Mapping[str, Any]] = None,
+        prior_predictive: Optional[Mapping[str, Any]] = None,
+        coords: Optional[Mapping[str, Sequence[Any]]] = None,
+        dims: Optional[Mapping[str, Sequence[str]]] = None,
+        log_likelihood: Optional[bool] = None,
+        constant_data: Optional[Mapping[str, Any]] = None,
+        model: Any = None,
+    ):
+        """Return an `arviz.InferenceData` (the `arviz` extra); the arguments are `tfjoint.infer.to_arviz`'s.
+
+        Examples:
+          >>> import numpy as np
+          >>> post = Posterior(draws={"theta": np.zeros((2, 5, 3))}, sample_stats={}, observed={},
+          ...                  method="nuts", seed=(0, 0), settings={}, timings={})
+          >>> post.to_arviz(dims={"theta": ["school"]}).posterior["theta"].dims
+          ('chain', 'draw', 'school')
+        """
         from tfjoint.infer.results import arviz as _arviz  # pylint: disable=g-import-not-at-top  # the arviz extra lives there
 
-        return _arviz.to_arviz(self)
+        return _arviz.to_arviz(
+            self, posterior_predictive, prior=prior, prior_predictive=prior_predictive, coords=coords, dims=dims,
+            log_likelihood=log_likelihood, constant_data=constant_data, model=model,
+        )
+
+    def loo(self, *, var_name: Optional[str] = None, pointwise: bool = False, model: Any = None, **kwargs: Any):
+        """PSIS-LOO of the run (ArviZ's `az.loo` on `to_arviz()`'s log-likelihood; the `arviz` extra).
+
+        Args:
+          var_name: the observed node to score (required when there are several).
+          pointwise: also return the pointwise values and Pareto k's.
+          model: the model, for a `Posterior` without one (e.g. loaded from a file).
+          **kwargs: passed to `az.loo` (e.g. `scale="deviance"`).
+
+        Returns:
+          ArviZ's `ELPDData`: `elpd_loo`, `se`, `p_loo`, and `warning` when a
+          Pareto k is above 0.7.
+        """
+        from tfjoint.infer.results import arviz as _arviz  # pylint: disable=g-import-not-at-top
+
+        return _arviz.loo(self, var_name=var_name, pointwise=pointwise, model=model, **kwargs)
+
+    def plot_trace(self, var_names: Optional[Sequence[str]] = None, **kwargs: Any):
+        """ArviZ's trace plot of the draws, divergences marked (the `plot` and `arviz` extras).
+
+        Args:
+          var_names: nodes to plot (default: all).
+          **kwargs: `coords=`, `dims=` (as `to_arviz`), and anything `az.plot_trace` takes.
+
+        Returns:
+          The matplotlib axes, as `az.plot_trace` returns them.
+        """
+        from tfjoint.infer.results import plots as _plots  # pylint: disable=g-import-not-at-top  # the plot extra
+
+        return _plots.plot_trace(self, var_names=var_names, **kwargs)
+
+    def plot_posterior(self, var_names: Optional[Sequence[str]] = None, **kwargs: Any):
+        """ArviZ's posterior density plot with the HDI (the `plot` and `arviz` extras); see `plot_trace`."""
+        from tfjoint.infer.results import plots as _plots  # pylint: disable=g-import-not-at-top
+
+        return _plots.plot_posterior(self, var_names=var_names, **kwargs)
+
+    def plot_ppc(self, posterior_predictive: Optional[Mapping[str, Any]] = None, **kwargs: Any):
+        """ArviZ's predictive check, `az.plot_ppc`: predictive draws against the observed data.
+
+        Args:
+          posterior_predictive: `tfjoint.infer.predictive(model, posterior)`.
+          **kwargs: `prior_predictive=` (to check the prior instead),
+            `coords=`, `dims=`, and anything `az.plot_ppc` takes.
+
+        Returns:
+          The matplotlib axes.
+        """
+        from tfjoint.infer.results import plots as _plots  # pylint: disable=g-import-not-at-top
+
+        return _plots.plot_ppc(self, posterior_predictive, **kwargs)
 
     # -- rendering ---------------------------------------------------------------
 
@@ -200,5 +336,21 @@ class Posterior(_format.Report):
 
     def _parts(self):
         return self._title(), [self._table()], self._notes()
+
+    def __repr__(self) -> str:
+        """A few lines: the method, the size, each node's shape, divergences and the seed (never the arrays)."""
+        nodes = [f"{name} {list(values.shape[2:])}" for name, values in self.draws.items()]
+        shown = ", ".join(nodes[:8]) + (f", ... ({len(nodes)} nodes)" if len(nodes) > 8 else "")
+        lines = [f"<Posterior {self.method}: {self.num_chains} chains x {self.num_draws} draws", f"  nodes: {shown}"]
+        facts = []
+        if self.num_divergences is not None:
+            facts.append(f"divergences {self.num_divergences}")
+        if self.observed:
+            facts.append("observed " + ", ".join(list(self.observed)[:6]) + (", ..." if len(self.observed) > 6 else ""))
+        if "total" in self.timings:
+            facts.append(f"{float(self.timings['total']):.1f}s")
+        facts.append(f"seed {self.seed}")
+        lines.append("  " + ", ".join(facts))
+        return "\n".join(lines) + ">"
 
 

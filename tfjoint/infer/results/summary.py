@@ -3,10 +3,13 @@
 `summarize` computes, for each node of a dict of `[chain, draw, ...]` draws,
 the mean, sd, a central interval, the MCSE of the mean, bulk and tail ESS and
 R-hat (the estimators in `_diagnostics`), and turns what looks wrong
-(non-finite draws, R-hat above 1.01, ESS below 100 per chain, divergences)
-into `ConvergenceWarning`s that say the fix. It works on plain dicts and
-does not import `_posterior`, so `Posterior.summary()` can call it without
-an import cycle.
+(non-finite draws, R-hat above 1.01, bulk or tail ESS below 100 per chain,
+divergences, NUTS trees at their maximum depth in more than 1% of draws,
+E-BFMI below 0.3 in a chain) into `ConvergenceWarning`s that say the fix.
+Values in the messages are printed with as many digits as it takes to tell
+them from the limit ("1.0103 > 1.01", never "1.01"). It works on plain dicts
+and does not import `_posterior`, so `Posterior.summary()` can call it
+without an import cycle.
 """
 
 from __future__ import annotations
@@ -22,14 +25,55 @@ from tfjoint._base import format as _format
 from tfjoint._base import types as _types
 from tfjoint.infer.results import diagnostics as _diagnostics
 
-__all__ = ["ConvergenceWarning", "Summary", "summarize"]
+__all__ = ["ConvergenceWarning", "Summary", "summarize", "emit", "beyond", "bfmi"]
 
 RHAT_THRESHOLD = 1.01
 ESS_PER_CHAIN_THRESHOLD = 100.0
+TREE_DEPTH_FRACTION = 0.01  # Stan warns when more than 1% of draws hit the maximum tree depth...
+EBFMI_THRESHOLD = 0.3  # ... and when a chain's E-BFMI is below 0.3.
 
 
 class ConvergenceWarning(UserWarning):
-    """MCMC draws show signs of non-convergence (non-finite draws, R-hat, ESS or divergences)."""
+    """A run shows signs of non-convergence (non-finite draws, R-hat, ESS, divergences, tree depth, E-BFMI, ELBO)."""
+
+
+def beyond(value: float, limit: float) -> str:
+    """`value` with as many significant digits as it takes to differ from `limit` when printed.
+
+    A value just past a limit must not print as the limit itself.
+
+    Examples:
+      >>> beyond(1.0103, 1.01), beyond(399.6, 400.0), beyond(2.5, 1.01), beyond(float("nan"), 1.0)
+      ('1.0103', '399.6', '2.5', 'nan')
+    """
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    for digits in range(3, 17):
+        text = f"{value:.{digits}g}"
+        shown = float(text)
+        if shown != limit and (shown > limit) == (value > limit):
+            return text
+    return repr(value)
+
+
+def bfmi(energy: Any) -> np.ndarray:
+    """E-BFMI per chain: `mean(diff(energy)**2) / var(energy, ddof=1)` along the draws, as ArviZ's `bfmi`.
+
+    Args:
+      energy: the Hamiltonian at each draw, `[chain, draw]` (NUTS's `sample_stats["energy"]`).
+
+    Returns:
+      `np.ndarray` of shape `[chain]`. Below 0.3 the momentum resampling
+      explores the energy distribution poorly (Betancourt 2016).
+
+    Examples:
+      >>> bool(bfmi(np.random.default_rng(0).normal(size=(2, 1000)))[0] > 1.5)   # iid: about 2
+      True
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.square(np.diff(energy, axis=1)).mean(axis=1) / np.var(energy, axis=1, ddof=1)
 
 
 _COLUMNS = ("mean", "sd", "lower", "upper", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
@@ -146,6 +190,28 @@ class Summary(_format.Report):
     def _parts(self):
         return self._title(), [self._table()], self._notes()
 
+    def __repr__(self) -> str:
+        """A few lines: the size, the worst diagnostics and the warnings' first words (`str()` gives the table)."""
+        nodes = list(dict.fromkeys(self.nodes))
+        shown = ", ".join(nodes[:6]) + (", ..." if len(nodes) > 6 else "")
+        lines = [f"<Summary: {self.num_chains} x {self.num_draws} draws, {len(self.names)} rows ({shown})"]
+        with np.errstate(invalid="ignore"):
+            facts = []
+            if np.isfinite(self.r_hat).any():
+                facts.append(f"max r_hat {np.nanmax(self.r_hat):.4g}")
+            if np.isfinite(self.ess_bulk).any():
+                facts.append(f"min ess_bulk {np.nanmin(self.ess_bulk):.0f}")
+            if np.isfinite(self.ess_tail).any():
+                facts.append(f"min ess_tail {np.nanmin(self.ess_tail):.0f}")
+        if self.num_divergences is not None:
+            facts.append(f"divergences {self.num_divergences}")
+        if facts:
+            lines.append("  " + ", ".join(facts))
+        for w in self.warnings:
+            first = w.split(": ", 1)[0] if len(w.split(": ", 1)[0]) < 100 else w[:97] + "..."
+            lines.append(f"  warning: {first}")
+        return "\n".join(lines) + ">"
+
 
 def _coordinate_names(name: str, event_shape: Sequence[int]) -> List[str]:
     if not event_shape:
@@ -160,6 +226,11 @@ def _chains(n: int) -> str:
 def _convergence_warnings(
     names: Sequence[str], r_hat: np.ndarray, bulk: np.ndarray, tail: np.ndarray, num_chains: int, divergences: Optional[int], num_draws: int,
     non_finite: Optional[np.ndarray] = None,
+    *,
+    divergence_detail: Optional[str] = None,
+    tree_depth: Optional[np.ndarray] = None,
+    max_tree_depth: Optional[int] = None,
+    energy: Optional[np.ndarray] = None,
 ) -> List[str]:
     found = []
     if non_finite is not None and non_finite.any():
@@ -172,9 +243,9 @@ def _convergence_warnings(
             "value) at a bad draw), bound or rescale the priors, or compute in float64."
         )
 
-    def worst(values: np.ndarray, largest: bool) -> str:
+    def worst(values: np.ndarray, largest: bool, limit: float) -> str:
         i = int(np.nanargmax(values) if largest else np.nanargmin(values))
-        return f"{values[i]:.3g} at '{names[i]}'"
+        return f"{beyond(values[i], limit)} {'>' if largest else '<'} {limit:g} at '{names[i]}'"
 
     with np.errstate(invalid="ignore"):
         high = np.where(r_hat > RHAT_THRESHOLD)[0]
@@ -182,26 +253,51 @@ def _convergence_warnings(
         low_tail = np.where(tail < ESS_PER_CHAIN_THRESHOLD * num_chains)[0]
     if high.size:
         found.append(
-            f"R-hat above {RHAT_THRESHOLD} for {high.size} of {len(names)} coordinates (worst {worst(r_hat, True)}): "
+            f"R-hat above {RHAT_THRESHOLD} for {high.size} of {len(names)} coordinates (worst {worst(r_hat, True, RHAT_THRESHOLD)}): "
             "the chains disagree. Fix: run more warmup and draws, check for multimodality, or reparametrise."
         )
+    ess_limit = ESS_PER_CHAIN_THRESHOLD * num_chains
     if low_bulk.size:
         found.append(
             f"Bulk ESS below {ESS_PER_CHAIN_THRESHOLD:.0f} per chain for {low_bulk.size} of {len(names)} coordinates "
-            f"(worst {worst(bulk, False)}, {_chains(num_chains)}): means and sds are unreliable. "
+            f"(worst {worst(bulk, False, ess_limit)}, {_chains(num_chains)}): means and sds are "
+            "unreliable. "
             "Fix: draw more (num_results), or reparametrise to reduce autocorrelation."
         )
     if low_tail.size:
         found.append(
             f"Tail ESS below {ESS_PER_CHAIN_THRESHOLD:.0f} per chain for {low_tail.size} of {len(names)} coordinates "
-            f"(worst {worst(tail, False)}, {_chains(num_chains)}): the quantiles are unreliable. Fix: draw more (num_results)."
+            f"(worst {worst(tail, False, ess_limit)}, {_chains(num_chains)}): the quantiles are "
+            "unreliable. Fix: draw more (num_results)."
         )
     if divergences:
         total = num_chains * num_draws
         found.append(
             f"{divergences} of {total} transitions diverged: the sampler missed part of the posterior. "
-            "Fix: raise target_accept_prob (e.g. 0.95), or reparametrise (non-centred hierarchical scales)."
+            + (divergence_detail + " " if divergence_detail else "")
+            + "Fix: raise target_accept_prob (e.g. 0.95), or reparametrise (non-centred hierarchical scales)."
         )
+    if tree_depth is not None and max_tree_depth is not None:
+        saturated = int(np.sum(np.asarray(tree_depth) >= max_tree_depth))
+        fraction = saturated / max(np.size(tree_depth), 1)
+        if fraction > TREE_DEPTH_FRACTION:
+            found.append(
+                f"Tree depth saturated: {saturated} of {np.size(tree_depth)} draws ({beyond(100 * fraction, 100 * TREE_DEPTH_FRACTION)}% "
+                f"> {100 * TREE_DEPTH_FRACTION:g}%) stopped at max_tree_depth={max_tree_depth}, so NUTS cut its "
+                "trajectories short and explores slowly. Fix: raise max_tree_depth (up to 12), or reparametrise "
+                "the model (rescale nodes of very different scales, decorrelate strongly correlated ones)."
+            )
+    if energy is not None:
+        per_chain = bfmi(energy)
+        low = np.flatnonzero(per_chain < EBFMI_THRESHOLD)
+        if low.size:
+            i = int(low[np.argmin(per_chain[low])])
+            found.append(
+                f"E-BFMI below {EBFMI_THRESHOLD} in {low.size} of {len(per_chain)} chains (lowest "
+                f"{beyond(per_chain[i], EBFMI_THRESHOLD)} in chain {i}): the momentum resampling explores the energy "
+                "distribution poorly, so the chains may miss the tails (often a funnel or heavy tails). Fix: "
+                "reparametrise (non-centred hierarchical scales, less heavy-tailed priors), or run more warmup."
+            )
     return found
 
 
@@ -213,6 +309,8 @@ def summarize(
     prob: float = 0.9,
     warn: bool = True,
     stacklevel: int = 2,
+    max_tree_depth: Optional[int] = None,
+    divergence_detail: Optional[str] = None,
 ) -> Summary:
     """Summarise MCMC draws per scalar coordinate, with convergence diagnostics.
 
@@ -220,16 +318,22 @@ def summarize(
       draws: node name -> draws of shape `[chain, draw, *event_shape]`; all
         nodes share `[chain, draw]`.
       sample_stats: optional sampler statistics of shape `[chain, draw]`, with
-        ArviZ's names; `"diverging"` is counted.
+        ArviZ's names; `"diverging"` is counted, `"tree_depth"` checked
+        against `max_tree_depth`, and `"energy"` gives each chain's E-BFMI.
       var_names: nodes to include (default: all, in `draws` order).
       prob: probability mass of the central interval (columns `5%`/`95%` for 0.9).
       warn: emit each problem found as a `ConvergenceWarning`.
       stacklevel: `warnings.warn` stack level; 2 points at the caller of
         `summarize` (a wrapper adds 1 per level).
+      max_tree_depth: NUTS's maximum tree depth, to check `"tree_depth"` against.
+      divergence_detail: a sentence added to the divergence warning (what the
+        divergent draws have in common, e.g. a non-finite log-prob part).
 
     Returns:
       A `Summary`. Its `warnings` lists non-finite (NaN or inf) draws, R-hat
-      above 1.01, bulk or tail ESS below 100 per chain, and any divergence.
+      above 1.01, bulk or tail ESS below 100 per chain, any divergence, trees
+      at `max_tree_depth` in more than 1% of draws, and chains whose E-BFMI is
+      below 0.3.
 
     Raises:
       ShapeError: if a node's draws are not `[chain, draw, ...]`, nodes
@@ -324,9 +428,25 @@ def summarize(
                 fix="pass the sample_stats of the same run as the draws (posterior.sample_stats).",
             )
         divergences = int(np.sum(diverging.astype(bool)))
+    per_draw = {}
+    for key in ("tree_depth", "energy"):
+        if sample_stats is not None and key in sample_stats:
+            value = np.asarray(sample_stats[key])
+            if value.shape != tuple(chain_draw):
+                raise _errors.ShapeError(
+                    argument=f"sample_stats['{key}']",
+                    expected=f"shape [chain, draw] = {list(chain_draw)}, as the draws",
+                    found=f"shape {list(value.shape)}",
+                    fix="pass the sample_stats of the same run as the draws (posterior.sample_stats).",
+                )
+            per_draw[key] = value
+    if max_tree_depth is not None:
+        max_tree_depth = _types.check_int(max_tree_depth, "max_tree_depth", 1, 10)
     found = _convergence_warnings(
         names, stacked["r_hat"], stacked["ess_bulk"], stacked["ess_tail"], num_chains, divergences, num_draws,
         np.concatenate(non_finite) if non_finite else None,
+        divergence_detail=divergence_detail if divergences else None,
+        tree_depth=per_draw.get("tree_depth"), max_tree_depth=max_tree_depth, energy=per_draw.get("energy"),
     )
     if warn:
         for message in found:
@@ -341,3 +461,9 @@ def summarize(
         warnings=tuple(found),
         **stacked,
     )
+
+
+def emit(messages: Sequence[str], stacklevel: int = 2) -> None:
+    """Warn each message as a `ConvergenceWarning`; `stacklevel` as for a `warnings.warn` in the caller."""
+    for message in messages:
+        warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel + 1)

@@ -169,6 +169,7 @@ def run(
     stamp: Optional[Mapping[str, Any]] = None,
     compile_seconds: Optional[float] = None,
     on_chunk: Optional[OnChunk] = None,
+    report: Optional[_progress.Progress] = None,
 ) -> Chunks:
     """Run warmup and sampling in compiled chunks from `state` (or from a checkpoint's `saved` arrays).
 
@@ -188,6 +189,7 @@ def run(
         `on_chunk(phase, done)`, `phase` "warmup" or "sampling" and `done`
         the iterations done in that phase. An exception it raises stops the
         run (a checkpoint already holds the chunk).
+      report: the run's progress line (default: a new one, as `settings.progress` says).
 
     Returns:
       `Chunks`.
@@ -205,7 +207,7 @@ def run(
             for k in [k for k in saved if k.startswith("stat_")]:
                 stats[k[len("stat_"):]].append(saved[k])
 
-    report = _progress.Progress(program.method, enabled=settings.progress)
+    report = report if report is not None else _progress.Progress(program.method, enabled=settings.progress)
     clock = _progress.Stopwatch()
     seconds = {"warmup": 0.0, "sampling": 0.0}
     session_start: Dict[str, Optional[int]] = {"warmup": None, "sampling": None}

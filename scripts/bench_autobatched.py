@@ -42,10 +42,10 @@ import warnings  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-import tfjoint  # noqa: E402
+from _bench_common import flag_values, machine  # noqa: E402  (this directory)
 from absl import app, flags  # noqa: E402
 
-from _bench_common import flag_values, machine  # noqa: E402  (this directory)
+import tfjoint  # noqa: E402
 
 tfd = tfp.distributions
 VARIANTS = ("hand", "tfjoint", "tfp")

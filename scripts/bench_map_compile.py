@@ -28,8 +28,9 @@ the first call (lowering to XLA, compiling and running) and a second call
 
 Usage:
   .venv/bin/python scripts/bench_map_compile.py [--returns=100] [--num_starts=4] [--repeats=1]
+  .venv/bin/python scripts/bench_map_compile.py --quick    # --returns=10 (13 nodes)
 
-About ten minutes with the defaults; `--returns=10` takes one or two.
+About ten minutes with the defaults; `--quick` takes one or two.
 """
 
 from __future__ import annotations
@@ -38,23 +39,27 @@ import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# First calls are measured: XLA programs that tfjoint's persistent cache kept from an earlier run would hide
+# their compile time, so the cache is off unless TFJOINT_CACHE_DIR is set.
+os.environ.setdefault("TFJOINT_CACHE_DIR", "")
 
 import time  # noqa: E402
 import types  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
+from _bench_common import machine  # noqa: E402  (this directory)
 from absl import app, flags  # noqa: E402
+
 from tfjoint import models  # noqa: E402
 from tfjoint._base import types as _types  # noqa: E402
 from tfjoint.infer import _map  # noqa: E402
 from tfjoint.infer.target import flat as _target  # noqa: E402
 
-from _bench_common import machine  # noqa: E402  (this directory)
-
 _RETURNS = flags.DEFINE_integer("returns", 100, "Returns (latent steps) of the per-step SV model.")
 _NUM_STARTS = flags.DEFINE_integer("num_starts", 4, "Starts of the search.")
 _REPEATS = flags.DEFINE_integer("repeats", 1, "Rounds.")
+_QUICK = flags.DEFINE_boolean("quick", False, "10 returns (overrides --returns).")
 
 VARIANTS = (
     "each call site, Jacobian subtracted",
@@ -124,7 +129,9 @@ def _measure(returns, num_starts, jit_compile):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    args = types.SimpleNamespace(returns=_RETURNS.value, num_starts=_NUM_STARTS.value, repeats=_REPEATS.value)
+    args = types.SimpleNamespace(
+        returns=10 if _QUICK.value else _RETURNS.value, num_starts=_NUM_STARTS.value, repeats=_REPEATS.value
+    )
     returns = models.load_stochastic_volatility(args.returns)
     rows = {name: [] for name in VARIANTS}
     for _ in range(args.repeats):

@@ -9,7 +9,8 @@ the minimum bulk ESS over the 50 coordinates, per second of sampling and
 per gradient evaluation (leapfrog steps summed over chains and draws), as
 medians over the rounds after the first, and the ratio dense / diag.
 
-    .venv/bin/python scripts/bench_metric.py [--rounds=3] [--dim=50] [--rho=0.99]
+    .venv/bin/python scripts/bench_metric.py [--rounds=3] [--dim=50] [--rho=0.99] [--out=FILE.json]
+    .venv/bin/python scripts/bench_metric.py --quick    # 2 rounds of 300 warmup + 300 draws
 """
 
 import os
@@ -26,8 +27,10 @@ _ROUNDS = flags.DEFINE_integer("rounds", 3, "Interleaved rounds (the first compi
 _DIM = flags.DEFINE_integer("dim", 50, "Dimension.")
 _RHO = flags.DEFINE_float("rho", 0.99, "Correlation between neighbouring coordinates.")
 _OUT = flags.DEFINE_string("out", None, "Write the results as JSON here.")
+_QUICK = flags.DEFINE_boolean("quick", False, "2 rounds of 300 warmup + 300 draws (overrides --rounds).")
 
 SETTINGS = dict(num_chains=4, num_warmup=1000, num_results=1000, progress=False, warn=False)
+QUICK_SETTINGS = dict(SETTINGS, num_warmup=300, num_results=300)
 
 
 def main(argv):
@@ -38,14 +41,15 @@ def main(argv):
     from tfjoint import infer  # pylint: disable=g-import-not-at-top
 
     d, rho = _DIM.value, _RHO.value
+    settings, num_rounds = (QUICK_SETTINGS, 2) if _QUICK.value else (SETTINGS, _ROUNDS.value)
     cov = np.array([[rho ** abs(i - j) for j in range(d)] for i in range(d)])
     mvn = tfp.distributions.MultivariateNormalTriL(tf.zeros(d, tf.float64), np.linalg.cholesky(cov))
     log_prob = mvn.log_prob
     rows = {"diag": [], "dense": []}
-    for r in range(_ROUNDS.value):
+    for r in range(num_rounds):
         for metric in ("diag", "dense"):
             t = time.perf_counter()
-            post = infer.nuts(log_prob, initial_state=tf.zeros(d, tf.float64), metric=metric, seed=r, **SETTINGS)
+            post = infer.nuts(log_prob, initial_state=tf.zeros(d, tf.float64), metric=metric, seed=r, **settings)
             wall = time.perf_counter() - t
             ess = float(infer.ess_bulk(post.draws["x"]).min())
             gradients = int(post.sample_stats["n_steps"].sum())
@@ -60,11 +64,11 @@ def main(argv):
         later = results[1:] or results
         summary[metric] = {k: float(np.median([x[k] for x in later])) for k in ("min_ess", "ess_per_second", "ess_per_gradient")}
     ratios = {k: summary["dense"][k] / summary["diag"][k] for k in ("ess_per_second", "ess_per_gradient")}
-    print(f"\nmedians over rounds 2..{_ROUNDS.value}: " + json.dumps(summary, indent=1))
+    print(f"\nmedians over rounds 2..{num_rounds}: " + json.dumps(summary, indent=1))
     print(f"dense / diag: min ESS per second {ratios['ess_per_second']:.1f}x, per gradient {ratios['ess_per_gradient']:.1f}x")
     if _OUT.value:
         with open(_OUT.value, "w") as f:
-            json.dump({"rows": rows, "summary": summary, "ratios": ratios, "dim": d, "rho": rho, "settings": SETTINGS,
+            json.dump({"rows": rows, "summary": summary, "ratios": ratios, "dim": d, "rho": rho, "settings": settings,
                        "load_average": os.getloadavg()}, f, indent=1)
 
 

@@ -9,8 +9,11 @@ a `JointDistributionCoroutine` (Root nodes, `Independent`). Variants:
 
   tfjoint        `tfjoint.infer.nuts` defaults on the builder's model: Stan-style
                  warmup (dual-averaging step size + windowed diagonal metric),
-                 XLA chunks of 100 iterations.
-  tfjoint_hand   the same on the hand-batched model.
+                 XLA chunks of 100 iterations, tfjoint's own NUTS kernel
+                 (`kernel="auto"` picks `"tfjoint"` under XLA).
+  tfjoint_tfp    the same with `kernel="tfp"`: TFP's `NoUTurnSampler` inside
+                 tfjoint's program (warmup, chunks, metric as a rescaled target).
+  tfjoint_hand   `tfjoint` on the hand-batched model.
   nuts_da        raw TFP on the builder's model: `NoUTurnSampler` +
                  `DualAveragingStepSizeAdaptation` (80% of warmup adapting),
                  `sample_chain` under XLA, one call.
@@ -37,7 +40,8 @@ recompiles (10+ s; see `FlatTarget.log_prob`). Reported per variant (median over
   us/leapfrog   run s / leapfrog steps (max over chains per iteration, i.e. the
                 batched cost), warmup included
 
-plus the ratio tfjoint / nuts_da of min ESS/s, and the bare cost of one
+plus the ratios of min ESS/s (tfjoint / nuts_da, tfjoint_tfp / nuts_da,
+tfjoint / tfjoint_tfp, tfjoint_hand / nuts_da_hand), and the bare cost of one
 batched value-and-gradient evaluation of the target under XLA, to compare
 with us/leapfrog.
 
@@ -51,6 +55,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# First calls are measured: XLA programs that tfjoint's persistent cache kept from an earlier run would hide
+# their compile time, so the cache is off unless TFJOINT_CACHE_DIR is set.
+os.environ.setdefault("TFJOINT_CACHE_DIR", "")
 
 import random  # noqa: E402
 import statistics  # noqa: E402
@@ -58,9 +65,6 @@ import time  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-from absl import app, flags  # noqa: E402
-from tfjoint import infer, models  # noqa: E402
-
 from _bench_common import (  # noqa: E402
     ess_summary,
     flag_values,
@@ -69,9 +73,13 @@ from _bench_common import (  # noqa: E402
     print_table,
     time_loop,
 )
+from absl import app, flags  # noqa: E402
+
+from tfjoint import infer, models  # noqa: E402
 
 tfd = tfp.distributions
-VARIANTS = ("tfjoint", "tfjoint_hand", "nuts_da", "nuts_da_hand", "windowed", "plain")
+VARIANTS = ("tfjoint", "tfjoint_tfp", "tfjoint_hand", "nuts_da", "nuts_da_hand", "windowed", "plain")
+KERNEL = {"tfjoint": "auto", "tfjoint_tfp": "tfp", "tfjoint_hand": "auto"}  # `nuts(..., kernel=...)`
 FIXED_SEED = ("nuts_da", "windowed", "plain")  # AutoBatched model under XLA: a new seed recompiles
 
 _FLAGS = [
@@ -169,13 +177,15 @@ def run_variant(name, fns, models_by_name, labels, args, seed):
         t = time.perf_counter()
         post = infer.nuts(
             model, observed=observed, num_chains=args.num_chains, num_warmup=args.num_warmup,
-            num_results=args.num_results, seed=seed, progress=False, warn=False,
+            num_results=args.num_results, seed=seed, progress=False, warn=False, kernel=KERNEL[name],
         )
         wall = time.perf_counter() - t
         run = post.timings["warmup"] + post.timings["sampling"]
+        # "wall" adds to `run` tfjoint's setup (reading the model, initial points) and what follows sampling.
         return dict(first=post.timings["trace_compile"] + run, run=run, wall=wall - post.timings["trace_compile"],
+                    setup=post.timings["setup"],
                     ess=posterior_ess(post), leapfrogs=post.settings["leapfrog_steps"],
-                    compile=post.timings["trace_compile"])
+                    compile=post.timings["trace_compile"], kernel=post.settings["kernel"])
     if name in FIXED_SEED:
         seed = 1000
     t = time.perf_counter()
@@ -200,7 +210,7 @@ def main(argv):
     pinned = models.multinomial_logistic_regression.condition(features, observed={"y": labels})
     hand = hand_batched_model(features, labels)
     fns = make_raw(pinned, hand, args.num_chains, args.num_warmup, args.num_results, plain_results)
-    models_by_name = {"tfjoint": (jd, {"y": labels}), "tfjoint_hand": (hand, None)}
+    models_by_name = {"tfjoint": (jd, {"y": labels}), "tfjoint_tfp": (jd, {"y": labels}), "tfjoint_hand": (hand, None)}
     print(f"Iris multinomial logistic regression: {args.num_chains} chains, {args.num_warmup} warmup, "
           f"{args.num_results} draws (plain: {plain_results} burn-in + {plain_results} draws, step 1e-3); "
           f"{rounds} timed round(s); {machine()}", flush=True)
@@ -210,14 +220,16 @@ def main(argv):
     for v in variants:  # compile round
         out = run_variant(v, fns, models_by_name, labels, args, 1000)
         first[v] = out.get("compile", out["first"])
-        print(f"  compiled {v}: first call {out['first']:.1f}s", flush=True)
+        ran = f" (kernel {out['kernel']!r})" if "kernel" in out else ""
+        print(f"  compiled {v}{ran}: first call {out['first']:.1f}s", flush=True)
     for r in range(rounds):
         order = list(variants)
         random.Random(r).shuffle(order)
         for v in order:
             out = run_variant(v, fns, models_by_name, labels, args, r)
             results[v].append(out)
-            print(f"  round {r} {v}: run {out['run']:.2f}s, min ESS {out['ess'][0]:.0f}", flush=True)
+            extra = f", wall {out['wall']:.2f}s (setup {out['setup']:.2f}s)" if "setup" in out else ""
+            print(f"  round {r} {v}: run {out['run']:.2f}s{extra}, min ESS {out['ess'][0]:.0f}", flush=True)
 
     vg = value_and_gradient_cost(pinned, args.num_chains)
     vg_hand = value_and_gradient_cost(hand, args.num_chains)
@@ -242,7 +254,8 @@ def main(argv):
     print()
     print(f"bare value-and-gradient ({args.num_chains} chains batched, XLA): {vg:.1f} us per evaluation "
           f"(builder's AutoBatched model), {vg_hand:.1f} us (hand-batched model)")
-    for ours, raw in (("tfjoint", "nuts_da"), ("tfjoint_hand", "nuts_da_hand")):
+    for ours, raw in (("tfjoint", "nuts_da"), ("tfjoint_tfp", "nuts_da"), ("tfjoint", "tfjoint_tfp"),
+                      ("tfjoint_hand", "nuts_da_hand")):
         if ours in summary and raw in summary:
             print(f"ratio {ours} / {raw}, min ESS/s: {summary[ours][0] / summary[raw][0]:.2f} "
                   f"(wall, incl. tfjoint's setup and constraining: {summary[ours][1] / summary[raw][1]:.2f})")

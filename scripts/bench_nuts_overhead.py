@@ -52,7 +52,9 @@ Usage:
       [--repeats=3] [--seeds=3] [--chains=4] [--parts=1234]
 
 `--parts=2` runs part 2 alone (about two minutes at 4 chains), `--parts=4`
-part 4 alone (under a minute).
+part 4 alone (under a minute). `--quick` cuts every part: 50 iterations per
+timed loop, one round, depths 4 and 8 in part 1, tfjoint's and TFP's plain
+kernels only in part 2, one seed of 200 + 200 in part 3.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
+from _bench_common import build_model, machine, posterior_ess, time_loop  # noqa: E402  (this directory)
 from absl import app, flags  # noqa: E402
+
 from tfjoint import infer  # noqa: E402
 from tfjoint._base import types as _types  # noqa: E402
 from tfjoint.infer.mcmc import nuts_kernel as _nuts_kernel  # noqa: E402
@@ -75,14 +79,15 @@ from tfjoint.infer.run import program as _program  # noqa: E402
 from tfjoint.infer.target import flat as _target  # noqa: E402
 from tfjoint.infer.target import signature as _signature  # noqa: E402
 
-from _bench_common import build_model, machine, posterior_ess, time_loop  # noqa: E402  (this directory)
-
 _NUM_RESULTS = flags.DEFINE_integer("num_results", 300, "Iterations per timed loop or run (parts 1 and 2).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Interleaved rounds (parts 1 and 2); the best counts.")
 _SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds of whole runs (part 3).")
 _MODEL = flags.DEFINE_enum("model", "sv_vectorized", ["sv_vectorized", "iris", "sv_per_step", "lgcp"], "The model.")
 _CHAINS = flags.DEFINE_integer("chains", 4, "Chains.")
 _PARTS = flags.DEFINE_string("parts", "1234", "Which of the four parts to run, e.g. 24.")
+_QUICK = flags.DEFINE_boolean(
+    "quick", False, "50 iterations, 1 round, depths 4 and 8, two kernels in part 2, one seed of 200 + 200."
+)
 
 DEPTHS = (1, 2, 3, 4, 5, 7, 8)
 KERNEL_DEPTHS = (4, 8)  # 15 and 255 leapfrog steps: a long lever for the slope
@@ -99,6 +104,7 @@ KERNELS = {
     ),
 }
 LEAPFROGS_PER_LEAF = {"TFP, 2 leapfrogs per leaf": 2}
+QUICK_KERNELS = ("tfjoint FlatNoUTurnSampler", "TFP NoUTurnSampler")
 NUTS_KERNELS = ("tfjoint", "tfp")  # `nuts(..., kernel=...)` in parts 1 and 3
 
 
@@ -269,6 +275,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     parts, chains, n, repeats = _PARTS.value, _CHAINS.value, _NUM_RESULTS.value, _REPEATS.value
+    depths, seeds, whole_iterations, kernels = DEPTHS, _SEEDS.value, 1000, KERNELS
+    if _QUICK.value:
+        n, repeats, depths, seeds, whole_iterations = 50, 1, KERNEL_DEPTHS, 1, 200
+        kernels = {name: KERNELS[name] for name in QUICK_KERNELS}
     builder, builder_args, builder_kwargs, observed = build_model(_MODEL.value)
     jd = builder(*builder_args, **builder_kwargs)
     target = _target.make_target(jd, observed).for_batch(chains, 0)
@@ -276,7 +286,7 @@ def main(argv):
     x0 = target.initial_state(chains, _types.as_seed(0))
     loops = {
         (name, d): _kernel_loop(make, rebuild, n, d, rescaled="rescaled" in name)
-        for name, make in KERNELS.items()
+        for name, make in kernels.items()
         for d in KERNEL_DEPTHS
     }
     scale = tf.ones(x0.shape[-1:], x0.dtype)  # an argument, so XLA cannot fold the multiply away
@@ -294,7 +304,7 @@ def main(argv):
     tfjoint_leapfrogs = {}
     for r in range(repeats):
         if "1" in parts:
-            for depth in DEPTHS:
+            for depth in depths:
                 for kernel in NUTS_KERNELS:
                     post = infer.nuts(
                         jd, observed=observed, num_chains=chains, num_warmup=0, num_results=n, seed=r,
@@ -310,10 +320,10 @@ def main(argv):
                 keep(key, 1e6 * _best_seconds(loop, x0, data, scale) / n)
 
     whole = {kernel: [] for kernel in NUTS_KERNELS} if "3" in parts else {}
-    for seed in range(_SEEDS.value):
+    for seed in range(seeds):
         for kernel, runs in whole.items():
             post = infer.nuts(
-                jd, observed=observed, num_chains=chains, num_warmup=1000, num_results=1000, seed=seed,
+                jd, observed=observed, num_chains=chains, num_warmup=whole_iterations, num_results=whole_iterations, seed=seed,
                 progress=False, warn=False, kernel=kernel,
             )
             seconds = post.timings["warmup"] + post.timings["sampling"]
@@ -326,11 +336,11 @@ def main(argv):
         for kernel in NUTS_KERNELS:
             print(f"\n1. tfjoint's nuts, kernel={kernel!r}, every tree at max_tree_depth")
             print(f"{'depth':>5} {'lf/iter':>8} {'us/iter':>9} {'us/lf':>7}")
-            for depth in DEPTHS:
+            for depth in depths:
                 us, lf = best[("tfjoint nuts", kernel, depth)], tfjoint_leapfrogs[kernel, depth]
                 print(f"{depth:>5} {lf:>8.0f} {us:>9.0f} {us / lf:>7.1f}")
             fixed, per_step = _fit(
-                [tfjoint_leapfrogs[kernel, d] for d in DEPTHS], [best[("tfjoint nuts", kernel, d)] for d in DEPTHS]
+                [tfjoint_leapfrogs[kernel, d] for d in depths], [best[("tfjoint nuts", kernel, d)] for d in depths]
             )
             print(f"fit: {fixed:.0f} us per iteration + {per_step:.1f} us per leapfrog step")
 
@@ -341,7 +351,7 @@ def main(argv):
         print(f"{'bare value-and-gradient':<30} {bare_us:>7.1f} {1.0:>7.2f}")
         thunks = _thunks_per_step(leapfrog, x0, data)
         print(f"{'plain leapfrog loop':<30} {best['leapfrog']:>7.1f} {best['leapfrog'] / bare_us:>7.2f} {thunks:>7}")
-        for name in KERNELS:
+        for name in kernels:
             per_leaf = LEAPFROGS_PER_LEAF.get(name, 1)
             _, per_step = _fit([per_leaf * (2**d - 1) for d in KERNEL_DEPTHS], [best[(name, d)] for d in KERNEL_DEPTHS])
             # The count is of one gradient loop body: for two steps per leaf it would leave out the tree.
@@ -362,16 +372,17 @@ def main(argv):
         print(f"per iteration {iteration}, per doubling {doubling}, per leapfrog step {step} "
               f"(plain leapfrog loop {plain}); subtree branches {' '.join(map(str, branches))}")
         print(f"{'depth':>5} {'lf/iter':>8} {'thunks/iter':>12} {'x plain loop':>13}")
-        for depth in DEPTHS:
+        for depth in depths:
             total = _thunk_model(iteration, doubling, step, branches, depth)
             print(f"{depth:>5} {2**depth - 1:>8} {total:>12} {total / (plain * (2**depth - 1)):>13.2f}")
 
     if whole:
-        print(f"\n3. whole runs in tfjoint's nuts (1000 + 1000, {chains} chains, seeds 0..{_SEEDS.value - 1}): per seed")
+        print(f"\n3. whole runs in tfjoint's nuts ({whole_iterations} + {whole_iterations}, {chains} chains, "
+              f"seeds 0..{seeds - 1}): per seed")
         print(f"{'kernel':<26} {'us/lf':>24} {'lf/iter':>20} {'min ESS/s':>20}")
         for kernel, runs in whole.items():
             us = " ".join(f"{1e6 * t / lf:6.1f}" for t, lf, _ in runs)
-            per_iter = " ".join(f"{lf / 2000:6.1f}" for _, lf, _ in runs)
+            per_iter = " ".join(f"{lf / (2 * whole_iterations):6.1f}" for _, lf, _ in runs)
             ess_s = " ".join(f"{e / t:6.0f}" for t, _, e in runs)
             print(f"{'kernel=' + repr(kernel):<26} {us:>24} {per_iter:>20} {ess_s:>20}")
 

@@ -9,7 +9,8 @@ of tfjoint (e.g. a `git worktree` of an older commit), interleaved, and
 reports the median setup seconds of each.
 
     git worktree add /tmp/base <commit>
-    .venv/bin/python scripts/bench_setup.py --rounds=3 --base=/tmp/base
+    .venv/bin/python scripts/bench_setup.py --rounds=3 --base=/tmp/base [--out=FILE.json]
+    .venv/bin/python scripts/bench_setup.py --quick    # one round: one fresh process per checkout
 """
 
 import json
@@ -23,6 +24,7 @@ from absl import app, flags
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Fresh processes per checkout.")
 _BASE = flags.DEFINE_string("base", None, "Another tfjoint checkout to compare with.")
 _OUT = flags.DEFINE_string("out", None, "Write the results as JSON here.")
+_QUICK = flags.DEFINE_boolean("quick", False, "One round (overrides --rounds).")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,7 +43,9 @@ print("RESULT " + json.dumps({{"setup": post.timings["setup"], "trace_compile": 
 
 
 def _run(root):
+    # trace_compile is measured: no XLA programs from an earlier run (tfjoint's persistent cache).
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.setdefault("TFJOINT_CACHE_DIR", "")
     out = subprocess.run([sys.executable, "-c", CHILD.format(root=root)], capture_output=True, text=True, env=env,
                          timeout=1800)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
@@ -56,7 +60,7 @@ def main(argv):
     if _BASE.value:
         checkouts["base"] = os.path.abspath(_BASE.value)
     results = {k: [] for k in checkouts}
-    for r in range(_ROUNDS.value):
+    for r in range(1 if _QUICK.value else _ROUNDS.value):
         for name, root in checkouts.items():
             res = _run(root)
             results[name].append(res)

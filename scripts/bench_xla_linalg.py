@@ -12,6 +12,7 @@ microseconds per evaluation and the ratio XLA / graph.
 
 Usage:
   .venv/bin/python scripts/bench_xla_linalg.py [--sizes=4,8,16,32,64,100] [--batch=4]
+  .venv/bin/python scripts/bench_xla_linalg.py --quick    # sizes 8, 32, 100
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import time  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
 from _bench_common import machine  # noqa: E402  (this directory)
+from absl import app, flags  # noqa: E402
 
 EVALUATIONS = 50
 _SIZES = flags.DEFINE_list("sizes", ["4", "8", "16", "32", "64", "100"], "Matrix sizes n.")
 _BATCH = flags.DEFINE_integer("batch", 4, "Matrices per evaluation (one per chain).")
+_QUICK = flags.DEFINE_boolean("quick", False, "Sizes 8, 32 and 100 only (overrides --sizes).")
 
 
 def objective(op: str, m: tf.Tensor) -> tf.Tensor:
@@ -62,7 +63,7 @@ def main(argv):
     print(f"{machine()}; batch {batch}, float64, value + gradient, us per evaluation (best of 3)")
     print(f"{'op':<16}{'n':>5}{'XLA us':>10}{'graph us':>10}{'XLA/graph':>11}")
     for op in ("cholesky", "triangular_solve"):
-        for n in [int(x) for x in _SIZES.value]:
+        for n in (8, 32, 100) if _QUICK.value else [int(x) for x in _SIZES.value]:
             a = tf.random.stateless_normal([batch, n, n], [1, 2], dtype=tf.float64)
             m = tf.matmul(a, a, transpose_b=True) + n * tf.eye(n, dtype=tf.float64)  # well conditioned
             loops = {mode: make_loop(op, mode == "xla") for mode in ("xla", "graph")}

@@ -12,6 +12,7 @@ a NUTS kernel, which is why `rng_for` picks Philox for float64.
 
 Usage:
   .venv/bin/python scripts/bench_xla_rng.py [--shape=4,103] [--iterations=2000] [--repeats=5]
+  .venv/bin/python scripts/bench_xla_rng.py --quick    # 500 iterations, 3 rounds
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import time  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
 from _bench_common import machine  # noqa: E402  (this directory)
+from absl import app, flags  # noqa: E402
 
 ALGS = ("auto_select", "philox", "threefry")
 _SHAPE = flags.DEFINE_list("shape", ["4", "103"], "Shape of one draw: [num_chains, dim].")
 _ITERATIONS = flags.DEFINE_integer("iterations", 2000, "Draws per timed loop.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Interleaved rounds; the best counts.")
+_QUICK = flags.DEFINE_boolean("quick", False, "500 iterations and 3 rounds (overrides --iterations and --repeats).")
 
 
 def _loop(shape, dtype, alg, iterations):
@@ -48,7 +49,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     shape = [int(d) for d in _SHAPE.value]
-    iterations, repeats = _ITERATIONS.value, _REPEATS.value
+    iterations, repeats = (500, 3) if _QUICK.value else (_ITERATIONS.value, _REPEATS.value)
     tf.get_logger().setLevel("ERROR")  # one tf.function per variant: TF's retracing notes are false alarms
     best = {}
     loops = {}

@@ -136,9 +136,10 @@ def check_data_log_prob(tf):
                 v = fn(w)
             return v.numpy(), tape.gradient(v, w).numpy()
 
-        ref_v, ref_g = value_and_grad(lambda w: pinned.unnormalized_log_prob(w=w))
-        eager_v, eager_g = value_and_grad(lambda w: sharded({"w": w}))
-        graph = tf.function(lambda w: sharded({"w": w}), autograph=False)
+        # The lambdas are called in this iteration, so they read this iteration's model.
+        ref_v, ref_g = value_and_grad(lambda w: pinned.unnormalized_log_prob(w=w))  # noqa: B023
+        eager_v, eager_g = value_and_grad(lambda w: sharded({"w": w}))  # noqa: B023
+        graph = tf.function(lambda w: sharded({"w": w}), autograph=False)  # noqa: B023
         graph_v, graph_g = value_and_grad(graph)
         graph(tf.constant(w * 2))  # same shapes: no new trace
         # Float64 numpy truth, and the per-observation magnitudes the round-off bound needs.

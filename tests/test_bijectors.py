@@ -453,7 +453,7 @@ def test_trace_joint_bijector__autobatched_model_holding_a_naive_jd():
     # Raw TFP cannot read this model's event_shape (one batch_shape per part inside an AutoBatched model).
     model = tfd.JointDistributionSequentialAutoBatched([tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0)], name="inner")])
     with pytest.raises(AttributeError):
-        model.event_shape  # pylint: disable=pointless-statement
+        model.event_shape  # noqa: B018  # pylint: disable=pointless-statement
     with pytest.raises(_errors.NodeError, match=r"Node: 'inner'\n.*AutoBatched(.|\n)*Fix: build the nested joint distribution with its AutoBatched class"):
         _joint_bijectors.trace_joint_bijector(model)
 

@@ -6,6 +6,7 @@ compilations from TensorFlow's own log (`device_executable_persistor`: an execut
 """
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -115,3 +116,34 @@ def test_cache__nuts_in_a_second_process_compiles_nothing(tmp_path):
     assert runs[0].stderr.count("XlaSerializedCacheEntry saved") >= 1
     assert runs[1].stderr.count("XlaSerializedCacheEntry saved") == 0
     assert [r.stdout.splitlines()[-1] for r in runs][0] == runs[1].stdout.splitlines()[-1]  # the same draws
+
+
+def test_cache__progress_says_compiled_then_loaded_from_cache(tmp_path):
+    # Not timing: "loaded from cache" means XLA wrote no executable during the compile (Program.trace_and_compile).
+    program = textwrap.dedent(
+        """
+        import tfjoint
+        import tensorflow_probability as tfp
+        from tfjoint import infer
+        from tfjoint.infer.run import program
+        tfd = tfp.distributions
+        model = dict(mu=tfd.Normal(0., 1.), y=lambda mu: tfd.Normal(mu, 1.))
+        post = infer.nuts(model, observed={"y": 1.0}, num_chains=2, num_warmup=20, num_results=10, seed=0,
+                          jit_compile=True, warn=False)
+        print("SOURCE", list(program.CACHE.values())[-1].compile_record["source"])
+        print("RESULT", post.draws["mu"].tolist())
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=ROOT, TFJOINT_CACHE_DIR=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TF_XLA_FLAGS", None)
+    runs = [subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=600)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    cold, warm = ([line for line in r.stderr.splitlines() if line.startswith("nuts: ")] for r in runs)
+    assert cold[0] == "nuts: tracing..." and cold[1].startswith("nuts: compiling... (traced in ")
+    seconds = r"[\dhm.]+s"  # progress.duration: 4.2s, 3m05s
+    assert re.fullmatch(rf"nuts: compiled in {seconds} \(traced in {seconds}\)", cold[2])
+    assert re.fullmatch(rf"nuts: loaded from cache in {seconds} \(traced in {seconds}\)", warm[2])
+    assert "SOURCE compiled" in runs[0].stdout and "SOURCE cache" in runs[1].stdout
+    assert runs[0].stdout.splitlines()[-1] == runs[1].stdout.splitlines()[-1]  # the same draws
+

@@ -16,7 +16,9 @@ from tfjoint.infer.run import checkpoint as _checkpoint
 
 tfd = tfp.distributions
 
-SETTINGS = dict(num_chains=2, num_warmup=30, num_results=20, seed=3, chunk_size=10, jit_compile=False, progress=False)
+# Runs this short do not converge, and are not meant to: the end-of-run warnings are off.
+SETTINGS = dict(num_chains=2, num_warmup=30, num_results=20, seed=3, chunk_size=10, jit_compile=False, progress=False,
+                warn=False)
 
 
 def _model(prior_loc):

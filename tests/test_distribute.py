@@ -127,11 +127,14 @@ def test_nuts__one_replica_strategy_gives_the_one_device_draws(one_device):
 
 
 def test_nuts__chain_sharded_program_is_reused_for_new_data(one_device):
-    kw = dict(num_chains=2, num_warmup=0, num_results=3, seed=1, jit_compile=False, progress=False, strategy=one_device)
+    # warn=False: 3 unadapted draws at step size 1 diverge; this test is about the program cache.
+    kw = dict(num_chains=2, num_warmup=0, num_results=3, seed=1, jit_compile=False, progress=False, strategy=one_device,
+              warn=False)
     model = linear_regression(X)
+    before = {id(p) for p in _program.CACHE.values()}  # other tests' programs (e.g. float64) on one_device
     _nuts.nuts(model, {"y": Y}, **kw)
     _nuts.nuts(model, {"y": -Y}, **kw)
-    (program,) = [p for p in _program.CACHE.values() if p.sampler.placement is not None
+    (program,) = [p for p in _program.CACHE.values() if id(p) not in before and p.sampler.placement is not None
                   and p.sampler.placement.strategy is one_device and p.method == "nuts"]
     assert program.tracing_counts() == {"start": 1, "model": 0, "chunk": 1}  # each replica traces its own
 

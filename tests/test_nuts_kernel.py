@@ -169,8 +169,8 @@ def test_flat_no_u_turn_sampler__one_transition_from_a_funnel_neck_matches_tfp()
 
         @tf.function(jit_compile=True, autograph=False)
         def transition(z0):
-            z, results = kernel.one_step(z0, kernel.bootstrap_results(z0), seed=[7, 8])
-            return z * to_x, results.has_divergence, tf.exp(tf.minimum(results.log_accept_ratio, 0.0))
+            z, results = kernel.one_step(z0, kernel.bootstrap_results(z0), seed=[7, 8])  # noqa: B023 (called below, in this iteration)
+            return z * to_x, results.has_divergence, tf.exp(tf.minimum(results.log_accept_ratio, 0.0))  # noqa: B023
 
         x, diverged, accept = (t.numpy() for t in transition(z0))
         moved = np.linalg.norm((x - x0.numpy()) / scale.numpy(), axis=-1)

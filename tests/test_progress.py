@@ -61,6 +61,30 @@ def test_progress__a_long_phase_ticks_its_elapsed_time_in_place(monkeypatch):
     assert out.getvalue().count("\n") == 1  # one line, ended once
 
 
+
+def test_progress__a_phase_can_switch_steps_and_choose_its_closing_line(monkeypatch):
+    # As nuts shows its compile: "tracing...", then "compiling...", closed by "loaded from cache in ...".
+    out = io.StringIO()
+    p = _progress.Progress("nuts", stream=out, carriage_return=False)
+    with p.phase("tracing", "traced") as phase:
+        phase.switch("compiling", "traced in 1.0s")
+        phase.finish("loaded from cache in 0.2s (traced in 1.0s)")
+    assert out.getvalue().splitlines() == [
+        "nuts: tracing...", "nuts: compiling... (traced in 1.0s)", "nuts: loaded from cache in 0.2s (traced in 1.0s)",
+    ]
+    monkeypatch.setattr(_progress, "_TICK_SECONDS", 0.05)
+    out = io.StringIO()
+    p = _progress.Progress("nuts", stream=out, carriage_return=True)
+    with p.phase("tracing", "traced") as phase:
+        time.sleep(0.15)
+        phase.switch("compiling", "traced in 0.1s")
+        time.sleep(0.2)
+    p.close()
+    frames = out.getvalue().split("\r")[1:]
+    assert any(f.startswith("nuts: tracing... 0.") for f in frames)
+    assert any(re.match(r"nuts: compiling\.\.\. 0\.\ds \(traced in 0\.1s\)", f) for f in frames)  # its own clock
+    assert re.match(r"nuts: traced in 0\.\ds", frames[-1]) and out.getvalue().count("\n") == 1
+
 @pytest.fixture
 def fake_notebook(monkeypatch):
     """IPython's `display` replaced by a recorder: `shown` lists ("display" | "update", text, html)."""

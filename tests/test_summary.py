@@ -1,5 +1,7 @@
 """Tests for tfjoint.infer.results.summary: the Summary report's rows, rendering, warnings and errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -83,7 +85,7 @@ def test_summarize__errors_name_the_node():
 
 def test_summary__is_frozen_and_validated():
     s = _summary.summarize({"mu": np.random.default_rng(12).normal(size=(2, 100))}, warn=False)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.prob = 0.5
     with pytest.raises(ValueError):
         s.mean[0] = 1.0  # read-only arrays

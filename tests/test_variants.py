@@ -219,7 +219,7 @@ def test_variants__nested_jd_becomes_autobatched_inside_the_autobatched_form():
     # Raw TFP cannot hold a naive nested JD in an AutoBatched model; the derived form holds an AutoBatched one.
     raw = tfd.JointDistributionCoroutineAutoBatched(_models.stochastic_volatility_jd().model)
     with pytest.raises(AttributeError):
-        raw.batch_shape  # pylint: disable=pointless-statement
+        raw.batch_shape  # noqa: B018  # pylint: disable=pointless-statement
     assert vs["autobatched"].batch_shape == ()
     run = _execution.execute(vs["autobatched"])
     inner = run.runs[-1].distribution

@@ -192,7 +192,7 @@ class Report:
         if isinstance(data, dict):
             out.update(data)
         if hasattr(type(self), "ok"):
-            out["ok"] = bool(getattr(self, "ok"))
+            out["ok"] = bool(getattr(self, "ok"))  # noqa: B009 (a report type may have no `ok`; mypy checks attributes)
         return out
 
     def to_json(self, indent: int = 2) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FrameType
+from typing import Optional
 
 __all__ = ["is_internal", "user_stacklevel"]
 
@@ -27,7 +29,8 @@ def user_stacklevel() -> int:
     Skips tfjoint's own frames, TensorFlow's and AutoGraph's generated code, so
     a warning raised while tracing names the line that called tfjoint.
     """
-    frame, level = sys._getframe(1), 1  # pylint: disable=protected-access
+    frame: Optional[FrameType] = sys._getframe(1)  # pylint: disable=protected-access
+    level = 1
     while frame is not None:
         if not is_internal(frame.f_code.co_filename):
             return level

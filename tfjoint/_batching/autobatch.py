@@ -43,8 +43,9 @@ import functools
 import math
 import warnings
 import weakref
-from typing import Any, Dict, Iterator, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -181,9 +182,9 @@ def _reshape_leading(x: tf.Tensor, leading: Sequence[int], drop: int) -> tf.Tens
     """Replace the first `drop` dims of `x` by `leading`.
 
     Uses a static target shape whenever it is known: under XLA, a reshape to a
-    computed shape (or an `EnsureShape`) after a stateless random op made XLA
-    fuse the random-number generation into its consumer, which ran ~4x slower
-    on CPU (measured; see scripts/README.md).
+    computed shape (or an `EnsureShape`) after a stateless random op lets XLA
+    fuse the random-number generation into its consumer, which runs several
+    times slower on CPU (`scripts/bench_xla_rng.py`).
     """
     rest = x.shape[drop:]
     if rest.is_fully_defined():
@@ -387,6 +388,51 @@ def _dist_from_batched(base, index, values, batched, sliced) -> Any:
 # log_prob.
 
 
+def _check_value(base: tfd.JointDistribution, pins: Dict[str, Any], value: Any) -> None:
+    """Refuse a `value` that is not one value per free node, naming what is missing or unknown."""
+    free = [n for n in _joint.flat_resolve_names(base) if n not in pins]
+    expected = f"one value per node ({', '.join(free)}), structured like joint.sample()"
+    if value is None or isinstance(value, (str, bytes)):
+        raise _errors.ArgumentError(argument="value", expected=expected, found=_errors.describe(value),
+                                    fix="pass e.g. value=joint.sample(seed=0), or a dict from node name to value.")
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in free]
+        if unknown:
+            why = "an observed (pinned) node" if unknown[0] in pins else "not a node"
+            raise _errors.ArgumentError(argument=f"value[{unknown[0]!r}]", expected=f"a node of the model ({', '.join(free)})",
+                                        found=f"{unknown[0]!r}, {why}", fix=f"drop {unknown[0]!r} from value.")
+        missing = [n for n in free if n not in value]
+        if missing:
+            raise _errors.ArgumentError(argument="value", expected=expected, found=f"no value for {', '.join(map(repr, missing))}",
+                                        fix=f"add value[{missing[0]!r}].")
+        for name, v in value.items():
+            if any(_is_text(x) for x in tf.nest.flatten(v)):
+                raise _errors.ArgumentError(argument=f"value[{name!r}]", expected="a numeric value", found=_errors.describe(v),
+                                            fix=f"pass a number or a numeric array for {name!r}.")
+
+
+def _is_text(x: Any) -> bool:
+    if isinstance(x, (str, bytes)):
+        return True
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return x.dtype == tf.string
+    return isinstance(x, np.ndarray) and x.dtype.kind in "USO"
+
+
+def _as_node_tensor(name: str, v: Any, dtype: Any) -> Any:
+    """`v` as a tensor of the node's dtype family, or an error that names the node."""
+    try:
+        t = tf.nest.map_structure(lambda x, dt: tf.convert_to_tensor(x, dtype_hint=dt), v, dtype)
+    except (TypeError, ValueError) as e:
+        raise _errors.ArgumentError(argument=f"value[{name!r}]", expected=f"a tensor of dtype {dtype}", found=_errors.describe(v),
+                                    fix=f"pass a numeric value for {name!r}.") from e
+    for x, dt in zip(tf.nest.flatten(t), tf.nest.flatten(dtype)):
+        if dt is not None and tf.as_dtype(dt).is_floating and not (x.dtype.is_floating or x.dtype.is_integer):
+            raise _errors.ArgumentError(argument=f"value[{name!r}]", expected=f"a numeric tensor ({tf.as_dtype(dt).name})",
+                                        found=f"dtype {x.dtype.name}", fix=f"pass a numeric value for {name!r}.")
+    return t
+
+
 def _flat_value(joint: Any, base: tfd.JointDistribution, pins: Dict[str, Any], value: Any) -> List[Any]:
     names = _joint.flat_resolve_names(base)
     dtypes = _joint.model_flatten(base, base.dtype)
@@ -403,9 +449,7 @@ def _flat_value(joint: Any, base: tfd.JointDistribution, pins: Dict[str, Any], v
             found=f"{len(flat)} parts",
             fix="pass one value per node, structured like joint.sample().",
         )
-    return [
-        tf.nest.map_structure(lambda v, dt: tf.convert_to_tensor(v, dtype_hint=dt), v, dt) for v, dt in zip(flat, dtypes)
-    ]
+    return [_as_node_tensor(name, v, dt) for name, v, dt in zip(names, flat, dtypes)]
 
 
 def _measure(joint: Any, base: tfd.JointDistribution, flat: Sequence[Any]) -> tf.Tensor:
@@ -734,6 +778,7 @@ def log_prob(model: Any, value: Any, *, on_fallback: OnFallback = "warn") -> tf.
     """
     _types.check_literal(on_fallback, OnFallback, "on_fallback")
     joint, base, pins = _split(model)
+    _check_value(base, pins, value)
     if not _vectorizes(base):
         return joint.log_prob(value)
     flat = _flat_value(joint, base, pins, value)

@@ -109,7 +109,7 @@ def _wrap_factory(fn: Any, transform: Callable[[Any], Any]) -> Any:
     def wrapped(*args, **kwargs):
         return transform(fn(*args, **kwargs))
 
-    wrapped.__signature__ = signature
+    wrapped.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect.signature; not in typeshed's function type
     wrapped.__name__ = getattr(fn, "__name__", "factory")
     return wrapped
 
@@ -150,8 +150,8 @@ def map_nodes(
         return cls(parts, **kwargs)
     if style == "named":
         index = {name: i for i, name in enumerate(_execution.tfp_names(joint))}
-        parts = {k: _wrap_factory(f, functools.partial(_at, transform, index.get(k, -1))) for k, f in joint.model.items()}
-        return cls(parts, **kwargs)
+        named_parts = {k: _wrap_factory(f, functools.partial(_at, transform, index.get(k, -1))) for k, f in joint.model.items()}
+        return cls(named_parts, **kwargs)
 
     fn = joint.model
 

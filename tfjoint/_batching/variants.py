@@ -31,13 +31,7 @@ _MAX_NESTING = 8
 
 def _run(spec: _spec.ModelSpec, seed: Any) -> _execution.Execution:
     run = _execution.execute(spec.joint, seed=seed, value=[spec.pins.get(n) for n in spec.names], names=spec.names)
-    if not run.ok:
-        raise _errors.NodeError(
-            f"sample() fails: {_errors.first_line(run.error)}",
-            node=run.failed_node,
-            fix="run tfjoint.check(model) for the diagnosis.",
-        )
-    return run
+    return run.raise_for_failure("sample() fails", "run tfjoint.check(model) for the diagnosis.")
 
 
 def _is_nested(dist: Any) -> bool:
@@ -188,6 +182,7 @@ def variants(
         Y=TensorShape([7])
       ))
     """
+    extra = _types.check_mapping(extra, "extra", "{'hand': jds_ia}", allow_none=True)
     spec = _spec.normalize(model, seed=seed)
     batch_ndims = int(spec.joint.batch_ndims) if spec.autobatched else 0
     naive = naive_form(spec, seed)
@@ -199,5 +194,9 @@ def variants(
     for name, v in (extra or {}).items():
         if name in out:
             raise _errors.ArgumentError(argument="extra", found=f"a variant named {name!r}", expected="new names", fix="rename it, e.g. 'hand'.")
-        out[name] = _spec.as_joint(v)
+        try:
+            out[name] = _spec.as_joint(v)
+        except _errors.ModelInputError as e:
+            raise _errors.ModelInputError(e.detail, argument=f"extra[{name!r}]", expected=e.expected, found=e.found,
+                                          fix=f"pass a joint model (list, dict, generator or tfd.JointDistribution*) as extra[{name!r}].") from e
     return out

@@ -110,6 +110,7 @@ def _leaf_key(x, relax: bool):
     if hasattr(x, "_type_spec"):  # composite tensors, e.g. a TFP distribution
         spec = tf.type_spec_from_value(x)
         return ("composite", repr(spec)), type(x).__name__, x
+    key: Tuple[Any, ...]
     try:
         hash(x)
         key = ("python", type(x).__name__, x)

@@ -145,6 +145,7 @@ class ModelBuilder:
         if not run.ok and isinstance(run.error, _errors.TfjointError):
             raise run.error  # the builder's own argument checks already say what is wrong
         if not run.ok:
+            assert run.error is not None  # a failed run (not ok) always keeps its error
             raise _errors.NodeError(
                 f"{self.fn.__name__}: building the model at a prior draw failed: {_errors.first_line(run.error)}",
                 node=f"#{len(run.runs)} (after {run.runs[-1].name!r})" if run.runs else "#0",

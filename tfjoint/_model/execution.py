@@ -62,6 +62,10 @@ class NodeRun:
     problem: Optional[_guard.ParameterProblem] = None  # set when the guard filled `value` instead of sampling
 
 
+# The fix for a model that fails at a prior draw, wherever tfjoint meets one outside `check`.
+FIX_BUILD = "check the node's lambda or generator step; tfjoint.check(model) shows each node's shapes."
+
+
 @dataclasses.dataclass(frozen=True)
 class Execution:
     """The outcome of `execute`: the nodes that ran, and the first failure.
@@ -97,6 +101,13 @@ class Execution:
     @property
     def ok(self) -> bool:
         return self.failed_node is None
+
+    def raise_for_failure(self, what: str, fix: str, error: type = _errors.NodeError) -> "Execution":
+        """Return this run if it reached every node; else raise `error` ("what: TF's first line") at the failed node."""
+        if self.ok:
+            return self
+        assert self.error is not None  # a failed run always keeps its error
+        raise error(f"{what}: {_errors.first_line(self.error)}", node=self.failed_node, fix=fix) from self.error
 
     def value(self, name: str) -> Any:
         for run in self.runs:
@@ -192,7 +203,7 @@ def as_distribution(d: Any) -> Any:
 
 def _factory_code(joint: Any, index: int, names: Sequence[str]) -> Any:
     """The code object of node `index`'s factory (lambda, function, callable), or None."""
-    model = getattr(joint, "model", None)
+    model: Any = getattr(joint, "model", None)  # the factories (a dict or list); None raises below and is caught
     try:
         if isinstance(joint, NAMED_BASE):  # before SEQUENTIAL_BASE: TFP's Named joints derive from it
             fn = model.get(names[index]) if index < len(names) else None
@@ -208,7 +219,7 @@ def _factory_code(joint: Any, index: int, names: Sequence[str]) -> Any:
         fn = fn.func
     code = getattr(fn, "__code__", None)
     if code is None:
-        code = getattr(getattr(fn, "__call__", None), "__code__", None)
+        code = getattr(getattr(fn, "__call__", None), "__code__", None)  # noqa: B004 (a callable object's method)
     return code
 
 

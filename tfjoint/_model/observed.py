@@ -110,12 +110,8 @@ def condition(model: Any, observed: Optional[Mapping[str, Any]] = None, **observ
         converted[key] = _convert_observed(key, v, dtype)
         flat[node.index] = converted[key]
     run = _execution.execute(spec.joint, seed=0, value=flat, names=spec.names)
-    if not run.ok:
-        raise _errors.ObservedError(
-            f"The model fails with this data: {_errors.first_line(run.error)}",
-            node=run.failed_node,
-            fix="check the data's shape against the node's parameters.",
-        ) from run.error
+    run.raise_for_failure("The model fails with this data", "check the data's shape against the node's parameters.",
+                          _errors.ObservedError)
     for key, v in converted.items():
         dist = run.distribution(key)
         expected = dist.batch_shape + dist.event_shape if not isinstance(dist.event_shape, (list, tuple, dict)) else None

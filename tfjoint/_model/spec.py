@@ -232,7 +232,7 @@ _FIX_NOT_A_MODEL = (
 
 
 def _is_generator_function(obj: Any) -> bool:
-    return inspect.isgeneratorfunction(obj) or inspect.isgeneratorfunction(getattr(obj, "__call__", None))
+    return inspect.isgeneratorfunction(obj) or inspect.isgeneratorfunction(getattr(obj, "__call__", None))  # noqa: B004
 
 
 def _uses_root(fn: Callable) -> bool:
@@ -483,6 +483,7 @@ def normalize(model: Any, *, seed: _types.Seed = 0, partial: bool = False) -> Mo
     )
     failed = None
     if not run.ok:
+        assert run.index is not None  # a failed run keeps its failed node's index (execute's `failure`)
         failed = dataclasses.replace(run, failed_node=names[run.index], runs=tuple(
             dataclasses.replace(r, name=names[i]) for i, r in enumerate(run.runs)
         ))
@@ -512,6 +513,7 @@ def _failure_error(run: _execution.Execution, names: Sequence[str], placeholders
     if isinstance(run.error, _errors.NodeError) and run.problem is not None:
         detail = run.error.detail
     else:
+        assert run.error is not None  # called for a failed run, which keeps its error
         detail = _execution.error_line(run.error)
     return _errors.NodeError(
         f"The model fails at {label}, while {what} at a prior draw:\n{detail}",

@@ -233,8 +233,9 @@ def _merge(findings: List[Finding], x: np.ndarray) -> Finding:
     mask = np.zeros(x.shape[: x.ndim - unit], bool)
     for f in findings:
         m = f.mask
+        assert m is not None  # findings without a mask returned `first` above
         if f.unit < unit:
-            m = m.reshape(m.shape[: m.ndim - (unit - f.unit)] + (-1,)).any(-1)
+            m = np.asarray(m.reshape(m.shape[: m.ndim - (unit - f.unit)] + (-1,)).any(-1))
         mask = mask | m
     fix = first.fix if all(f.fix == first.fix for f in findings) else _rules.FIX_GENERIC
     return dataclasses.replace(first, mask=mask, unit=unit, fix=fix)
@@ -253,7 +254,7 @@ def _redraw_findings(redraws, x) -> List[List[Finding]]:
 
 
 def _same_signature(f: Finding, i: int, findings, alternatives) -> bool:
-    if not alternatives:
+    if not alternatives or f.signature is None:
         return False
     for other in alternatives:
         if len(other) != len(findings) or other[i].reason != f.reason or other[i].signature is None:
@@ -342,8 +343,9 @@ def _find_structured(dist, value, fixed, redraws) -> Optional[Violation]:
         x = _as_array(v, dt)
         if x is None or x.dtype.kind != "f":
             continue
-        f = Finding("non-finite", ~np.isfinite(x), 0, "finite reals", _rules.FIX_FINITE)
-        if f.mask.any():
+        bad = ~np.isfinite(x)
+        f = Finding("non-finite", bad, 0, "finite reals", _rules.FIX_FINITE)
+        if bad.any():
             return _violation(f, x, part=str(k))
     return None
 

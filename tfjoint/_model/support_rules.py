@@ -534,11 +534,11 @@ def fit(mask: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     mask = np.asarray(mask, bool)
     shape = tuple(shape)
     while mask.ndim > len(shape):
-        mask = mask.any(axis=0)
-    mask = mask.reshape((1,) * (len(shape) - mask.ndim) + mask.shape)
+        mask = np.asarray(mask.any(axis=0))
+    mask = np.reshape(mask, (1,) * (len(shape) - mask.ndim) + mask.shape)  # np.reshape: numpy's stubs type the method's result as 0-d
     axes = tuple(i for i, (m, s) in enumerate(zip(mask.shape, shape)) if m != s and s == 1)
     if axes:
-        mask = mask.any(axis=axes, keepdims=True)
+        mask = np.asarray(mask.any(axis=axes, keepdims=True))
     return np.broadcast_to(mask, shape)
 
 

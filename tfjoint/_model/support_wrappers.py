@@ -214,7 +214,7 @@ def _union(findings: List[Finding], ne: int, shape: Tuple[int, ...]) -> List[Fin
             continue
         m = f.mask
         if ne > f.unit:  # one event comes from one component: judge whole events
-            m = m.reshape(m.shape[: m.ndim - (ne - f.unit)] + (-1,)).any(-1)
+            m = np.asarray(m.reshape(m.shape[: m.ndim - (ne - f.unit)] + (-1,)).any(-1))
             f.unit = ne
         axis = m.ndim - 1
         if axis < 0:

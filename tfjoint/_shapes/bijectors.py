@@ -179,7 +179,7 @@ def _as_shape(shape: Any) -> Shape:
 def _size(shape: Shape) -> Optional[int]:
     if shape is None or any(d is None for d in shape):
         return None
-    return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([d for d in shape if d is not None], dtype=np.int64))  # every d is an int here
 
 
 def _reshape_shapes(bij: Any) -> Tuple[List[int], List[int]]:
@@ -204,7 +204,7 @@ def _example_event(bij: Any, imin: int) -> Shape:
                 if known == 0 or n_out % known:
                     return None
                 shape_in = [n_out // known if d == -1 else d for d in shape_in]
-            probe = tuple(shape_in)
+            probe: Shape = tuple(shape_in)
         else:
             probe = _as_shape(bij.inverse_event_shape([2] * imin))
         if probe is None or _size(probe) is None:
@@ -304,14 +304,14 @@ class _Tracer:
             event, batch = self._step(position, bij, event, batch)
         self._run_forward()
 
-    def _add(self, step: BijectorStep, check: str, message: str, fix: str, verified: Optional[bool] = None):
+    def _add(self, step: BijectorStep, check: BijectorCheck, message: str, fix: str, verified: Optional[bool] = None):
         self.findings.append(BijectorFinding(step.label, check, message, fix, verified))
 
     def _step(self, position: int, bij: Any, event: Shape, batch: Shape) -> Tuple[Shape, Shape]:
         fmin, imin = int(bij.forward_min_event_ndims), int(bij.inverse_min_event_ndims)
         out: Shape = None
         bij_batch: Shape = None
-        problems: List[Tuple[str, str, str, Optional[bool]]] = []
+        problems: List[Tuple[BijectorCheck, str, str, Optional[bool]]] = []
         if event is not None and len(event) < fmin:
             problems.append(self._rank_problem(bij, event, batch, fmin, imin))
         elif event is not None:
@@ -502,10 +502,12 @@ class _Tracer:
             if step.event_shape_out is not None and step.batch_shape_out is not None:
                 expected = tuple(step.batch_shape_out) + tuple(step.event_shape_out)
             found = _as_shape(y.shape)
-            if expected is not None and step.label not in flagged and not tf.TensorShape(found).is_compatible_with(expected):
+            # (`found` of unknown rank is compatible with any shape: `found is not None` only narrows the type.)
+            if expected is not None and found is not None and step.label not in flagged and not tf.TensorShape(found).is_compatible_with(expected):
+                assert step.event_shape_out is not None  # `expected` is only built when it is known
                 n_promised = _size(step.event_shape_out)
                 n_found = _size(found[len(found) - len(step.event_shape_out):]) if len(found) >= len(step.event_shape_out) else None
-                check = "element_count" if n_promised != n_found else "forward"
+                check: BijectorCheck = "element_count" if n_promised != n_found else "forward"
                 self._add(
                     step,
                     check,
@@ -582,8 +584,8 @@ def trace_bijector(base_distribution: Any, bijector: Optional[Any] = None, *, se
     tracer.run()
     transformed = base_distribution if built else tfd.TransformedDistribution(base_distribution, bijector)
     try:
-        transformed.event_shape  # pylint: disable=pointless-statement
-        transformed.batch_shape  # pylint: disable=pointless-statement
+        transformed.event_shape  # noqa: B018  # pylint: disable=pointless-statement
+        transformed.batch_shape  # noqa: B018  # pylint: disable=pointless-statement
     except ValueError as e:  # TFP's own shape validation refuses the composition
         _raise_cannot_apply(base, tracer, e)
     except Exception:  # noqa: BLE001 - TFP crashed without a diagnosis: the findings give one

@@ -316,8 +316,8 @@ def overflow(
     Returns:
       An `Overflow`, or None if no value overflowed.
     """
-    bad_draws = _per_draw(np.asarray(bad), n_draws)
-    bad_draws = bad_draws.any(axis=1) if bad_draws is not None else np.ones(n_draws, bool)
+    bad_rows = _per_draw(np.asarray(bad), n_draws)
+    bad_draws = np.asarray(bad_rows.any(axis=1)) if bad_rows is not None else np.ones(n_draws, bool)
     what = None
     dtype = None
     own = _float_array(value)
@@ -344,7 +344,9 @@ def overflow(
         if spec.node(a).observed:
             continue
         arr = _float_array(values.get(a))
-        rows = _per_draw(arr, n_draws) if arr is not None else None
+        if arr is None:
+            continue
+        rows = _per_draw(arr, n_draws)
         if rows is None:
             continue
         mags = np.abs(rows)

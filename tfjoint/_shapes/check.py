@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import re
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -184,7 +184,7 @@ class _Checker:
         self.requested_batch = batch_shape
         self.verify_fixes = verify_fixes
         self.findings: List[_report.Finding] = []
-        self.status: Dict[str, Tuple[str, str]] = {}
+        self.status: Dict[str, Tuple[Literal["pass", "fail", "skipped"], str]] = {}  # as `_report.Check`
         self.flat_pins = [spec.pins.get(n) for n in spec.names]
         self.batched_problems: Dict[str, Any] = {}  # nodes the parameter guard did not sample at sample_shape
 
@@ -221,6 +221,7 @@ class _Checker:
         """The finding for a model whose single draw fails: the node, where in the code, TF's message, the fix."""
         spec = self.spec
         node = single.failed_node
+        assert node is not None and single.error is not None  # a failed run names its node and keeps its error
         label = spec.label(node) if node in spec.names else f"'{node}'"
         step = "generator step" if spec.style == "coroutine" else "factory"
         where = f", its {step} at {single.location}" if single.location else ""
@@ -461,7 +462,7 @@ class _Checker:
 
     def _spec_name(self, node: Optional[str]) -> str:
         """The spec's name for a node TFP (or tfjoint's AutoBatched sampler) names `node`."""
-        if node in self.spec.names:
+        if node is not None and node in self.spec.names:
             return node
         if node in self.spec.tfp_names:
             return self.spec.names[self.spec.tfp_names.index(node)]
@@ -482,7 +483,8 @@ class _Checker:
             if not r.is_root or node.observed:
                 continue
             one = single.get(node.name)
-            shapes = (r.distribution.batch_shape, one.distribution.batch_shape if one is not None else None)
+            single_batch: Any = one.distribution.batch_shape if one is not None else None  # a TensorShape, or None
+            shapes = (r.distribution.batch_shape, single_batch)
             if all(isinstance(b, tf.TensorShape) and b.rank is not None for b in shapes):
                 if shapes[0].rank > shapes[1].rank:  # it picked up its parents' sample dimensions
                     out.append(node.name)
@@ -631,7 +633,7 @@ class _Checker:
             return
         culprits: Dict[str, List[str]] = {}
         owner: Dict[str, str] = {}  # each non-finite node -> the culprit upstream of it (or itself)
-        for node, where, count, size in bad:
+        for node, _where, _count, _size in bad:
             if node.name in owner:
                 continue
             upstream = [owner[p] for p in (node.parents or ()) if p in owner]
@@ -784,6 +786,7 @@ def check(
     """
     sample_shape = _types.as_shape(sample_shape, "sample_shape")
     seed = _types.as_seed(seed)
+    verify_fixes = _types.check_bool(verify_fixes, "verify_fixes")
     spec = _spec.normalize(model, seed=seed, partial=True)
     checker = _Checker(spec, sample_shape, seed, batch_shape, verify_fixes)
     return checker.run()

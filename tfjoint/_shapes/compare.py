@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -32,7 +32,7 @@ tfd = tfp.distributions
 __all__ = ["compare_variants", "VariantComparison", "Cost"]
 
 Mode = Literal["eager", "function", "xla"]
-MODES: Tuple[str, ...] = ("eager", "function", "xla")
+MODES: Tuple[Mode, ...] = ("eager", "function", "xla")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +149,7 @@ def compare_variants(
     sample_shape: _types.Shape = (5, 3),
     *,
     seed: _types.Seed = 0,
-    modes: Sequence[Mode] = MODES,
+    modes: Union[Mode, Sequence[Mode]] = MODES,
     repeats: int = 5,
     atol: float = 1e-4,
 ) -> VariantComparison:
@@ -270,7 +270,7 @@ def _max_abs_diff(lp: np.ndarray, ref_lp: np.ndarray) -> float:
     return float(np.max(np.where(np.isnan(gaps), np.inf, gaps)))
 
 
-def _check_modes(modes: Any) -> Tuple[str, ...]:
+def _check_modes(modes: Any) -> Tuple[Mode, ...]:
     """`modes` as a tuple of distinct modes (a single mode string is one mode), or raise ArgumentError."""
     if isinstance(modes, str):
         modes = (modes,)
@@ -281,7 +281,7 @@ def _check_modes(modes: Any) -> Tuple[str, ...]:
             found=_errors.describe(modes),
             fix="pass e.g. modes=('function', 'xla').",
         )
-    out: Tuple[str, ...] = ()
+    out: Tuple[Mode, ...] = ()
     for m in modes:
         _types.check_literal(m, Mode, "modes")
         if m not in out:

@@ -9,7 +9,7 @@ is outside its support. It is what PyMC's `model.debug()` gives its users.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -111,7 +111,8 @@ def _summary(x: Any) -> str:
 
 
 def _parameter_lines(dist: Any) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-    lines, bad = [], []
+    lines: List[str] = []
+    bad: List[str] = []
     try:
         props = type(dist).parameter_properties()
     except Exception:  # noqa: BLE001
@@ -223,6 +224,7 @@ def debug(model: Any, value: Any = None, *, seed: _types.Seed = 0) -> PointRepor
         )
     error = None
     if not run.ok:
+        assert run.failed_node is not None and run.error is not None  # a failed run names its node and keeps its error
         error = run.problem.describe(run.failed_node, "here") if run.problem is not None else _execution.error_line(run.error)
     label = spec.label(run.failed_node) if run.failed_node in spec.names else None
     return PointReport(nodes=tuple(rows), failed_node=run.failed_node, error=error, location=run.location, failed_label=label)

@@ -176,7 +176,14 @@ def _observed_names(spec: _spec.ModelSpec, observed: Union[None, Iterable[str], 
     names = set(spec.observed_names)
     if observed is None:
         return names
-    observed = [observed] if isinstance(observed, str) else list(observed)
+    if isinstance(observed, str):
+        observed = [observed]
+    elif isinstance(observed, (Mapping, list, tuple, set, frozenset)) or (
+            isinstance(observed, Iterable) and not hasattr(observed, "shape")):
+        observed = list(observed)
+    else:
+        raise _errors.ArgumentError(argument="observed", expected="node names (a list, or a dict whose keys are node names)",
+                                    found=_errors.describe(observed), fix="pass e.g. observed=['y'] or observed={'y': data}.")
     spec.check_names(observed, "observed")
     return names | set(observed)
 
@@ -244,12 +251,7 @@ def graph(model: Any, observed: Union[None, Iterable[str], Mapping[str, Any]] = 
     spec = _spec.normalize(model, seed=seed)
     observed_names = _observed_names(spec, observed)
     run = _execution.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
-    if not run.ok:
-        raise _errors.NodeError(
-            f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",
-            node=run.failed_node,
-            fix="check the node's lambda or generator step; tfjoint.check(model) shows each node's shapes.",
-        ) from run.error
+    run.raise_for_failure("Building the model at a prior draw failed", _execution.FIX_BUILD)
     nodes = tuple(
         GraphNode(
             name=node.name,

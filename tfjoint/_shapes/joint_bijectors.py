@@ -162,7 +162,7 @@ def parts_without_bijector(dist: Any, seed: _types.Seed = 0) -> List[Tuple[str, 
     if isinstance(dist, tfd.JointDistribution):
         run = _execution.execute(dist, seed=seed)
         if run.ok:
-            out = []
+            out: List[Tuple[str, Any]] = []
             for r in run.runs:
                 out.extend((r.name + ("/" + p if p else ""), d) for p, d in parts_without_bijector(r.distribution, seed))
             if out:
@@ -383,12 +383,7 @@ def trace_joint_bijector(model: Any, observed: Optional[dict] = None, *, seed: _
         joint = spec.joint
     free_tfp = [t for n, t in zip(spec.nodes, spec.tfp_names) if not n.observed]
     run = _execution.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
-    if not run.ok:
-        raise _errors.NodeError(
-            f"Building the model at a prior draw failed: {_errors.first_line(run.error)}",
-            node=run.failed_node,
-            fix="check the node's lambda or generator step; tfjoint.check(model) shows each node's shapes.",
-        ) from run.error
+    run.raise_for_failure("Building the model at a prior draw failed", _execution.FIX_BUILD)
     structured = structured_batch_nodes(spec, run.runs)
     if structured:
         raise structured_batch_error(spec, structured)

@@ -28,9 +28,9 @@ def pass_through(error: BaseException) -> None:
       True
     """
     try:
-        error.ag_pass_through = True
+        error.ag_pass_through = True  # type: ignore[attr-defined]  # AutoGraph's marker, set on any exception
         if "ag_error_metadata" in vars(error):
-            del error.ag_error_metadata
+            del error.ag_error_metadata  # type: ignore[attr-defined]  # attached by AutoGraph; checked in vars() above
     except (AttributeError, TypeError):  # an exception type without instance attributes
         pass
 

@@ -9,7 +9,7 @@ coroutine so its numbers are TFP's.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Sequence, Tuple
+from typing import Any, Generator, List, Sequence, Tuple
 
 import tensorflow_probability as tfp
 from tensorflow_probability.python.distributions import (
@@ -40,7 +40,7 @@ SEQUENTIAL_BASE = _jds_module._JointDistributionSequential  # pylint: disable=pr
 NAMED_BASE = _jdn_module._JointDistributionNamed  # pylint: disable=protected-access
 
 
-def model_coroutine(joint: tfd.JointDistribution) -> Iterator[Any]:
+def model_coroutine(joint: tfd.JointDistribution) -> Generator[Any, Any, None]:
     """A fresh run of `joint`'s model coroutine (TFP 0.25 `JointDistribution._model_coroutine`).
 
     It yields each node's distribution (wrapped in `Root` for roots of a

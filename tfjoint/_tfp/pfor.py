@@ -13,6 +13,7 @@ import contextlib
 import re
 import sys
 import threading
+from types import FrameType
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import tensorflow as tf
@@ -46,7 +47,7 @@ def parse_fallback(message: str) -> Optional[Tuple[str, str]]:
 
 def converting_op() -> Any:
     """The op pfor is converting, read from the caller frames (pfor's local `pfor_input`), or `None`."""
-    frame = sys._getframe(1)  # pylint: disable=protected-access
+    frame: Optional[FrameType] = sys._getframe(1)  # pylint: disable=protected-access
     for _ in range(40):
         if frame is None:
             return None
@@ -94,8 +95,9 @@ def converter_rules(rules: Mapping[str, Rule]) -> Iterator[None]:
     does.
     """
     pfor = pfor_module()
-    registry = pfor._pfor_converter_registry if pfor is not None else None  # pylint: disable=protected-access
-    usable = {k: v for k, v in rules.items() if registry is not None and k in registry}
+    # No pfor module (a TF build that moved it): an empty registry, so no rule is installed.
+    registry: Dict[str, Any] = pfor._pfor_converter_registry if pfor is not None else {}  # pylint: disable=protected-access
+    usable = {k: v for k, v in rules.items() if k in registry}
     with _LOCK:
         for op_type in usable:
             if _ACTIVE.get(op_type, 0) == 0:

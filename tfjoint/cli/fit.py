@@ -66,7 +66,7 @@ def main(
         print(report.to_markdown() if fmt == "markdown" else str(report))
 
     iris = model is None
-    if iris:
+    if model is None:
         features, labels = models.load_iris()
         label = "bundled:iris"
         pinned = models.multinomial_logistic_regression.condition(features, observed={"y": labels})

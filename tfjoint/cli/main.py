@@ -272,7 +272,7 @@ def _check(args: argparse.Namespace) -> int:
                        else {"target": label, "report": "error", "ok": False, "error": str(r)} for label, r in reports],
         }, indent=2))
     elif len(reports) == 1 or not args.targets:
-        for label, report in checked:
+        for _label, report in checked:
             print(_render(report, args.format))
     else:
         for label, r in reports:

@@ -60,8 +60,10 @@ def _is_model(obj: Any) -> bool:
     if isinstance(obj, (tfd.JointDistribution, pinned)) or inspect.isgeneratorfunction(obj):
         return True
     parts = list(obj.values()) if isinstance(obj, dict) else obj if isinstance(obj, list) else None
+    if not parts:
+        return False
     # A list or dict of distributions and factories, with at least one distribution: a Sequential / Named model.
-    return bool(parts) and all(isinstance(p, tfd.Distribution) or callable(p) for p in parts) and any(
+    return all(isinstance(p, tfd.Distribution) or callable(p) for p in parts) and any(
         isinstance(p, tfd.Distribution) for p in parts
     )
 

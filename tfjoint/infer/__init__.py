@@ -14,6 +14,7 @@ from tfjoint.infer._predictive import predict_proba, predictive, prior_predictiv
 from tfjoint.infer._vi import VIFit, vi
 from tfjoint.infer.distribute.chains import shard_chains
 from tfjoint.infer.distribute.data import ShardedLogProb, sharded_log_prob
+from tfjoint.infer.distribute.workers import multi_worker_strategy
 from tfjoint.infer.mcmc.adaptation import Schedule, stan_schedule
 from tfjoint.infer.mcmc.nuts_kernel import FlatNoUTurnSampler
 from tfjoint.infer.results.arviz import to_arviz
@@ -61,4 +62,5 @@ __all__ = [
     "sharded_log_prob",
     "shard_chains",
     "ShardedLogProb",
+    "multi_worker_strategy",
 ]

@@ -421,7 +421,7 @@ def map_estimate(
         num_objective_evaluations=int(result.num_objective_evaluations.numpy()),
         method=method,
         jacobian=bool(jacobian),
-        seed=tuple(int(s) for s in seed_tensor.numpy()),
+        seed=(int(seed_tensor[0]), int(seed_tensor[1])),  # as_seed gives shape [2]
         timings=dict(setup=setup_seconds, trace_compile=compile_seconds, search=search_seconds, total=clock()),
         jit_compile=jit_compile,
     )

@@ -35,6 +35,7 @@ from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
 from tfjoint.infer.distribute import chains as _distribute
 from tfjoint.infer.distribute import data as _sharded_data
+from tfjoint.infer.distribute import workers as _workers
 from tfjoint.infer.mcmc import adaptation as _adaptation
 from tfjoint.infer.mcmc import kernels as _kernels
 from tfjoint.infer.results import posterior as _posterior
@@ -111,9 +112,10 @@ def _model_values(target: Any) -> Dict[str, np.ndarray]:
 
 
 def _open_checkpoint(
-    kernel: Any, target: Any, data: Any, settings: _driver.RunSettings, metric: str = "diag"
+    kernel: Any, target: Any, data: Any, settings: _driver.RunSettings, metric: _adaptation.Metric = "diag"
 ) -> Tuple[_checkpoint.Checkpoint, Optional[Dict[str, np.ndarray]]]:
     """The run's checkpoint and its saved arrays (or None), checked against this run before anything compiles."""
+    assert settings.checkpoint_dir is not None  # `_sample` opens a checkpoint only for a run that has a checkpoint_dir
     observed = {f"observed/{k}": np.asarray(v) for k, v in data["observed"].items()}
     observed.update({f"arg/{i}": np.asarray(v) for i, v in enumerate(data["args"])})
     fingerprint = _checkpoint.fingerprint(
@@ -128,7 +130,8 @@ def _open_checkpoint(
             jit_compile=settings.jit_compile, metric=metric,
         ),
     )
-    checkpoint = _checkpoint.Checkpoint(settings.checkpoint_dir, kernel.method, fingerprint=fingerprint)
+    checkpoint = _checkpoint.Checkpoint(settings.checkpoint_dir, kernel.method, fingerprint=fingerprint,
+                                        strategy=settings.strategy)
     return checkpoint, checkpoint.load()
 
 
@@ -144,7 +147,7 @@ def _sample(
     on_chunk: Optional[_driver.OnChunk],
     warn: bool = True,
     inputs: Tuple[Any, Any, Any] = (None, None, None),
-    metric: str = "diag",
+    metric: _adaptation.Metric = "diag",
 ) -> _posterior.Posterior:
     """Compose target, kernel, program and driver into one run (see the module docstring).
 
@@ -164,8 +167,6 @@ def _sample(
                                metric=metric)
     program, data = _program.program_for(model, target, sampler)
     init_seed, run_seed = tfp.random.split_seed(seed, 2)
-    x0 = _init.initial_points(target, init, settings.num_chains, init_seed,
-                              example=initial_state if target.spec is None else None)
     step0 = tf.constant(settings.step_size, target.dtype)
     schedule = _adaptation.stan_schedule(settings.num_warmup)
     checkpoint, saved = (None, None)
@@ -176,12 +177,15 @@ def _sample(
     # Trace and compile once, running zero iterations: the first real chunk
     # then measures sampling alone. A cached program compiles nothing here.
     report = _progress.Progress(kernel.method, enabled=settings.progress)
-    with report.phase("tracing and compiling", "traced and compiled"):
-        program.prepare(x0, data)
-        start_state = program.start(x0, step0, data)
-        program.compile_chunk(start_state, *schedule.as_tensors(), run_seed, data)
+    start_state = program.trace_and_compile(
+        lambda check: _init.initial_points(target, init, settings.num_chains, init_seed, value_and_gradient=check,
+                                           example=initial_state if target.spec is None else None),
+        step0, data, (*schedule.as_tensors(), run_seed, data), report,
+        check=program.start_check(target, data, settings.num_chains),
+    )
     compile_seconds = clock() - setup_seconds
     if saved is not None and str(saved.pop("compiled_as", "")) != _compiled_as(program):
+        assert checkpoint is not None  # `saved` is only loaded from a checkpoint
         raise _errors.ArgumentError(
             "The checkpoint was written by a run compiled another way; resuming it would not give its draws.",
             argument="checkpoint_dir",
@@ -216,6 +220,7 @@ def _sample(
         strategy=None if placement is None else placement.describe(),
         batching=target.batching,
     )
+    assert program.implementation is not None  # set by program.prepare above
     run_settings.update(kernel.settings(program.implementation))
     timings = dict(
         setup=setup_seconds, trace_compile=compile_seconds, warmup=chunks.seconds["warmup"],
@@ -395,9 +400,10 @@ def nuts(
         target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,
         progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
-    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk), _types.check_bool(warn, "warn"),
-                   inputs=(initial_state, bijector, _init.check_init(init)),
-                   metric=_types.check_literal(metric, _adaptation.Metric, "metric"))
+    with _workers.worker_failures(strategy):  # a failed collective across workers: a StrategyError
+        return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk), _types.check_bool(warn, "warn"),
+                       inputs=(initial_state, bijector, _init.check_init(init)),
+                       metric=_types.check_literal(metric, _adaptation.Metric, "metric"))
 
 
 def hmc(
@@ -444,9 +450,10 @@ def hmc(
         target_accept_prob=target_accept_prob, step_size=step_size, chunk_size=chunk_size, jit_compile=jit_compile,
         progress=progress, checkpoint_dir=checkpoint_dir, strategy=strategy, shard_data=shard_data,
     )
-    return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk), _types.check_bool(warn, "warn"),
-                   inputs=(initial_state, bijector, _init.check_init(init)),
-                   metric=_types.check_literal(metric, _adaptation.Metric, "metric"))
+    with _workers.worker_failures(strategy):  # a failed collective across workers: a StrategyError
+        return _sample(model, observed, spec, settings, _check_on_chunk(on_chunk), _types.check_bool(warn, "warn"),
+                       inputs=(initial_state, bijector, _init.check_init(init)),
+                       metric=_types.check_literal(metric, _adaptation.Metric, "metric"))
 
 
 def _check_on_chunk(on_chunk: Any) -> Optional[_driver.OnChunk]:

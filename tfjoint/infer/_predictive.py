@@ -99,12 +99,7 @@ class _Stacked:
             )
         # One prior draw gives each node's single-draw shape and dtype (for placeholders).
         prior = _execution.execute(self.joint, seed=0, names=self.spec.names)
-        if not prior.ok:
-            raise _errors.NodeError(
-                f"The model fails at a prior draw: {_errors.first_line(prior.error)}",
-                node=prior.failed_node,
-                fix="check the model with tfjoint.debug(model).",
-            )
+        prior.raise_for_failure("The model fails at a prior draw", _execution.FIX_BUILD)
         self.prior = {run.name: run.value for run in prior.runs}
         self.values: List[Any] = [None] * len(self.spec.nodes)
         for name, draws in posterior.draws.items():
@@ -167,9 +162,11 @@ class _Stacked:
         run = _execution.execute(self.joint, value=full, names=self.spec.names)
         if not run.ok or len(run.runs) <= index:
             failed = run.failed_node or self.spec.nodes[index].name
+            # A run can also end early without an error (a generator model that yields fewer nodes).
+            cause = _errors.first_line(run.error) if run.error is not None else f"the model ran only {len(run.runs)} nodes"
             raise _errors.ShapeError(
                 f"Node '{failed}' does not broadcast over the leading draw dimension "
-                f"[{self.size}] (= chain * draw): {_errors.first_line(run.error)}",
+                f"[{self.size}] (= chain * draw): {cause}",
                 node=failed,
                 fix="write the node's lambda for a leading sample dimension (tf.linalg.matvec(X, w), "
                 "w[..., None]), or build the model AutoBatched (JointDistribution*AutoBatched).",
@@ -325,6 +322,7 @@ def _prior_predictive_of(model: Any, observed_names: Optional[Sequence[str]], se
         )
     joint, pinned_names = _unpinned(model)
     spec = _spec.normalize(joint)
+    names: Sequence[str]
     if observed_names is None:
         names = pinned_names or spec.names
     else:

@@ -366,7 +366,7 @@ def vi(
         sample_stats={"lp": lp.numpy()[np.newaxis]},
         observed={tfp_to_name.get(k, k): v for k, v in observed_data.items()},
         method="vi",
-        seed=tuple(int(s) for s in seed_tensor.numpy()),
+        seed=(int(seed_tensor[0]), int(seed_tensor[1])),  # as_seed gives shape [2]
         settings={
             "surrogate": surrogate,
             "num_steps": num_steps,

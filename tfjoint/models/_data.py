@@ -48,7 +48,7 @@ _LGCP_SEED = (20240, 2)
 
 
 def _read_csv(name: str) -> Tuple[Tuple[str, ...], np.ndarray]:
-    text = resources.files("tfjoint.models").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.files("tfjoint.models").joinpath("data").joinpath(name).read_text(encoding="utf-8")
     header = tuple(text.splitlines()[0].split(","))
     return header, np.genfromtxt(io.StringIO(text), delimiter=",", skip_header=1, dtype=None, encoding="utf-8")
 

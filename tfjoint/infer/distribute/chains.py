@@ -13,8 +13,17 @@ on several logical CPUs, a multi-GPU host, a TPU slice or several workers:
   which TFP treats as a divergence: they stop at their first leapfrog step
   and cost nothing. The host gathers each replica's own chains back into one
   batch, where the step-size and metric adaptation pool over all chains with
-  the single-device ops. So each chain's draws equal the single-device
-  run's, up to floating-point round-off (a sub-batch rounds differently).
+  the single-device ops. Across worker processes (a
+  `MultiWorkerMirroredStrategy`) each replica all-gathers the chains itself,
+  with a timeout (`workers`), so every worker holds every chain.
+
+  Which draws equal the single-device run's: in float64 and TF graph mode
+  (`jit_compile=False`) each chain's draws match it (measured: to the last
+  bit on 1, 2 and 4 replicas and across 2 processes; tests allow 1e-10).
+  In float32 a sub-batch's log-prob rounds differently (~1 ulp), and
+  adaptation (or, under XLA, host-side adaptation against in-XLA adaptation)
+  feeds that back into every later step, so there the draws are equal only
+  statistically: the same posterior, not the same numbers.
 * **Observations across replicas** (`_sharded_data`: `sharded_log_prob`;
   `nuts(..., strategy=s, shard_data=True)`).
 
@@ -36,6 +45,7 @@ import tensorflow_probability as tfp
 
 from tfjoint._base import errors as _errors
 from tfjoint._base import types as _types
+from tfjoint.infer.distribute import workers as _workers
 
 __all__ = ["Placement", "place", "fold_in", "shard_chains", "TracedOnce", "replica_index"]
 
@@ -235,6 +245,9 @@ class _ChainShardedKernel(tfp.mcmc.TransitionKernel):
             num_chains=num_chains, jit_compile=jit_compile, name=name,
         )
         self._local = num_chains // int(strategy.num_replicas_in_sync)
+        # Across workers each replica all-gathers the chains itself, with a timeout (see `_run`).
+        self._across_workers = _workers.spans_workers(strategy)
+        self._options = _workers.collective_options(strategy) if self._across_workers else None
         self._batched: Dict[Any, Tuple[Tuple[bool, Any], ...]] = {}
 
     @property
@@ -291,19 +304,20 @@ class _ChainShardedKernel(tfp.mcmc.TransitionKernel):
 
         When every replica is local (one machine: GPUs, a TPU host, logical
         CPUs) the blocks are copied to the host and concatenated; across
-        workers, `strategy.gather` (a collective all-gather) brings them.
+        workers every replica has already all-gathered them (`_run`), so
+        every worker holds all the chains.
         """
         strategy = self._strategy
         out = []
         for x, (batched, dtype) in zip(tf.nest.flatten(per_replica), self._batched[key]):
             local = strategy.experimental_local_results(x)
-            if not batched:
-                out.append(local[0])
-                continue
-            if len(local) == strategy.num_replicas_in_sync:
-                full = tf.concat(local, axis=0) if len(local) > 1 else tf.identity(local[0])
+            if not batched or self._across_workers:
+                full = local[0]
             else:
-                full = strategy.gather(x, axis=0)
+                full = tf.concat(local, axis=0) if len(local) > 1 else tf.identity(local[0])
+            if not batched:
+                out.append(full)
+                continue
             full = tf.ensure_shape(full, [self._num_chains] + local[0].shape.as_list()[1:])
             out.append(tf.cast(full, tf.bool) if dtype == tf.bool else full)
         return tf.nest.pack_sequence_as(per_replica, out)
@@ -320,7 +334,16 @@ class _ChainShardedKernel(tfp.mcmc.TransitionKernel):
             # The replica index is read here and passed in as a tensor: a
             # tf.function traced by one replica is reused by the others.
             start = tf.cast(replica_index(), tf.int32) * self._local
-            return compiled(start, *replica_args)
+            own = compiled(start, *replica_args)
+            if not self._across_workers:
+                return own
+            # Across workers: an all-gather in replica context, which (unlike
+            # `strategy.gather`) takes the options that bound its wait.
+            leaves = tf.nest.flatten(own)
+            rows = [i for i, (batched, _) in enumerate(self._batched[key]) if batched]
+            for i, full in zip(rows, _workers.all_gather_rows([leaves[i] for i in rows], self._options)):
+                leaves[i] = full
+            return tf.nest.pack_sequence_as(own, leaves)
 
         per_replica = self._strategy.run(on_replica, args=args)
         return self._gather(key, per_replica)
@@ -357,10 +380,13 @@ def shard_chains(
     replica runs `make_kernel(...)` on the whole state with the same seed, but
     evaluates `target_log_prob_fn` only for its own block of
     `num_chains / num_replicas` chains (NaN for the rest, so those stop at
-    once); then the host puts the blocks back in chain order. Each chain's
+    once); then the host puts the blocks back in chain order (across worker
+    processes every replica all-gathers them, with a timeout). Each chain's
     draws equal `make_kernel(target_log_prob_fn)`'s on one device, up to
     round-off: the replicas draw the very random numbers the batched kernel
-    draws, and each chain's trajectory depends only on its own numbers.
+    draws, and each chain's trajectory depends only on its own numbers. In
+    float64 graph mode that round-off has measured zero; in float32 it grows
+    over many steps, so there the draws agree statistically.
 
     Args:
       make_kernel: builds the inner kernel from a target log-prob function,
@@ -388,7 +414,7 @@ def shard_chains(
       >>> target = lambda x: -0.5 * tf.reduce_sum(x**2, -1)
       >>> make = lambda fn: tfp.mcmc.HamiltonianMonteCarlo(fn, 0.5, num_leapfrog_steps=3)
       >>> kernel = shard_chains(make, target, strategy, num_chains=2)
-      >>> x0 = tf.zeros([2, 3])
+      >>> x0 = tf.zeros([2, 3], tf.float64)  # float64: bit-equal across the two paths on any CPU
       >>> x1, _ = kernel.one_step(x0, kernel.bootstrap_results(x0), seed=(1, 2))
       >>> x1_ref, _ = make(target).one_step(x0, make(target).bootstrap_results(x0), seed=(1, 2))
       >>> bool(tf.reduce_all(x1 == x1_ref))
@@ -406,4 +432,5 @@ def shard_chains(
             fix="pass e.g. strategy=tf.distribute.MirroredStrategy(); on one device, use make_kernel(target_log_prob_fn).",
         )
     placement = place(strategy, num_chains=num_chains)
+    assert placement is not None  # place() returns None only for strategy=None, refused above
     return _ChainShardedKernel(make_kernel, target_log_prob_fn, placement.strategy, placement.num_chains, bool(jit_compile))

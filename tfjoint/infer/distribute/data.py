@@ -286,9 +286,9 @@ def _check_layouts(targets: List[Tuple[str, _target.FlatTarget]]) -> None:
             **{t.spec.tfp_names[t.spec.node(n).index]: values[n] for n in t.names}
         ).unpinned
         priors.append((label, dict(_named_parts(t, parts))))
-    for label, other in priors[1:]:
+    for label, other_prior in priors[1:]:
         for name, a in priors[0][1].items():
-            b = other[name]
+            b = other_prior[name]
             if not np.allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6):
                 raise _errors.StrategyError(
                     "A free node's distribution depends on the sharded data, so each replica would see another prior.",
@@ -343,7 +343,7 @@ def _named_parts(target: _target.FlatTarget, parts: Any) -> List[Tuple[str, Any]
         parts = parts._asdict()
     if isinstance(parts, Mapping):
         by_tfp = dict(zip(target.spec.tfp_names, target.spec.names))
-        return [(by_tfp.get(k, k), v) for k, v in parts.items()]
+        return [(by_tfp[k] if k in by_tfp else k, v) for k, v in parts.items()]
     return list(zip(target.names, tf.nest.flatten(parts)))
 
 
@@ -469,6 +469,9 @@ def sharded_log_prob(
     _types.check_mapping(data, "data", "{'features': X, 'y': y}")
     jit_compile = _types.check_bool(jit_compile, "jit_compile")
     placement = _distribute.place(strategy, num_chains=1, shard_data=True)
+    if placement is None:
+        raise _errors.ArgumentError(argument="strategy", expected="a tf.distribute.Strategy", found="None",
+                                    fix="pass e.g. strategy=tf.distribute.MirroredStrategy(); on one device, use the model's own log-prob.")
     arrays = {k: np.asarray(v) for k, v in dict(data).items()}
     if not arrays:
         raise _errors.ArgumentError(argument="data", expected="at least one per-observation array", found="{}", fix="pass data={'y': y, ...}.")
@@ -545,7 +548,7 @@ def sharded_target(model: Any, observed: Optional[Mapping[str, Any]], placement:
             "tfjoint.infer.sharded_log_prob(model_fn, data, strategy) with your own sampler.",
         )
     tfp_to_name = dict(zip(full.spec.tfp_names, full.spec.names))
-    obs = {tfp_to_name.get(k, k): np.asarray(v) for k, v in dict(getattr(full.pinned, "pins", {}) or {}).items()}
+    obs = {(tfp_to_name[k] if k in tfp_to_name else k): np.asarray(v) for k, v in dict(getattr(full.pinned, "pins", {}) or {}).items()}
     if not obs:
         raise _errors.StrategyError(
             "shard_data=True splits the observed data, and no node is observed.",

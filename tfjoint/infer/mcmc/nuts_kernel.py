@@ -247,6 +247,7 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     at = tf.stack([pick, tf.range(num_chains)], -1)
     proposal = _Point(*(tf.gather_nd(x, at) for x in (z, g, lp, energy)))
     if masked:
+        assert valid is not None  # set above whenever `masked`
         r_sum = tf.reduce_sum(tf.where(valid[..., tf.newaxis], r, tf.zeros_like(r)), 0)
     return Subtree(proposal, stopped, diverged, first_stop + 1, accept, log_weight, r_sum)
 

@@ -92,7 +92,7 @@ def save(posterior: Any, path: Any) -> str:
         arrays.update({f"observed/{k}": v for k, v in posterior.observed.items()})
         arrays.update({f"settings/{k}": v for k, v in arrays_settings.items()})
         with open(path, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stubs match **arrays to allow_pickle; keys are "run", "<group>/<name>"
     except OSError as e:
         raise _errors.ArgumentError(
             f"Cannot write the run: {_errors.first_line(e)}", argument="path", found=repr(path),

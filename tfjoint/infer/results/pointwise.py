@@ -149,12 +149,7 @@ class Evaluator:
         self.joint, pins = _unpinned(model)
         self.spec = _spec.normalize(self.joint)
         prior = _execution.execute(self.joint, seed=0, names=self.spec.names)
-        if not prior.ok:
-            raise _errors.NodeError(
-                f"The model fails at a prior draw: {_errors.first_line(prior.error)}",
-                node=prior.failed_node,
-                fix="check the model with tfjoint.debug(model).",
-            )
+        prior.raise_for_failure("The model fails at a prior draw", _execution.FIX_BUILD)
         self.template = {run.name: run.value for run in prior.runs}
         self.dtypes = {run.name: run.distribution.dtype for run in prior.runs}
         self.observed: Dict[str, Any] = {}
@@ -225,6 +220,7 @@ class Evaluator:
             return list(dists)
         run = _execution.execute(self.joint, value=full, names=self.spec.names)
         if not run.ok:
+            assert run.error is not None  # a failed run (not ok) always keeps its error
             raise run.error
         return [r.distribution for r in run.runs]
 

@@ -417,6 +417,7 @@ def summarize(
         columns["r_hat"].append(_diagnostics.rhat(x))
     stacked = {c: np.concatenate(v) if v else np.zeros(0) for c, v in columns.items()}
     num_chains, num_draws = (int(chain_draw[0]), int(chain_draw[1])) if chain_draw else (0, 0)
+    assert chain_draw is not None  # `draws` and `var_names` are checked non-empty, so the loop ran and set it
     divergences = None
     if sample_stats is not None and "diverging" in sample_stats:
         diverging = np.asarray(sample_stats["diverging"])

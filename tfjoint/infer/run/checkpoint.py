@@ -9,6 +9,10 @@ log-density at fixed points, the data, the seed and the settings, each
 hashed apart), so a checkpoint resumes only the run that wrote it: another
 run's checkpoint raises an error that says what changed, and a damaged file
 raises an error that names it.
+
+Across worker processes (`strategy=` a `MultiWorkerMirroredStrategy`) only
+the chief writes, and every worker resumes from the chief's file: `load`
+checks with one collective that every worker found the same checkpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 
 from tfjoint._base import errors as _errors
+from tfjoint.infer.distribute import workers as _workers
 
 __all__ = ["Checkpoint", "fingerprint", "check_directory"]
 
@@ -103,6 +108,9 @@ class Checkpoint:
       method: names the file, `<method>_checkpoint.npz`.
       fingerprint: the run's `fingerprint(...)`; a checkpoint with another
         one is refused.
+      strategy: the run's `tf.distribute.Strategy`, or `None`. Across
+        workers only the chief writes (`save` does nothing elsewhere), and
+        `load` checks that every worker found the same checkpoint.
 
     Examples:
       >>> import tempfile
@@ -114,17 +122,24 @@ class Checkpoint:
       3
     """
 
-    def __init__(self, directory: str, method: str, *, fingerprint: Mapping[str, str]):
+    def __init__(self, directory: str, method: str, *, fingerprint: Mapping[str, str], strategy: Any = None):
         self.directory = os.fspath(directory)
         self.path = os.path.join(self.directory, f"{method}_checkpoint.npz")
         self.fingerprint = dict(fingerprint)
+        self.strategy = strategy
+        self.writer = _workers.writes_checkpoints(strategy)
 
     @property
     def _fingerprint_text(self) -> str:
         return _digest(self.fingerprint)
 
     def save(self, arrays: Mapping[str, Any]) -> None:
-        """Write `arrays` (plus fingerprint and checksum) atomically: synced temp file, then rename."""
+        """Write `arrays` (plus fingerprint and checksum) atomically: synced temp file, then rename.
+
+        Across workers only the chief writes; on the others this does nothing.
+        """
+        if not self.writer:
+            return
         os.makedirs(self.directory, exist_ok=True)
         payload = {k: np.asarray(v) for k, v in arrays.items()}
         payload[_FINGERPRINT] = np.array(self._fingerprint_text)
@@ -133,7 +148,7 @@ class Checkpoint:
         fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".npz", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, **payload)
+                np.savez(f, **payload)  # type: ignore[arg-type]  # numpy's stubs match **payload to allow_pickle
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -158,7 +173,14 @@ class Checkpoint:
           ArgumentError: if the checkpoint belongs to a run with another model,
             data, seed or settings (the message says which changed), or if the
             file is damaged (truncated, corrupted, not a checkpoint).
+          StrategyError: across workers, if they found different checkpoints.
         """
+        arrays = self._load()
+        digest = None if arrays is None else _checksum(arrays)
+        _workers.agree_on_checkpoint(self.strategy, digest, self.path)
+        return arrays
+
+    def _load(self) -> Optional[Dict[str, np.ndarray]]:
         if not os.path.exists(self.path):
             return None
         try:

@@ -221,8 +221,9 @@ def run(
         phase = "warmup" if done < num_warmup else "sampling"
         offset = 0 if phase == "warmup" else num_warmup
         phase_total = num_warmup if phase == "warmup" else num_results
-        if session_start[phase] is None:
-            session_start[phase] = done - offset
+        start = session_start[phase]
+        if start is None:
+            start = session_start[phase] = done - offset
         count = min(settings.chunk_size, offset + phase_total - done)
         t0 = clock()
         state, (chunk_draws, chunk_stats) = program.chunk(
@@ -241,7 +242,7 @@ def run(
         divergences = int(state.divergences) - (warmup_divergences if phase == "sampling" else 0)
         report.update(
             phase, done - offset, phase_total,
-            rate=(done - offset - session_start[phase]) / max(seconds[phase], 1e-9),
+            rate=(done - offset - start) / max(seconds[phase], 1e-9),
             divergences=divergences, compile_seconds=compile_note,
         )
         compile_note = None

@@ -29,13 +29,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfjoint._base import stack as _stack
-from tfjoint._compile import jit as _jit
 from tfjoint._compile import cache as _cache
+from tfjoint._compile import jit as _jit
 from tfjoint._compile import policy as _policy
 from tfjoint._tfp import tf_function as _tf_function
 from tfjoint.infer.distribute import chains as _distribute
 from tfjoint.infer.mcmc import adaptation as _adaptation
 from tfjoint.infer.mcmc import kernels as _kernels
+from tfjoint.infer.run import progress as _progress
 from tfjoint.infer.target import flat as _target
 from tfjoint.infer.target import signature as _signature
 
@@ -106,6 +107,8 @@ class Program:
         self.xla: Optional[bool] = None  # how `chunk` is compiled, decided by `prepare`
         self.compile_reason = ""
         self.implementation: Optional[_kernels.Implementation] = None  # which code runs the kernel, by `prepare`
+        # The last `trace_and_compile`: seconds tracing and compiling, and where `chunk` came from.
+        self.compile_record: Dict[str, Any] = {}
         # One program per model signature by design: TF's "frequent retracing" warning would blame the user.
         _tf_function.omit_retracing_warning(self.start)
         _tf_function.omit_retracing_warning(self.value_and_gradient)
@@ -153,6 +156,102 @@ class Program:
         self.implementation = s.kernel.implementation(
             xla=bool(self.xla), across_replicas=s.placement is not None, num_chains=num_chains, dim=dim, dtype=x0.dtype
         )
+
+    def start_check(self, target: Any, data: Any, num_points: int) -> Optional[Callable]:
+        """`x -> (log_prob, gradient)` for `init.initial_points` to check the starts with, or `None` (its default).
+
+        For `[num_points, dim]` points it is this program's `value_and_gradient`,
+        which `prepare`, `start` and `chunk` trace anyway: checking the starts
+        then costs one call of a traced function instead of evaluating the model
+        (and, for a model batched with `vectorized_map`, converting its loop)
+        eagerly. Other batch sizes (redrawn starts) are evaluated eagerly, so
+        the program keeps one trace. Across replicas: `None`.
+        """
+        if self.sampler.placement is not None:
+            return None
+
+        def value_and_gradient(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+            if x.shape[0] == num_points:
+                return self.value_and_gradient(x, data)
+            return tfp.math.value_and_gradient(target.log_prob, x)
+
+        return value_and_gradient
+
+    def trace_and_compile(
+        self,
+        initial_points: Callable[[Optional[Callable]], tf.Tensor],
+        step_size: tf.Tensor,
+        data: Any,
+        chunk_args: Tuple[Any, ...],
+        report: _progress.Progress,
+        check: Optional[Callable] = None,
+    ) -> "ChainState":
+        """Find the starts, trace `start` and `chunk`, compile `chunk` or load it from the persistent cache.
+
+        Returns the start state, `start(initial_points(check), step_size, data)`.
+
+        `report` shows the steps: "tracing...", then (under XLA) "compiling...",
+        closed by "compiled in ..." or "loaded from cache in ...". Whether XLA
+        loaded the program is read from the cache directory, not from timing:
+        XLA writes every executable it compiles there (`cache`), so a compile
+        that adds no file to a cache that has some found all of it there.
+        (Another process that writes to the same directory at that moment would
+        make a hit read as a compile; and when XLA had compiled something in this
+        process before tfjoint was imported, it never reads the cache's flag, so
+        a compile read against a non-empty cache would show as a hit.) Under `jit_compile=False` nothing is compiled apart from the
+        graph; the lines are "tracing and compiling..." / "traced and compiled in ...".
+
+        `compile_record` gets `trace` and `compile` (seconds) and `source`:
+        "compiled" (XLA compiled it here), "cache" (loaded), "graph" (TF graph
+        mode) or "reused" (this process had compiled it already).
+
+        Args:
+          initial_points: `check -> [num_chains, dim]` starts, checked with
+            `check` (`init.initial_points(..., value_and_gradient=check)`). Called
+            first in the tracing step: with `check` from `start_check` it traces
+            the model's value and gradient, which `start` and `chunk` reuse.
+          step_size: the initial step size, a scalar `Tensor`.
+          data: the program's data arguments.
+          chunk_args: `chunk`'s arguments after the state and the step count
+            (window ends, slow window, seed, data).
+          report: the run's progress line.
+          check: see `start_check` (`None`: `initial_points`' default check).
+        """
+        legacy = self.sampler.jit_compile is False
+        doing, done = ("tracing and compiling", "traced and compiled") if legacy else ("tracing", "traced")
+        reused = self._chunk_fn is not None
+        with report.phase(doing, done) as phase:
+            x0 = initial_points(check)
+            self.prepare(x0, data)
+            state = self.start(x0, step_size, data)
+            zero = tf.constant(0, tf.int32)
+            if not reused:
+                self.chunk.get_concrete_function(state, zero, *chunk_args)  # the trace alone
+            trace = phase()
+            traced = f"traced in {_progress.duration(trace)}"
+            if self.xla and not reused and not legacy:
+                phase.switch("compiling", traced)
+            before = set(_cache.files())
+            self.compile_chunk(state, *chunk_args)
+            written = len(set(_cache.files()) - before)
+            compile_seconds = phase() - trace
+            if reused:
+                source = "reused"
+            elif not self.xla:
+                source = "graph"
+            elif written or not before or not _cache.state()["directory"]:
+                source = "compiled"
+            else:
+                source = "cache"
+            if not legacy:
+                what = {"compiled": "compiled", "cache": "loaded from cache"}.get(source)
+                if what is not None:
+                    phase.finish(f"{what} in {_progress.duration(compile_seconds)} ({traced})")
+                else:
+                    mode = "; TF graph mode" if source == "graph" else "; compiled earlier in this process"
+                    phase.finish(f"{traced}{mode}")
+        self.compile_record = dict(trace=trace, compile=compile_seconds, source=source, executables_written=written)
+        return state
 
     def compile_chunk(self, state: "ChainState", *args: Any) -> None:
         """Trace and compile `chunk` by running zero iterations from `state` (`args`: the rest of its arguments).
@@ -214,8 +313,12 @@ class Program:
         s = self.sampler
         xla = bool(self.xla) or (s.placement is not None and s.jit_compile is not False)
 
+        implementation = self.implementation
+        if implementation is None:
+            raise RuntimeError("Program.prepare() decides the kernel implementation; call it first.")
+
         def make(fn: Callable):
-            return s.kernel.make(fn, step_size, scale=scale, implementation=self.implementation, xla=xla)
+            return s.kernel.make(fn, step_size, scale=scale, implementation=implementation, xla=xla)
 
         if s.placement is not None and not s.placement.shard_data:
             return _distribute.shard_chains(

@@ -5,7 +5,11 @@ chunks of sampler steps (`nuts`, `hmc`), or one compiled fit (`vi`) or
 search (`map_estimate`). Nothing here runs inside a compiled function (no
 `tf.py_function`, no Python callback under XLA); it runs on the host between
 pieces. While a piece that takes long runs (tracing and compiling, a fit), a
-background thread ticks its elapsed time; it only reads a clock.
+background thread ticks its elapsed time; it only reads a clock. A phase may
+move on to another step (`Phase.switch`) and choose its closing line
+(`Phase.finish`): `nuts` shows "tracing...", then "compiling...", closed by
+"compiled in ..." or, when XLA found the program in the persistent cache,
+"loaded from cache in ..." (`Program.trace_and_compile`).
 
 Where the line goes depends on where the run is:
 
@@ -28,11 +32,11 @@ import html
 import sys
 import threading
 import time
-from typing import Any, Iterator, Optional, TextIO
+from typing import Any, Callable, Iterator, Optional, TextIO
 
 import numpy as np
 
-__all__ = ["Progress", "Stopwatch", "in_notebook", "duration"]
+__all__ = ["Progress", "Phase", "Stopwatch", "in_notebook", "duration"]
 
 _TICK_SECONDS = 1.0
 
@@ -176,25 +180,27 @@ class Progress:
         self._emit(f"{self.method}: {text}", final=True)
 
     @contextlib.contextmanager
-    def phase(self, doing: str, done: str, detail: str = "") -> Iterator["Stopwatch"]:
+    def phase(self, doing: str, done: str, detail: str = "") -> Iterator["Phase"]:
         """Show `<method>: <doing>...` while the block runs (its elapsed time ticking), then `<done> in <seconds>`.
 
         In a log (plain lines) the start and the end are one line each; in a
-        notebook or a terminal the one line ticks in place every second.
+        notebook or a terminal the one line ticks in place every second. The
+        block may say it moved on to another step (`Phase.switch`: a new line
+        in a log, the same line elsewhere) and replace the closing line
+        (`Phase.finish`).
 
         Yields:
-          A `Stopwatch` started with the block.
+          A `Phase`: a `Stopwatch` started with the block.
         """
-        clock = Stopwatch()
-        suffix = f" ({detail})" if detail else ""
-        self._emit(f"{self.method}: {doing}...{suffix}")
+        clock = Phase(lambda text: self._emit(f"{self.method}: {text}"), doing, detail)
+        self._emit(f"{self.method}: {doing}...{clock.suffix}")
         stop = threading.Event()
         ticker = None
         if self.enabled and (self.notebook or self.carriage_return):
 
             def tick():
                 while not stop.wait(_TICK_SECONDS):
-                    self._emit(f"{self.method}: {doing}... {duration(clock())}{suffix}")
+                    self._emit(f"{self.method}: {clock.doing}... {duration(clock.since_switch())}{clock.suffix}")
 
             ticker = threading.Thread(target=tick, name="tfjoint-progress", daemon=True)
             ticker.start()
@@ -209,7 +215,8 @@ class Progress:
         stop.set()
         if ticker is not None:
             ticker.join()
-        self._emit(f"{self.method}: {done} in {duration(clock())}{suffix}")
+        final = clock.final if clock.final is not None else f"{done} in {duration(clock())}{clock.suffix}"
+        self._emit(f"{self.method}: {final}")
 
     def update(
         self,
@@ -249,3 +256,45 @@ class Stopwatch:
 
     def __call__(self) -> float:
         return time.perf_counter() - self.start
+
+
+class Phase(Stopwatch):
+    """A `Progress.phase` under way: its clock, the step it shows, and the line that will close it.
+
+    Examples:
+      >>> import io
+      >>> out = io.StringIO()
+      >>> p = Progress("nuts", stream=out, carriage_return=False)
+      >>> with p.phase("tracing", "traced") as phase:
+      ...     phase.switch("compiling", "traced in 2.0s")
+      ...     phase.finish("loaded from cache in 0.5s (traced in 2.0s)")
+      >>> print(out.getvalue().strip())
+      nuts: tracing...
+      nuts: compiling... (traced in 2.0s)
+      nuts: loaded from cache in 0.5s (traced in 2.0s)
+    """
+
+    def __init__(self, show: Callable[[str], None], doing: str, detail: str = ""):
+        super().__init__()
+        self._show = show  # shows `<method>: <text>` on the progress line
+        self.doing, self.detail = doing, detail
+        self.final: Optional[str] = None
+        self._switched = self.start
+
+    @property
+    def suffix(self) -> str:
+        return f" ({self.detail})" if self.detail else ""
+
+    def since_switch(self) -> float:
+        """Seconds since the current step began."""
+        return time.perf_counter() - self._switched
+
+    def switch(self, doing: str, detail: str = "") -> None:
+        """Show that the phase moved on to `doing` (a log gets a new line; a terminal or notebook, the same line)."""
+        self.doing, self.detail = doing, detail
+        self._switched = time.perf_counter()
+        self._show(f"{doing}...{self.suffix}")
+
+    def finish(self, text: str) -> None:
+        """Close the phase with `<method>: <text>` instead of `<done> in <seconds>`."""
+        self.final = text

@@ -86,7 +86,7 @@ class FlatTarget:
     dtype: tf.DType
     bijector: tfb.Bijector
     batch_shape: Tuple[int, ...] = ()
-    _layout: _layout.Layout = dataclasses.field(repr=False, compare=False, default=None)
+    _layout: _layout.Layout = dataclasses.field(repr=False, compare=False, kw_only=True)  # required: __post_init__ reads it
     _space_bijector: Any = dataclasses.field(repr=False, compare=False, default=None)
     _per_draw: bool = dataclasses.field(repr=False, compare=False, default=False)
     # An AutoBatched model whose ops were checked to broadcast over the batch (see `for_batch`).

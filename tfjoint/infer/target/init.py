@@ -47,9 +47,12 @@ def check_init(init: Any) -> Any:
     )
 
 
-def _finite(target: Any, x: tf.Tensor) -> np.ndarray:
-    """Per point of `x` `[n, dim]`: log-density and gradient finite."""
-    lp, grad = tfp.math.value_and_gradient(target.log_prob, x)
+def _finite(target: Any, x: tf.Tensor, value_and_gradient: Optional[Any] = None) -> np.ndarray:
+    """Per point of `x` `[n, dim]`: log-density and gradient finite (`value_and_gradient(x)`, if given, computes them)."""
+    if value_and_gradient is not None:
+        lp, grad = value_and_gradient(x)
+    else:
+        lp, grad = tfp.math.value_and_gradient(target.log_prob, x)
     return np.isfinite(lp.numpy()) & np.all(np.isfinite(grad.numpy()), axis=-1)
 
 
@@ -95,7 +98,10 @@ def _explicit_points(target: Any, values: Mapping[str, Any], num_chains: int, se
     return x
 
 
-def initial_points(target: Any, init: Any, num_chains: int, seed: Any, example: Optional[Any] = None) -> tf.Tensor:
+def initial_points(
+    target: Any, init: Any, num_chains: int, seed: Any, example: Optional[Any] = None,
+    value_and_gradient: Optional[Any] = None,
+) -> tf.Tensor:
     """The chains' initial flat unconstrained points `[num_chains, dim]`.
 
     Args:
@@ -105,6 +111,9 @@ def initial_points(target: Any, init: Any, num_chains: int, seed: Any, example: 
       num_chains: the number of chains.
       seed: a stateless seed.
       example: a function target's `initial_state`.
+      value_and_gradient: `x [n, dim] -> (log_prob [n], gradient [n, dim])` of
+        `target`, to check the starts with (a compiled one saves evaluating the
+        model eagerly); default: `target.log_prob` and its gradient, eagerly.
 
     Raises:
       NonFiniteLogProbError: if a start never has a finite log-density and gradient.
@@ -117,7 +126,7 @@ def initial_points(target: Any, init: Any, num_chains: int, seed: Any, example: 
         draw = lambda s, n: center + tf.random.stateless_uniform([n, target.dim], s, -_JITTER, _JITTER, target.dtype)  # noqa: E731
     elif init is None or init == "uniform":
         x = target.initial_state(num_chains, seed)  # Stan's uniform(-2, 2), redrawn where the density is not finite
-        if _finite(target, x).all():
+        if _finite(target, x, value_and_gradient).all():
             return x
         # A finite density with a non-finite gradient: draw again, gradient included.
         draw = lambda s, n: tf.random.stateless_uniform([n, target.dim], s, -2.0, 2.0, target.dtype)  # noqa: E731
@@ -126,25 +135,26 @@ def initial_points(target: Any, init: Any, num_chains: int, seed: Any, example: 
     elif init == "median":
         median = np.median(_prior_points(target, _MEDIAN_DRAWS, seed).numpy(), axis=0)
         x = tf.constant(np.tile(median, (num_chains, 1)), target.dtype)
-        return _checked(target, x, "the median of prior draws")
+        return _checked(target, x, "the median of prior draws", value_and_gradient)
     else:
-        return _checked(target, _explicit_points(target, init, num_chains, seed), "the given initial values")
+        return _checked(target, _explicit_points(target, init, num_chains, seed), "the given initial values",
+                        value_and_gradient)
     first, retry = tfp.random.split_seed(seed, 2)
     x = draw(first, num_chains)
-    ok = _finite(target, x)
+    ok = _finite(target, x, value_and_gradient)
     if ok.all():
         return x
     candidates = tf.reshape(draw(retry, _ATTEMPTS * num_chains), [_ATTEMPTS, num_chains, target.dim])
-    finite = _finite(target, tf.reshape(candidates, [-1, target.dim])).reshape(_ATTEMPTS, num_chains)
-    if not finite.any(axis=0)[~ok].all():
-        return _checked(target, candidates[:, 0], f"{_ATTEMPTS * num_chains} initial points")
+    finite = _finite(target, tf.reshape(candidates, [-1, target.dim]), value_and_gradient).reshape(_ATTEMPTS, num_chains)
+    if not np.asarray(finite.any(axis=0))[~ok].all():
+        return _checked(target, candidates[:, 0], f"{_ATTEMPTS * num_chains} initial points", value_and_gradient)
     chosen = tf.gather(tf.transpose(candidates, [1, 0, 2]), np.argmax(finite, axis=0), batch_dims=1)
     return tf.where(ok[:, None], x, chosen)
 
 
-def _checked(target: Any, x: tf.Tensor, what: str) -> tf.Tensor:
+def _checked(target: Any, x: tf.Tensor, what: str, value_and_gradient: Optional[Any] = None) -> tf.Tensor:
     """`x` if every point has a finite log-density and gradient; else the error that names the node."""
-    ok = _finite(target, x)
+    ok = _finite(target, x, value_and_gradient)
     if ok.all():
         return x
     bad = tf.boolean_mask(x, ~ok)

@@ -15,7 +15,7 @@ that is not static.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Tuple
+from typing import Any, List, Mapping, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -96,7 +96,9 @@ def build(spec: _spec.ModelSpec, pinned: Any) -> Tuple[Layout, tfb.Bijector, tf.
     except Exception as e:  # noqa: BLE001 - TFP raises AttributeError/NotImplementedError here
         raise _no_bijector_error(spec, e) from e
     unconstrained = space.inverse_event_shape(event)
-    tokens, leaf_shapes, leaf_sizes = [], [], []
+    tokens: List[Any] = []
+    leaf_shapes: List[Tuple[int, ...]] = []
+    leaf_sizes: List[int] = []
     for k, node in enumerate(free):
         shapes = part(unconstrained, k)
         flat_shapes = tf.nest.flatten(shapes)

@@ -70,9 +70,9 @@ XFAIL: Dict[str, Dict[str, str]] = {
         "reading its structure from another draw; raw TFP samples NaN there",
     },
     "compare": {
-        "coroutine_nested_lists": "issue 20: tfjoint.compare_variants fails on this nested-JD model under warnings-as-errors "
-        "(TFP's stateless-seed UserWarning from the AutoBatched variant's sampler escapes); with warnings ignored it "
-        "recommends 'autobatched', which raw TFP confirms",
+        "coroutine_lda": "the LDA prior's Dirichlet draw underflows to NaN at seed 0; graph and variants read the model at "
+        "that one prior draw and raise NodeError at 'var2' (NaN probs, whose sampler tfjoint does not run) instead of "
+        "reading its structure from another draw; raw TFP samples NaN there",
     },
     "nuts": {},
     "map": {},
@@ -394,9 +394,10 @@ def test_compare_variants__recommendation_passes(entry):
     cmp = tfjoint.compare_variants(model, modes=())
     named = tfjoint.variants(model)
     verdicts = {k: raw_verdict(v, entry.batch_shape) for k, v in named.items()}
-    # Where the model's finiteness depends on the draw (raw TFP: finite at some seeds only), it decides nothing.
+    # Where the model's (or a variant's) finiteness depends on the draw (raw TFP: finite at some seeds only,
+    # a verdict of None), it decides nothing.
     checks = CHECKS if truth(entry)["finite_log_prob"] is not None else CHECKS[:-1]
-    passes = {k: all(v[c] for c in checks) for k, v in verdicts.items()}
+    passes = {k: all(v[c] is not False if c == "finite_log_prob" else v[c] for c in checks) for k, v in verdicts.items()}
     if cmp.recommendation is None:
         assert not any(passes.values()), verdicts
     else:
@@ -480,8 +481,9 @@ def test_nuts__short_run(entry):
     model, observed = entry.make()
     pinned = _nuts_ready(entry, model, observed)
     # max_tree_depth=6 bounds the cost of this smoke run on the corpus's vague priors (Normal(0, 1e5), Cauchy).
+    # A run this short is not meant to converge: the end-of-run warnings are off (the reference check below decides).
     post = tfjoint.infer.nuts(pinned, num_chains=2, num_warmup=100, num_results=100, seed=(5, 6), progress=False,
-                              max_tree_depth=6)
+                              max_tree_depth=6, warn=False)
     shapes = _free_shapes(entry, model, pinned)
     by_node = _draws_by_tfp_name(entry, model, pinned, post.draws)
     for node, parts in by_node.items():

@@ -401,10 +401,10 @@ def test_nuts__progress_lines(capsys):
     assert len(err) == 16
     assert err[0] == "nuts: tracing and compiling..."
     assert re.fullmatch(r"nuts: traced and compiled in \d+\.\ds", err[1])
-    assert err[2].startswith("nuts warmup    7/60  |  ") and "compiled in" in err[2]
+    assert err[2].startswith("nuts warmup    7/60  |  ") and "ready in" in err[2]
     assert err[10].startswith("nuts warmup   60/60")
     assert err[-1].startswith("nuts sampling 30/30  |  ") and "divergences" in err[-1]
-    assert "compiled in" not in "".join(err[3:])
+    assert "ready in" not in "".join(err[3:])
 
 
 # The progress line's own tests are in tests/test_progress.py.

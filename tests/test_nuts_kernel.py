@@ -71,6 +71,7 @@ def test_flat_no_u_turn_sampler__gaussian_moments_tree_sizes_and_acceptance_matc
     assert accept == pytest.approx(np.exp(np.minimum(tfp_log_accept, 0.0)).mean(), abs=0.01)
 
 
+@pytest.mark.slow  # two XLA compiles of the same program; test_nuts's same-seed tests cover the default run
 def test_flat_no_u_turn_sampler__same_seed_same_draws_and_runs_in_graph_mode():
     step_size = tf.constant(0.3, tf.float64)
     kernel = _nuts_kernel.FlatNoUTurnSampler(

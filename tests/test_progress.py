@@ -30,7 +30,7 @@ def test_progress__log_gets_plain_lines():
     lines = out.getvalue().splitlines()
     assert lines[0] == "nuts: tracing and compiling..."
     assert re.fullmatch(r"nuts: traced and compiled in 0\.\ds", lines[1])
-    assert lines[2] == "nuts warmup    5/10  |  10 it/s  |  ETA 0.5s  |  divergences 0  |  compiled in 1.0s"
+    assert lines[2] == "nuts warmup    5/10  |  10 it/s  |  ETA 0.5s  |  divergences 0  |  ready in 1.0s"
     assert lines[3].startswith("nuts sampling 10/10") and "divergences 2" in lines[3]
     assert "\r" not in out.getvalue()
 

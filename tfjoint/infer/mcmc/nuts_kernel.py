@@ -281,7 +281,9 @@ class FlatNoUTurnSampler(tfp.mcmc.TransitionKernel):
       It is a plain `tfp.mcmc.TransitionKernel`, so TFP's drivers and wrappers take it:
 
       >>> import tensorflow_probability as tfp
-      >>> draws = tfp.mcmc.sample_chain(200, tf.zeros([4, 3]), kernel=kernel, trace_fn=None, seed=[3, 4])
+      >>> run = tf.function(lambda: tfp.mcmc.sample_chain(200, tf.zeros([4, 3]), kernel=kernel, trace_fn=None,
+      ...                                                  seed=[3, 4]), jit_compile=True)
+      >>> draws = run()
       >>> draws.shape  # [num_results, num_chains, dim], TFP's layout
       TensorShape([200, 4, 3])
       >>> bool(abs(float(tf.math.reduce_std(draws)) - 1.0) < 0.15)  # the target is a standard normal

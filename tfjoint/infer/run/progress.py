@@ -112,7 +112,7 @@ class Progress:
       >>> print(out.getvalue().strip())
       nuts: tracing and compiling...
       nuts: traced and compiled in 0.0s
-      nuts warmup    100/500  |  200 it/s  |  ETA 2.0s  |  divergences 0  |  compiled in 2.5s
+      nuts warmup    100/500  |  200 it/s  |  ETA 2.0s  |  divergences 0  |  ready in 2.5s
       nuts warmup    500/500  |  250 it/s  |  ETA 0.0s  |  divergences 1
     """
 
@@ -238,7 +238,7 @@ class Progress:
         if divergences is not None:
             line += f"  |  divergences {divergences}"
         if compile_seconds is not None:
-            line += f"  |  compiled in {duration(compile_seconds)}"
+            line += f"  |  ready in {duration(compile_seconds)}"  # trace, then compile or cache load
         self._emit(line, final=not self.carriage_return, fraction=done / total if total else None)
         if done >= total and self.carriage_return:
             self._end_line()

@@ -419,9 +419,12 @@ def _raw_nuts(pinned, num_chains, num_results, num_burnin, seed):
     kernel = tfp.mcmc.TransformedTransitionKernel(
         tfp.mcmc.NoUTurnSampler(pinned.unnormalized_log_prob, step_size=0.1), bij)
     kernel = tfp.mcmc.DualAveragingStepSizeAdaptation(kernel, num_adaptation_steps=max(1, int(0.8 * num_burnin)))
+    start = bij.forward(init)
+    # In a graph (not eagerly, which takes many minutes for the reference runs), as a raw TFP user would run it.
+    run = tf.function(lambda: tfp.mcmc.sample_chain(
+        num_results, start, kernel=kernel, num_burnin_steps=num_burnin, trace_fn=None, seed=seed), autograph=False)
     with _quiet():
-        return tfp.mcmc.sample_chain(
-            num_results, bij.forward(init), kernel=kernel, num_burnin_steps=num_burnin, trace_fn=None, seed=seed)
+        return run()
 
 
 def _nuts_ready(entry, model, observed):

@@ -83,24 +83,19 @@ def _sample_shape(text: str) -> Tuple[int, ...]:
     return dims
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"an int >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"an int >= 1, got {value}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type=` for an int >= `minimum`."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"an int >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"an int >= {minimum}, got {value}")
+        return value
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"an int >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"an int >= 0, got {value}")
-    return value
+    return parse
 
 
 def _modes(text: str) -> Tuple[str, ...]:
@@ -184,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     fit.add_argument("target", nargs="?", metavar="TARGET", help="a pinned model (default: Iris)")
-    _flag(fit, "num_chains", type=_positive_int, default=4, help="chains")
-    _flag(fit, "num_warmup", type=_non_negative_int, default=500, help="warmup iterations per chain")
-    _flag(fit, "num_results", type=_positive_int, default=500, help="draws per chain")
+    _flag(fit, "num_chains", type=_int_at_least(1), default=4, help="chains")
+    _flag(fit, "num_warmup", type=_int_at_least(0), default=500, help="warmup iterations per chain")
+    _flag(fit, "num_results", type=_int_at_least(1), default=500, help="draws per chain")
     _flag(fit, "output", default=None, metavar="PATH",
           help="write the run: netCDF InferenceData for .nc (needs the arviz extra), else .npz")
     _flag(fit, "summary_json", default=None, metavar="PATH", help="write the summary and warnings as JSON")

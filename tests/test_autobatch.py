@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from no_hang import within
 
 from tfjoint._base import errors as _errors
 from tfjoint._batching import autobatch as _autobatch
@@ -410,27 +411,7 @@ def test_sample__node_that_is_not_a_composite_tensor():
 
 # --- issue 20: the parameter guard, nodes TFP cannot batch, and naming the node that fails.
 
-import threading  # noqa: E402
 import warnings  # noqa: E402
-
-
-def _within(seconds, fn):
-    """`fn()`'s result, or a test failure if it does not return within `seconds` (a hang)."""
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except Exception as e:  # noqa: BLE001 - re-raised below, in the test's thread
-            out["error"] = e
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"did not return within {seconds} s"
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 def _nan_rate_ab():
@@ -445,12 +426,12 @@ def test_sample__nan_rate_raises_instead_of_hanging(sample_shape):
     if sample_shape == ():  # a seed whose single draw has x < 0, as TFP's own draw (same seeds) shows
         seed = next(s for s in range(50) if float(_autobatch.sample(jd.experimental_pin(y=1.0), (), seed=s)["x"]) < 0)
     with pytest.raises(_errors.NodeError, match=r"Node: 'y'(.|\n)*rate of 'y' is NaN"):
-        _within(120, lambda: _autobatch.sample(jd, sample_shape, seed=seed))
+        within(120, lambda: _autobatch.sample(jd, sample_shape, seed=seed))
 
 
 def test_sample_checked__fills_the_node_it_did_not_sample():
     jd = _nan_rate_ab()
-    draws, problems = _within(120, lambda: _autobatch.sample_checked(jd, (5, 3), seed=0))
+    draws, problems = within(120, lambda: _autobatch.sample_checked(jd, (5, 3), seed=0))
     assert list(problems) == ["y"] and problems["y"].parameter == "rate" and problems["y"].kind == "nan"
     assert np.any(draws["x"].numpy() < 0)  # the truth behind it
     assert np.all(np.isnan(draws["y"].numpy()))

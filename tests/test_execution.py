@@ -51,23 +51,13 @@ def test_is_autobatched__sees_through_a_pinned_model():
 
 # --- issue 20: a node that fails is named by position and line; bad parameters stop before sampling.
 
-import threading  # noqa: E402
+from no_hang import within  # noqa: E402
 
 from tfjoint._model import guard as _guard  # noqa: E402
 from tfjoint._tfp import joint_cache as _joint_cache  # noqa: E402
 
 Root = tfd.JointDistributionCoroutine.Root
 FEATURES = tf.ones([8, 20])
-
-
-def _within(seconds, fn):
-    """`fn()`'s result, or a test failure if it does not return within `seconds` (a hang)."""
-    out = {}
-    thread = threading.Thread(target=lambda: out.setdefault("value", fn()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"did not return within {seconds} s"
-    return out["value"]
 
 
 def _matmul_model():
@@ -113,7 +103,7 @@ def test_execute__failing_generator_step_is_located_by_its_line():
 def test_execute__nan_rate_stops_before_the_sampler():
     # TFP's Poisson sampler never returns on a NaN rate (test_guard__tfp_poisson_hangs_on_nan, slow).
     jd = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0), lambda x: tfd.Poisson(rate=tf.sqrt(x))])
-    run = _within(60, lambda: _execution.execute(jd, seed=0, value=[-1.0, None], names=("x", "y")))
+    run = within(60, lambda: _execution.execute(jd, seed=0, value=[-1.0, None], names=("x", "y")))
     assert np.isnan(tf.sqrt(-1.0).numpy())  # the truth behind the refusal
     assert (run.failed_node, run.stage) == ("y", "sample")
     assert run.problem == _guard.ParameterProblem("rate", "nan", 1, 1)
@@ -123,7 +113,7 @@ def test_execute__nan_rate_stops_before_the_sampler():
 
 def test_execute__probs_outside_support_stop_a_negative_binomial():
     jd = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0), lambda p: tfd.NegativeBinomial(5.0, probs=p)])
-    run = _within(60, lambda: _execution.execute(jd, seed=0, value=[1.5, None], names=("p", "y")))
+    run = within(60, lambda: _execution.execute(jd, seed=0, value=[1.5, None], names=("p", "y")))
     assert run.problem.kind == "support" and run.problem.parameter == "probs"
     assert run.problem.example == "1.5"
 

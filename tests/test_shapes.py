@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from no_hang import within
 
 from tfjoint._base import errors as _errors
 from tfjoint._model import spec as _spec
@@ -269,20 +270,9 @@ def test_check__parts_that_do_not_broadcast_are_a_finding_not_a_crash():
 # --- issue 20: models whose sample() fails, causes named rightly, no hangs ----------------
 
 import re  # noqa: E402
-import threading  # noqa: E402
 import warnings  # noqa: E402
 
 FEATURES = tf.constant(np.linspace(-1.0, 1.0, 8 * 20).reshape(8, 20), tf.float32)
-
-
-def _within(seconds, fn):
-    """`fn()`'s result, or a test failure if it does not return within `seconds` (a hang)."""
-    out = {}
-    thread = threading.Thread(target=lambda: out.setdefault("value", fn()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"did not return within {seconds} s"
-    return out["value"]
 
 
 def _raw_tfp_sample(jd, sample_shape, seed=7):
@@ -470,7 +460,7 @@ def test_check__nan_poisson_rate_does_not_hang(autobatched):
     if autobatched:
         model = tfd.JointDistributionNamedAutoBatched(model)
     assert np.isnan(tf.sqrt(-1.0).numpy())
-    report = _within(180, lambda: _check.check(model, sample_shape=(5, 3), seed=0))
+    report = within(180, lambda: _check.check(model, sample_shape=(5, 3), seed=0))
     findings = report.findings_for("finite_log_prob")
     assert [f.node for f in findings] == ["y"]
     assert "rate of 'y' is NaN" in findings[0].message and "sampler was not run" in findings[0].message
@@ -478,7 +468,7 @@ def test_check__nan_poisson_rate_does_not_hang(autobatched):
 
 def test_check__negative_binomial_probs_outside_support_do_not_hang():
     model = dict(x=tfd.Normal(0.0, 1.0), y=lambda x: tfd.NegativeBinomial(5.0, probs=x + 0.5))
-    report = _within(180, lambda: _check.check(model, sample_shape=(5, 3), seed=0))
+    report = within(180, lambda: _check.check(model, sample_shape=(5, 3), seed=0))
     findings = report.findings_for("finite_log_prob")
     assert [f.node for f in findings] == ["y"]
     assert "probs of 'y' is outside its support" in findings[0].message

@@ -150,27 +150,21 @@ class Subtree(NamedTuple):
     r_sum: tf.Tensor  # [num_chains, dim]: the sum of the momenta
 
 
-PAIRED_FROM = 6  # doublings this deep share a `build_subtree` branch with the depth above them
-
-
 def capacity_depth(depth: int, max_tree_depth: int) -> int:
     """The `build_subtree` branch that serves doublings of `2**depth` steps.
 
-    Up to `PAIRED_FROM` each depth has its own branch; from there depths pair
-    up (6-7, 8-9): the branch built for `2**c` leaves also serves the depth
-    below it, masking the leaves past `2**depth`. Each branch costs a
-    fraction of a second to compile (more for deeper ones); pairing the deep
-    ones saves two of the ten, while the masks cost little next to a
-    doubling of 64 or more leapfrog steps.
+    Depths pair up (0-1, 2-3, ...): the branch built for `2**c` leaves, `c`
+    odd, also serves the depth below it, masking the leaves past `2**depth`.
+    Each branch is a separate piece of code for XLA to compile (about twenty
+    kernels, whatever its capacity); pairing halves their number, at the cost
+    of building the shallower depth's subtree over twice its leaves.
 
     Examples:
       >>> [capacity_depth(d, 10) for d in range(10)]
-      [0, 1, 2, 3, 4, 5, 7, 7, 9, 9]
-      >>> [capacity_depth(d, 8) for d in range(8)]
-      [0, 1, 2, 3, 4, 5, 7, 7]
+      [1, 1, 3, 3, 5, 5, 7, 7, 9, 9]
+      >>> [capacity_depth(d, 5) for d in range(5)]
+      [1, 1, 3, 3, 4]
     """
-    if depth < PAIRED_FROM:
-        return depth
     return min(depth | 1, max_tree_depth - 1)
 
 
@@ -199,9 +193,10 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     leaves' cumulative weights (no random op here, so the branches that call
     this compile small).
 
-    The U-turn checks of all `2**capacity - 1` blocks are one gather of their
-    end momenta and one reduction, not one set of ops per level: XLA then
-    compiles a branch in a time that hardly grows with its capacity.
+    The U-turn checks of all `2**capacity - 1` blocks are a few gathers (their
+    end momenta, and their momentum sums from one running sum over the leaves)
+    and one reduction, not one set of ops per level: XLA then compiles a
+    branch in a time that hardly grows with its capacity.
     """
     size = 2**capacity
     z, r, g, lp = (x[:size] for x in path)
@@ -209,27 +204,23 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     masked = not (isinstance(depth, int) and depth == capacity)
     n = tf.bitwise.left_shift(1, depth) if masked else size
     leaf = tf.range(size)[:, tf.newaxis]  # [size, 1]
-    valid = leaf < n if masked else None  # the leaves of this doubling
     energy = -lp + 0.5 * tf.reduce_sum(r * r, -1)
     error = energy - energy0
-    error = tf.where(tf.math.is_nan(error), tf.constant(np.inf, error.dtype), error)
-    if masked:
-        error = tf.where(valid, error, tf.constant(np.inf, error.dtype))  # weight 0 past the doubling
+    inf = tf.constant(np.inf, error.dtype)
+    error = tf.where(tf.math.is_nan(error) | (leaf >= n) if masked else tf.math.is_nan(error), inf, error)
     # The first leaf that stops the trajectory (`size` if none): a divergence, or the last leaf of a block
-    # that makes a U-turn. A block past the doubling (every block of a level above `depth`) ends past it.
-    diverging = error > MAX_ENERGY_ERROR
-    if masked:
-        diverging = diverging & valid
-    first_stop = tf.reduce_min(tf.where(diverging, leaf, size), 0)
-    r_sum = r[0]
+    # that makes a U-turn. A leaf past the doubling has error inf; a block past it ends past the doubling.
+    diverging = (error > MAX_ENERGY_ERROR) & (leaf < n) if masked else error > MAX_ENERGY_ERROR
+    first_divergence = tf.reduce_min(tf.where(diverging, leaf, size), 0)
+    # The momentum sums of the aligned blocks from the running sum over the leaves: the same few
+    # operations at any capacity (each reduction is a kernel XLA compiles), exact up to round-off.
+    running = tf.cumsum(r, axis=0)
+    first_stop = first_divergence
     if capacity > 0:
-        sums, rho = r, []  # the momentum sums of the blocks, level by level, in `_blocks` order
-        for level in range(1, capacity + 1):
-            sums = tf.reduce_sum(tf.reshape(sums, tf.concat([[size >> level, 2], tf.shape(r)[1:]], 0)), 1)
-            rho.append(sums)
-        r_sum = sums[0]
         firsts, lasts = _blocks(capacity)
-        turn = _turning(tf.gather(r, firsts), tf.gather(r, lasts), tf.concat(rho, 0))  # [size - 1, num_chains]
+        r_first = tf.gather(r, firsts)
+        rho = tf.gather(running, lasts) - tf.gather(running, firsts) + r_first
+        turn = _turning(r_first, tf.gather(r, lasts), rho)  # [size - 1, num_chains]
         last = tf.constant(lasts)[:, tf.newaxis]
         if masked:
             turn = turn & (last < n)
@@ -238,17 +229,19 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     first_stop = tf.where(stopped, first_stop, n - 1)
     counted = leaf <= first_stop[tf.newaxis]
     accept = tf.reduce_sum(tf.where(counted, tf.exp(tf.minimum(-error, 0.0)), tf.zeros_like(error)), 0)
-    diverged = tf.reduce_any(counted & diverging, 0)
-    log_weight = tf.reduce_logsumexp(-error, 0)
-    # Leaf i with probability exp(-error_i - log_weight): the first leaf whose cumulative weight passes `uniform`.
-    cumulative = tf.cumsum(tf.exp(-error - log_weight), axis=0)
-    pick = tf.reduce_sum(tf.cast(cumulative <= uniform, tf.int32), 0)
+    diverged = first_divergence <= first_stop
+    # Weights exp(-error) relative to the smallest error; leaf i is drawn with probability weight_i / total:
+    # the first leaf whose cumulative weight passes `uniform * total`.
+    least = tf.reduce_min(error, 0)
+    least = tf.where(tf.math.is_finite(least), least, tf.zeros_like(least))
+    cumulative = tf.cumsum(tf.exp(least - error), axis=0)
+    total = cumulative[-1]
+    log_weight = tf.math.log(total) - least
+    pick = tf.reduce_sum(tf.cast(cumulative <= uniform * total, tf.int32), 0)
     pick = tf.minimum(pick, n - 1)  # round-off at the top end
     at = tf.stack([pick, tf.range(num_chains)], -1)
     proposal = _Point(*(tf.gather_nd(x, at) for x in (z, g, lp, energy)))
-    if masked:
-        assert valid is not None  # set above whenever `masked`
-        r_sum = tf.reduce_sum(tf.where(valid[..., tf.newaxis], r, tf.zeros_like(r)), 0)
+    r_sum = running[n - 1] if masked else running[-1]
     return Subtree(proposal, stopped, diverged, first_stop + 1, accept, log_weight, r_sum)
 
 

@@ -21,7 +21,7 @@ non-finite ones.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -361,7 +361,9 @@ class FlatTarget:
 
     # -- initial points ----------------------------------------------------------
 
-    def initial_state(self, num_chains: int, seed: _types.Seed) -> tf.Tensor:
+    def initial_state(
+        self, num_chains: int, seed: _types.Seed, log_prob: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
+    ) -> tf.Tensor:
         """Draw initial points uniform(-2, 2) in unconstrained space, as Stan does.
 
         Points whose log-density is not finite are redrawn (up to 100 times per
@@ -370,6 +372,9 @@ class FlatTarget:
         Args:
           num_chains: number of chains (a Python int >= 1).
           seed: a stateless seed.
+          log_prob: the log-density to evaluate the first `[num_chains, dim]`
+            draw with (a traced one saves evaluating the model eagerly);
+            default `self.log_prob`. Redraws always use `self.log_prob`.
 
         Returns:
           `Tensor` of shape `[num_chains, dim]`.
@@ -381,7 +386,7 @@ class FlatTarget:
         num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
         first_seed, retry_seed = tfp.random.split_seed(_types.as_seed(seed), 2)
         x = tf.random.stateless_uniform([num_chains, self.dim], first_seed, -_INIT_RADIUS, _INIT_RADIUS, self.dtype)
-        ok = np.isfinite(self._batched_log_prob(x).numpy())
+        ok = np.isfinite(self._batched_log_prob(x, log_prob).numpy())
         if ok.all():
             return x
         candidates = tf.random.stateless_uniform(
@@ -394,9 +399,9 @@ class FlatTarget:
         chosen = tf.gather(tf.transpose(candidates, [1, 0, 2]), first, batch_dims=1)
         return tf.where(ok[:, None], x, chosen)
 
-    def _batched_log_prob(self, x: tf.Tensor) -> tf.Tensor:
+    def _batched_log_prob(self, x: tf.Tensor, log_prob: Optional[Callable[[tf.Tensor], tf.Tensor]] = None) -> tf.Tensor:
         try:
-            lp = self.log_prob(x)
+            lp = (log_prob or self.log_prob)(x)
         except Exception as e:  # noqa: BLE001 - report the model's failure on a batch of chains
             raise _errors.ShapeError(
                 "The log-prob of one draw works, but not of a batch of draws "

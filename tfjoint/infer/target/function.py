@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -237,12 +237,18 @@ class FunctionTarget:
             flat.append(tf.reshape(leaf, tf.concat([batch, [size]], 0)))
         return tf.concat(flat, axis=-1) if len(flat) > 1 else flat[0]
 
-    def initial_state(self, num_chains: int, seed: _types.Seed) -> tf.Tensor:
-        """Initial points uniform(-2, 2) in unconstrained space (redrawn where the log-density is not finite)."""
+    def initial_state(
+        self, num_chains: int, seed: _types.Seed, log_prob: Optional[Callable[[tf.Tensor], tf.Tensor]] = None
+    ) -> tf.Tensor:
+        """Initial points uniform(-2, 2) in unconstrained space (redrawn where the log-density is not finite).
+
+        `log_prob` evaluates the first `[num_chains, dim]` draw (default
+        `self.log_prob`), as `FlatTarget.initial_state`'s does.
+        """
         num_chains = _types.check_int(num_chains, "num_chains", 1, 4)
         first, retry = tfp.random.split_seed(_types.as_seed(seed), 2)
         x = tf.random.stateless_uniform([num_chains, self.dim], first, -_INIT_RADIUS, _INIT_RADIUS, self.dtype)
-        ok = np.isfinite(self.log_prob(x).numpy())
+        ok = np.isfinite((log_prob or self.log_prob)(x).numpy())
         if ok.all():
             return x
         candidates = tf.random.stateless_uniform([100, num_chains, self.dim], retry, -_INIT_RADIUS, _INIT_RADIUS, self.dtype)

@@ -125,7 +125,9 @@ def initial_points(
         center = tf.reshape(target.unconstrain(example), [1, target.dim])
         draw = lambda s, n: center + tf.random.stateless_uniform([n, target.dim], s, -_JITTER, _JITTER, target.dtype)  # noqa: E731
     elif init is None or init == "uniform":
-        x = target.initial_state(num_chains, seed)  # Stan's uniform(-2, 2), redrawn where the density is not finite
+        # Stan's uniform(-2, 2), redrawn where the density is not finite.
+        first_log_prob = None if value_and_gradient is None else lambda x: value_and_gradient(x)[0]
+        x = target.initial_state(num_chains, seed, log_prob=first_log_prob)
         if _finite(target, x, value_and_gradient).all():
             return x
         # A finite density with a non-finite gradient: draw again, gradient included.

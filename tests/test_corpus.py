@@ -78,8 +78,9 @@ XFAIL: Dict[str, Dict[str, str]] = {
         "jdab_tutorial_hand_batched_2d": "tfjoint refuses this model (ShapeError at 'IndependentNormal': one draw's "
         "log-prob has shape [2] while its latents are scalars, with the fix) where raw TFP NUTS runs it, broadcasting "
         "the scalar state against two log-probs",
-        "autobatched_nontrivial_batch_coroutine": "a NumPy RuntimeWarning (overflow in reduce) on this run's draws "
-        "fails it under warnings-as-errors; not yet diagnosed",
+        "autobatched_nontrivial_batch_coroutine": "var1 (df ~ Exponential(2) in batch member 1) has posterior mean "
+        "error 0.63 against a 4-MCSE bound of 0.29 after 100 + 100 iterations: var3 is a Student-t whose df can fall "
+        "below 1 (no mean), too heavy-tailed for this short run; not compared with a raw TFP run of the same length",
     },
     "map": {
         "jdab_tutorial_hand_batched_2d": "tfjoint refuses this model (ShapeError at 'IndependentNormal': one draw's "
@@ -510,6 +511,8 @@ def test_nuts__short_run(entry):
         return
     reference = _reference_means(entry, model, pinned)
     for node, (mean, se_ref) in reference.items():
+        if node in entry.no_moments:
+            continue
         d = by_node[node][0].astype(np.float64)
         draws = tf.convert_to_tensor(np.moveaxis(d, 0, 1))  # [draw, chain, ...]
         ess = tfp.mcmc.effective_sample_size(draws, cross_chain_dims=1).numpy()
@@ -527,8 +530,9 @@ def _reference_means(entry, model, pinned) -> Dict[str, Tuple[np.ndarray, np.nda
         with _quiet():
             draws = pinned.sample_unpinned(4000, seed=(9, 9)) if isinstance(pinned, Pinned) else pinned.sample(4000, seed=(9, 9))
         parts = dict(zip(free, _flat(_base(pinned), draws))) if not isinstance(draws, dict) else draws
-        return {n: (np.mean(parts[n].numpy(), 0), np.std(parts[n].numpy(), 0) / np.sqrt(4000.0)) for n in free
-                if tf.is_tensor(parts[n])}
+        return {n: (np.mean(parts[n].numpy().astype(np.float64), 0),
+                    np.std(parts[n].numpy().astype(np.float64), 0) / np.sqrt(4000.0))
+                for n in free if tf.is_tensor(parts[n]) and n not in entry.no_moments}
     raw = _raw_nuts(pinned, num_chains=4, num_results=1000, num_burnin=500, seed=(8, 8))
     raw = dict(zip(free, raw if isinstance(raw, (list, tuple)) else _flat(_base(pinned), raw)))
     out = {}

@@ -47,6 +47,9 @@ class CorpusModel:
       reference: how the slow tests check NUTS's posterior means: "prior" (a
         model without data: the posterior is the prior, whose means come from
         raw TFP prior draws), "tfp_nuts" (a longer raw TFP NUTS run), or None.
+      no_moments: free nodes (TFP names) whose posterior has no finite mean or
+        variance (a Student-t whose degrees of freedom can fall below 1): the
+        reference check skips them.
     """
 
     name: str
@@ -60,6 +63,7 @@ class CorpusModel:
     heavy: bool = False
     names: Optional[Tuple[str, ...]] = None
     reference: Optional[str] = None
+    no_moments: Tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.fails_at is not None:

@@ -245,7 +245,8 @@ MODELS = [
     CorpusModel("autobatched_nontrivial_batch_coroutine", _JDAB + " (test_model_with_nontrivial_batch_shape)",
                 "JDCAB, batch_ndims=1: a batch of 2 models by design", autobatched_nontrivial_batch_coroutine,
                 ("var0", "var1", "var2", "var3"), batch_shape=(2,),
-                parents={"var0": (), "var1": (), "var2": ("var0",), "var3": ("var1", "var2")}, reference="prior", heavy=True),
+                parents={"var0": (), "var1": (), "var2": ("var0",), "var3": ("var1", "var2")}, reference="prior", heavy=True,
+                no_moments=("var3",)),  # StudentT(df ~ Exponential): df < 1 has no mean
     CorpusModel("autobatched_nontrivial_batch_named", _JDAB + " (test_model_with_nontrivial_batch_shape)",
                 "JDNAB, batch_ndims=1: a batch of 2 models by design", autobatched_nontrivial_batch_named,
                 ("g", "df", "loc", "x"), batch_shape=(2,), heavy=True),

@@ -59,20 +59,20 @@ XFAIL: Dict[str, Dict[str, str]] = {
         "sampler (_batching.autobatch.sample); under warnings-as-errors it is reported as a batched_sample failure at 'a'",
     },
     "graph": {
-        "coroutine_lda": "the LDA prior's Dirichlet draw underflows to NaN at seed 0; graph and variants read the model at "
-        "that one prior draw and raise NodeError at 'var2' (NaN probs, whose sampler tfjoint does not run) instead of "
-        "reading its structure from another draw; raw TFP samples NaN there",
+        "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
+        "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "
+        "(NaN probs, whose sampler tfjoint does not run) instead of reading its structure with the value filled",
     },
     "trace": {},
     "variants": {
-        "coroutine_lda": "the LDA prior's Dirichlet draw underflows to NaN at seed 0; graph and variants read the model at "
-        "that one prior draw and raise NodeError at 'var2' (NaN probs, whose sampler tfjoint does not run) instead of "
-        "reading its structure from another draw; raw TFP samples NaN there",
+        "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
+        "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "
+        "(NaN probs, whose sampler tfjoint does not run) instead of reading its structure with the value filled",
     },
     "compare": {
-        "coroutine_lda": "the LDA prior's Dirichlet draw underflows to NaN at seed 0; graph and variants read the model at "
-        "that one prior draw and raise NodeError at 'var2' (NaN probs, whose sampler tfjoint does not run) instead of "
-        "reading its structure from another draw; raw TFP samples NaN there",
+        "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
+        "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "
+        "(NaN probs, whose sampler tfjoint does not run) instead of reading its structure with the value filled",
     },
     "nuts": {
         "jdab_tutorial_hand_batched_2d": "tfjoint refuses this model (ShapeError at 'IndependentNormal': one draw's "

@@ -54,10 +54,7 @@ _AUTOBATCHED_VARIANTS = "issue 20: {fn} refuses AutoBatched input (ModelInputErr
 
 XFAIL: Dict[str, Dict[str, str]] = {
     "raw": {},
-    "check": {
-        "autobatched_nested": "issue 20: tfjoint.check lets TFP's stateless-seed UserWarning out of the nested AutoBatched "
-        "sampler (_batching.autobatch.sample); under warnings-as-errors it is reported as a batched_sample failure at 'a'",
-    },
+    "check": {},
     "graph": {
         "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
         "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "

@@ -236,7 +236,18 @@ def _sample_graph(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor, gu
     With `guard` (the eager path's own function only), a node whose discrete
     parameters are NaN or outside their support is not sampled, and the
     result is a `_Guarded` (see `_Guard`).
+
+    TFP's advice to pass an `int` seed, which it gives when a nested
+    AutoBatched node is sampled with a `Tensor` seed, is silenced: tfjoint's
+    random paths take stateless seeds, and whether `tf.vectorized_map` then
+    loops is what `on_fallback` reports.
     """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*implying stateless sampling.*", category=UserWarning)
+        return _sample_graph_body(joint, sample_shape, seed, guard)
+
+
+def _sample_graph_body(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor, guard: bool) -> Any:
     pinned = isinstance(joint, _PINNED)
     base = joint.distribution if pinned else joint
     pins = dict(joint.pins) if pinned else {}

@@ -55,21 +55,19 @@ _AUTOBATCHED_VARIANTS = "issue 20: {fn} refuses AutoBatched input (ModelInputErr
 XFAIL: Dict[str, Dict[str, str]] = {
     "raw": {},
     "check": {},
-    "graph": {
-        "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
-        "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "
-        "(NaN probs, whose sampler tfjoint does not run) instead of reading its structure with the value filled",
-    },
+    "graph": {},
     "trace": {},
     "variants": {
         "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
-        "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "
-        "(NaN probs, whose sampler tfjoint does not run) instead of reading its structure with the value filled",
+        "(0-11; raw TFP's own sample() too, at 0-3); variants reads the model at a prior draw and raises NodeError at "
+        "'var2' (NaN probs, whose sampler tfjoint does not run) where graph and check read its structure with the "
+        "value filled",
     },
     "compare": {
         "coroutine_lda": "the LDA prior's Dirichlet draw (concentration a TransformedVariable) is NaN at every seed tried "
-        "(0-11; raw TFP's own sample() too, at 0-3); graph and variants read the model at a prior draw and raise NodeError at 'var2' "
-        "(NaN probs, whose sampler tfjoint does not run) instead of reading its structure with the value filled",
+        "(0-11; raw TFP's own sample() too, at 0-3); variants reads the model at a prior draw and raises NodeError at "
+        "'var2' (NaN probs, whose sampler tfjoint does not run) where graph and check read its structure with the "
+        "value filled",
     },
     "nuts": {
         "jdab_tutorial_hand_batched_2d": "tfjoint refuses this model (ShapeError at 'IndependentNormal': one draw's "

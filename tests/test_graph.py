@@ -211,6 +211,13 @@ def test_graph__node_that_fails_is_named():
         _graph.graph(dict(x=tfd.Normal(0.0, 1.0), y=lambda x: tfd.Normal(tf.zeros(2) + tf.zeros(3), 1.0)))
 
 
+def test_graph__reads_the_structure_where_a_prior_draw_gives_a_nan_rate():
+    # Every prior draw gives 'y' a NaN rate (raw TFP would sample it, or never return): the edges still show.
+    g = _graph.graph(dict(x=tfd.Normal(0.0, 1.0), y=lambda x: tfd.Poisson(rate=tf.sqrt(-1.0 - x * x)),
+                          z=lambda y: tfd.Normal(y, 1.0)))
+    assert g.edges == (("x", "y"), ("y", "z"))
+
+
 # --- composite nodes ----------------------------------------------------------------------------
 
 COMPOSITE = {

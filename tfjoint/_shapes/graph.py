@@ -226,14 +226,17 @@ def graph(model: Any, observed: Union[None, Iterable[str], Mapping[str, Any]] = 
       observed: names of extra nodes to draw as observed (a list of names,
         or a dict whose keys are names; the data is not used).
       seed: stateless seed for the one prior draw that gives each node's
-        distribution, batch_shape and event_shape.
+        distribution, batch_shape and event_shape. A node whose discrete
+        parameters are NaN or outside their support at that draw is not
+        sampled: its value is filled (as `check` does) and the graph still
+        shows it and its edges.
 
     Returns:
       A `Graph`; `graph.source` is the DOT text.
 
     Raises:
       ArgumentError: if `observed` names a node the model does not have.
-      NodeError: if a node cannot be built at a prior draw.
+      NodeError: if a node cannot be built or sampled at a prior draw.
 
     Examples:
       >>> import tensorflow as tf, tensorflow_probability as tfp
@@ -248,9 +251,15 @@ def graph(model: Any, observed: Union[None, Iterable[str], Mapping[str, Any]] = 
         "m" -> "y";
       }
     """
-    spec = _spec.normalize(model, seed=seed)
+    # The structure is read even where a prior draw gives a node parameters outside their support (the
+    # node's value is then filled, as `check` does); a model that raises while it runs still fails here.
+    spec = _spec.normalize(model, seed=seed, partial=True)
+    if spec.failed is not None:
+        spec = _spec.normalize(model, seed=seed)  # raises the NodeError that names the node
     observed_names = _observed_names(spec, observed)
-    run = _execution.execute(spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names)
+    run = _execution.execute(
+        spec.joint, seed=seed, value=spec.flat_value(dict(spec.pins)), names=spec.names, on_bad_parameters="fill"
+    )
     run.raise_for_failure("Building the model at a prior draw failed", _execution.FIX_BUILD)
     nodes = tuple(
         GraphNode(

@@ -71,16 +71,18 @@ XFAIL: Dict[str, Dict[str, str]] = {
     },
     "nuts": {
         "jdab_tutorial_hand_batched_2d": "tfjoint refuses this model (ShapeError at 'IndependentNormal': one draw's "
-        "log-prob has shape [2] while its latents are scalars, with the fix) where raw TFP NUTS runs it, broadcasting "
-        "the scalar state against two log-probs",
+        "log-prob has shape [2] while its latents are scalars, with the fix), as check flags it at scalar_log_prob: it "
+        "is the tutorial's own example of a wrong batch shape. Raw TFP NUTS runs it, treating the two log-probs as two "
+        "chains of one scalar state (its gradient is that of their sum, which counts the priors twice)",
         "autobatched_nontrivial_batch_coroutine": "var1 (df ~ Exponential(2) in batch member 1) has posterior mean "
         "error 0.63 against a 4-MCSE bound of 0.29 after 100 + 100 iterations: var3 is a Student-t whose df can fall "
         "below 1 (no mean), too heavy-tailed for this short run; not compared with a raw TFP run of the same length",
     },
     "map": {
         "jdab_tutorial_hand_batched_2d": "tfjoint refuses this model (ShapeError at 'IndependentNormal': one draw's "
-        "log-prob has shape [2] while its latents are scalars, with the fix) where raw TFP NUTS runs it, broadcasting "
-        "the scalar state against two log-probs",
+        "log-prob has shape [2] while its latents are scalars, with the fix), as check flags it at scalar_log_prob: it "
+        "is the tutorial's own example of a wrong batch shape. Raw TFP NUTS runs it, treating the two log-probs as two "
+        "chains of one scalar state (its gradient is that of their sum, which counts the priors twice)",
     },
 }
 

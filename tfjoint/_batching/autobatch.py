@@ -237,13 +237,11 @@ def _sample_graph(joint: Any, sample_shape: Tuple[int, ...], seed: tf.Tensor, gu
     parameters are NaN or outside their support is not sampled, and the
     result is a `_Guarded` (see `_Guard`).
 
-    TFP's advice to pass an `int` seed, which it gives when a nested
-    AutoBatched node is sampled with a `Tensor` seed, is silenced: tfjoint's
-    random paths take stateless seeds, and whether `tf.vectorized_map` then
-    loops is what `on_fallback` reports.
+    TFP's warning for a nested AutoBatched node sampled with a `Tensor` seed
+    is hidden (`quiet_stateless_sampling_warning`): whether
+    `tf.vectorized_map` then loops is what `on_fallback` reports.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*implying stateless sampling.*", category=UserWarning)
+    with _joint.quiet_stateless_sampling_warning():
         return _sample_graph_body(joint, sample_shape, seed, guard)
 
 
@@ -877,10 +875,8 @@ def find_fallbacks(
 
         else:
             fn = joint.log_prob
-    with warnings.catch_warnings():
-        # TFP warns that stateless seeds make AutoBatched sampling slow; that
-        # slowness is what is being measured here.
-        warnings.filterwarnings("ignore", message=".*stateless sampling.*")
-        with _capture_fallbacks() as records:
-            tf.function(fn, autograph=False).get_concrete_function(*specs)
+    # TFP warns that stateless seeds make AutoBatched sampling slow; that
+    # slowness is what is being measured here.
+    with _joint.quiet_stateless_sampling_warning(), _capture_fallbacks() as records:
+        tf.function(fn, autograph=False).get_concrete_function(*specs)
     return _summarize(records)

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import logging
 import re
-import warnings
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -43,7 +42,6 @@ tfd = tfp.distributions
 
 __all__ = ["check", "translate"]
 
-_STATELESS_AUTOBATCH_WARNING = r".*Autovectorized functions that use stateless sampling.*"
 
 def _static_shape(x: Any) -> Any:
     if x is None:
@@ -111,8 +109,7 @@ def _quiet_retracing_log():
 
 
 def _log_prob_parts(joint: tfd.JointDistribution, values: Sequence[Any]) -> List[tf.Tensor]:
-    with warnings.catch_warnings(), _quiet_retracing_log():
-        warnings.filterwarnings("ignore", message=_STATELESS_AUTOBATCH_WARNING)
+    with _joint.quiet_stateless_sampling_warning(), _quiet_retracing_log():
         return list(_joint.model_flatten(joint, joint.log_prob_parts(_joint.model_unflatten(joint, values))))
 
 

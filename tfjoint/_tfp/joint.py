@@ -9,7 +9,9 @@ coroutine so its numbers are TFP's.
 
 from __future__ import annotations
 
-from typing import Any, Generator, List, Sequence, Tuple
+import contextlib
+import warnings
+from typing import Any, Generator, Iterator, List, Sequence, Tuple
 
 import tensorflow_probability as tfp
 from tensorflow_probability.python.distributions import (
@@ -32,6 +34,7 @@ __all__ = [
     "single_sample_ndims",
     "share_static_attributes",
     "broadcast_parameters_with_batch_shape",
+    "quiet_stateless_sampling_warning",
 ]
 
 # The AutoBatched classes derive from these private bases, not from the public
@@ -112,3 +115,20 @@ def broadcast_parameters_with_batch_shape(dist: tfd.Distribution, batch_shape: A
     (e.g. `NotImplementedError` from a user subclass); callers handle it.
     """
     return dist._broadcast_parameters_with_batch_shape(batch_shape)  # pylint: disable=protected-access
+
+
+@contextlib.contextmanager
+def quiet_stateless_sampling_warning() -> Iterator[None]:
+    """Hide TFP's warning that a `Tensor` seed makes an AutoBatched joint sample in a loop.
+
+    TFP 0.25 gives it (with the advice to pass a Python `int` seed) whenever
+    an AutoBatched model is sampled under `tf.vectorized_map` with a stateless
+    seed. tfjoint's random paths take stateless seeds, and where
+    `tf.vectorized_map` does loop, tfjoint reports the ops itself
+    (`on_fallback`, `find_fallbacks`).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r".*Autovectorized functions that use stateless sampling.*", category=UserWarning
+        )
+        yield

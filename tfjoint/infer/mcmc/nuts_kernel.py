@@ -204,13 +204,17 @@ def build_subtree(capacity: int, depth: Any, path: Path, energy0: tf.Tensor, uni
     masked = not (isinstance(depth, int) and depth == capacity)
     n = tf.bitwise.left_shift(1, depth) if masked else size
     leaf = tf.range(size)[:, tf.newaxis]  # [size, 1]
+    valid = leaf < n if masked else None  # the leaves of this doubling
     energy = -lp + 0.5 * tf.reduce_sum(r * r, -1)
     error = energy - energy0
     inf = tf.constant(np.inf, error.dtype)
-    error = tf.where(tf.math.is_nan(error) | (leaf >= n) if masked else tf.math.is_nan(error), inf, error)
+    error = tf.where(tf.math.is_nan(error), inf, error)
     # The first leaf that stops the trajectory (`size` if none): a divergence, or the last leaf of a block
-    # that makes a U-turn. A leaf past the doubling has error inf; a block past it ends past the doubling.
-    diverging = (error > MAX_ENERGY_ERROR) & (leaf < n) if masked else error > MAX_ENERGY_ERROR
+    # that makes a U-turn. A block past the doubling (every block of a level above `depth`) ends past it.
+    diverging = error > MAX_ENERGY_ERROR
+    if masked:
+        error = tf.where(valid, error, inf)  # weight 0 past the doubling
+        diverging = diverging & valid
     first_divergence = tf.reduce_min(tf.where(diverging, leaf, size), 0)
     # The momentum sums of the aligned blocks from the running sum over the leaves: the same few
     # operations at any capacity (each reduction is a kernel XLA compiles), exact up to round-off.
